@@ -1,0 +1,148 @@
+"""Regions: rasterise spec shapes to pixel masks and map them onto activation grids.
+
+Pure numpy / scikit-image; no torch and no knowledge of specs. A region is always a bool H×W
+array in the pixel coordinates of the image it is used with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from os import PathLike
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+from skimage import draw
+from skimage.segmentation import find_boundaries
+
+__all__ = ["area_fractions", "load_mask_png", "outline", "rasterise"]
+
+BoolMask = NDArray[np.bool_]
+
+
+def _box_span(lo: float, hi: float, size: int) -> slice:
+    """Pixels p with lo <= p < hi (exclusive end), clipped to [0, size)."""
+    start = min(max(math.ceil(lo), 0), size)
+    stop = min(max(math.ceil(hi), 0), size)
+    return slice(start, max(start, stop))
+
+
+def _check_shape(shape: Sequence[int]) -> tuple[int, int]:
+    if len(shape) != 2 or any(int(n) <= 0 for n in shape):
+        raise ValueError(f"shape must be (height, width) with positive sizes, got {tuple(shape)}")
+    return int(shape[0]), int(shape[1])
+
+
+def rasterise(
+    shape: tuple[int, int],
+    *,
+    boxes: Iterable[Sequence[float]] = (),
+    ellipses: Iterable[Sequence[float]] = (),
+    polygons: Iterable[Sequence[Sequence[float]]] = (),
+    mask: NDArray | None = None,
+) -> BoolMask:
+    """The union of all shapes as a bool H×W mask.
+
+    boxes ``[x0, y0, x1, y1]`` (x1, y1 exclusive), ellipses ``[cx, cy, rx, ry]``, polygons
+    ``[[x, y], ...]`` — x is the column and y the row; everything is clipped to the image.
+    ``mask`` is an H×W array, non-zero = inside, and must have exactly ``shape``.
+    """
+    height, width = _check_shape(shape)
+    out = np.zeros((height, width), dtype=bool)
+    for box in boxes:
+        if len(box) != 4:
+            raise ValueError(f"a box is [x0, y0, x1, y1], got {list(box)}")
+        x0, y0, x1, y1 = (float(v) for v in box)
+        out[_box_span(y0, y1, height), _box_span(x0, x1, width)] = True
+    for ellipse in ellipses:
+        if len(ellipse) != 4:
+            raise ValueError(f"an ellipse is [cx, cy, rx, ry], got {list(ellipse)}")
+        cx, cy, rx, ry = (float(v) for v in ellipse)
+        if rx <= 0 or ry <= 0:
+            raise ValueError(f"ellipse radii must be positive, got rx={rx}, ry={ry}")
+        rr, cc = draw.ellipse(cy, cx, ry, rx, shape=(height, width))
+        out[rr, cc] = True
+    for polygon in polygons:
+        points = np.asarray(polygon, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 3:
+            raise ValueError(f"a polygon is a list of at least 3 [x, y] points, got {polygon!r}")
+        rr, cc = draw.polygon(points[:, 1], points[:, 0], shape=(height, width))
+        out[rr, cc] = True
+    if mask is not None:
+        given = np.asarray(mask)
+        if given.shape != (height, width):
+            raise ValueError(
+                f"mask shape {given.shape} differs from the image shape {(height, width)}"
+            )
+        out |= given != 0
+    return out
+
+
+def load_mask_png(path: str | PathLike[str]) -> BoolMask:
+    """Read a mask image: a pixel is inside where any colour channel is non-zero.
+
+    Alpha is ignored, unless the colour channels are zero everywhere and alpha varies — an
+    "alpha-only" mask as drawn on a transparent layer — and then non-zero alpha is inside.
+    Palette images are read by their colours (not their indices).
+    """
+    with Image.open(path) as img:
+        img.load()
+        if img.mode in ("P", "PA"):
+            keep_alpha = img.mode == "PA" or "transparency" in img.info
+            img = img.convert("RGBA" if keep_alpha else "RGB")
+        elif img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+            img = img.convert("RGB")
+        bands = img.getbands()
+        pixels = np.asarray(img)
+    if pixels.ndim == 2:
+        pixels = pixels[..., np.newaxis]
+    is_alpha = np.array([band == "A" for band in bands])
+    colour = pixels[..., ~is_alpha]
+    inside = (colour != 0).any(axis=-1)
+    if is_alpha.any() and not inside.any():
+        alpha = pixels[..., is_alpha]
+        if alpha.min() != alpha.max():
+            inside = (alpha != 0).any(axis=-1)
+    return inside
+
+
+def _overlap_matrix(cells: int, pixels: int) -> NDArray[np.float64]:
+    """cells×pixels overlap lengths between grid cells and pixels, in units of 1/cells pixel.
+
+    Scaling both axes by ``cells`` puts pixel p on [p*cells, (p+1)*cells) and cell i on
+    [i*pixels, (i+1)*pixels): all endpoints are integers, so the overlaps are exact.
+    """
+    cell = np.arange(cells, dtype=np.int64)[:, None]
+    pix = np.arange(pixels, dtype=np.int64)[None, :]
+    lo = np.maximum(cell * pixels, pix * cells)
+    hi = np.minimum((cell + 1) * pixels, (pix + 1) * cells)
+    return np.clip(hi - lo, 0, None).astype(np.float64)
+
+
+def area_fractions(mask: NDArray, grid: tuple[int, int]) -> NDArray[np.float64]:
+    """The fraction of each cell of an h×w activation grid that lies inside the region.
+
+    The whole H×W image maps uniformly onto the grid (the model sees the whole image resized),
+    and pixels that straddle a cell boundary count by their overlap. Exact up to one rounding:
+    the overlaps are integers (see ``_overlap_matrix``), so ``Ry @ mask @ Rx.T`` is an exact
+    integer sum whenever it is below 2**53, and one division by the cell area follows.
+    """
+    region = np.asarray(mask)
+    if region.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W), got shape {region.shape}")
+    cells_y, cells_x = _check_shape(grid)
+    height, width = region.shape
+    ry = _overlap_matrix(cells_y, height)
+    rx = _overlap_matrix(cells_x, width)
+    inside = (region != 0).astype(np.float64)
+    # A cell spans `height` units of 1/cells_y row and `width` units of 1/cells_x column.
+    return (ry @ inside @ rx.T) / float(height * width)
+
+
+def outline(mask: NDArray, *, mode: str = "inner") -> BoolMask:
+    """The region's boundary pixels, for drawing it on the image.
+
+    ``mode`` is find_boundaries' mode; "inner" keeps the line on the region's own pixels.
+    """
+    return find_boundaries(np.asarray(mask) != 0, mode=mode)

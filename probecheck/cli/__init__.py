@@ -1,0 +1,76 @@
+"""The ``probecheck`` command: thin shells over the library, one module per subcommand.
+
+Each subcommand module has ``add_parser(subparsers)`` and ``run(args) -> int``. Errors the user
+can fix print as one message with its fix, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from probecheck import __version__
+from probecheck.errors import ProbecheckError
+
+SUBCOMMANDS = ("layers", "show", "find", "schema")
+
+
+def model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--arch/--weights/--seed, shared by every subcommand that loads a network."""
+    parser.add_argument(
+        "--arch", default="squeezenet1_0", help="torchvision builder or package.module:function"
+    )
+    parser.add_argument(
+        "--weights",
+        default="deep-compression",
+        help="deep-compression, random, a torchvision weights name (DEFAULT) or a checkpoint path",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console; when output is not a terminal, wide enough that tables are not truncated."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 140
+    return console
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    parser = argparse.ArgumentParser(
+        prog="probecheck", description="Interpretability assertions about convolutional networks."
+    )
+    parser.add_argument("--version", action="version", version=f"probecheck {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"probecheck.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"probecheck.cli.{name}":
+                raise
+            continue
+        module.add_parser(subparsers)
+        modules[name] = module
+    return parser, modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and of ``python -m probecheck``."""
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except ProbecheckError as error:
+        print(f"probecheck {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

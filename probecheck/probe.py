@@ -1,0 +1,286 @@
+"""Hooked inference: the activations of any layers for any images, one forward pass each.
+
+A forward pass serves every layer asked for, stops as soon as the last of them has fired, and
+its results are cached per (image content, layer), so a spec that asks about the same face ten
+times runs the network once. Hooks copy their output: torchvision's ReLUs run in place, and a
+hook that kept a reference would report post-ReLU numbers for a pre-ReLU layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from torch import nn
+
+from probecheck.errors import ProbecheckError
+from probecheck.zoo import names
+from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
+from probecheck.zoo.images import ImageLike, image_digest, load_image
+from probecheck.zoo.preprocess import Preprocessing
+
+DEFAULT_CACHE_BYTES = 1 << 30
+
+
+class _StopForward(Exception):
+    """Raised from a hook once every requested layer has fired: the rest is not needed."""
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the network table, as MATLAB's analyzeNetwork shows it."""
+
+    path: str
+    alias: str
+    type: str
+    output_shape: tuple[int, ...]
+    channels: int | None
+    parameters: int
+
+
+class _ActivationCache:
+    """LRU of activation arrays keyed by (image digest, module path), bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, str]) -> np.ndarray | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, str], value: np.ndarray) -> None:
+        if key in self._items:
+            self._bytes -= self._items.pop(key).nbytes
+        self._items[key] = value
+        self._bytes += value.nbytes
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+
+def squeezenet_version(model: nn.Module) -> str | None:
+    """ "1_0" or "1_1" for torchvision SqueezeNets (told apart by conv1's width), else None."""
+    from torchvision.models import SqueezeNet
+
+    if not isinstance(model, SqueezeNet):
+        return None
+    first = model.features[0]
+    return "1_0" if getattr(first, "out_channels", None) == 96 else "1_1"
+
+
+class Probe:
+    """A network ready to be asked about: activations, predictions and its layer table."""
+
+    def __init__(self, built: Built, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.model: nn.Module = built.model.eval()
+        self.preprocessing: Preprocessing = built.preprocessing
+        self.identity: ModelIdentity = built.identity
+        self.categories: list[str] = built.categories
+        self.forward_passes = 0
+        self._modules = dict(self.model.named_modules())
+        self._modules.pop("", None)
+        version = squeezenet_version(self.model)
+        self.aliases: dict[str, str] = names.squeezenet_aliases(version) if version else {}
+        self._alias_of = {path: alias for alias, path in self.aliases.items()}
+        self._cache = _ActivationCache(cache_bytes)
+
+    def __repr__(self) -> str:
+        return f"Probe({self.identity.arch}, weights={self.identity.weights!r})"
+
+    # names ------------------------------------------------------------------------------------
+    def resolve(self, layer: str) -> str:
+        """The module path that ``layer`` (a module path or an alias) addresses."""
+        return names.resolve(layer, list(self._modules), self.aliases)
+
+    def alias(self, path: str) -> str:
+        """The DeepScale/MATLAB name of a module path, or '' where it has none."""
+        return self._alias_of.get(path, "")
+
+    # activations ------------------------------------------------------------------------------
+    def activations(
+        self, image: ImageLike, layers: str | Sequence[str]
+    ) -> dict[str, NDArray[np.float32]]:
+        """``{layer: array}`` for one image; arrays are (C, h, w) for convolutional layers."""
+        return self.activations_many([image], layers)[0]
+
+    def activations_many(
+        self, images: Sequence[ImageLike], layers: str | Sequence[str]
+    ) -> list[dict[str, NDArray[np.float32]]]:
+        """Activations of ``layers`` for each image; images not cached share one batched forward."""
+        requested = [layers] if isinstance(layers, str) else list(layers)
+        paths = {layer: self.resolve(layer) for layer in requested}
+        rgbs = [load_image(image) for image in images]
+        digests = [image_digest(rgb) for rgb in rgbs]
+        missing_images: dict[str, np.ndarray] = {}
+        missing_paths: set[str] = set()
+        for rgb, digest in zip(rgbs, digests, strict=True):
+            for path in paths.values():
+                if self._cache.get((digest, path)) is None:
+                    missing_images[digest] = rgb
+                    missing_paths.add(path)
+        if missing_images:
+            outputs = self._forward(list(missing_images.values()), sorted(missing_paths))
+            for digest, output in zip(missing_images, outputs, strict=True):
+                for path, array in output.items():
+                    self._cache.put((digest, path), array)
+        results = []
+        for digest in digests:
+            result = {}
+            for layer, path in paths.items():
+                cached = self._cache.get((digest, path))
+                if cached is None:  # evicted by a tiny cache between put and get
+                    cached = self._forward([rgbs[digests.index(digest)]], [path])[0][path]
+                result[layer] = cached
+            results.append(result)
+        return results
+
+    def prepare(self, rgbs: Iterable[NDArray[np.uint8]]) -> torch.Tensor:
+        """Resize whole images to the input size and normalise them: a (N, 3, H, W) batch."""
+        prep = self.preprocessing
+        tensors = []
+        for rgb in rgbs:
+            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+            if tuple(x.shape[-2:]) != tuple(prep.size):
+                x = F.interpolate(
+                    x, size=prep.size, mode="bilinear", align_corners=False, antialias=True
+                )
+            tensors.append(x)
+        batch = torch.cat(tensors) * (prep.pixel_scale / 255.0)
+        mean = torch.tensor(prep.mean).view(1, 3, 1, 1)
+        std = torch.tensor(prep.std).view(1, 3, 1, 1)
+        device = next(self.model.parameters(), torch.empty(0)).device
+        return ((batch - mean) / std).to(device)
+
+    def _forward(
+        self, rgbs: list[NDArray[np.uint8]], paths: list[str], *, truncate: bool = True
+    ) -> list[dict[str, NDArray[np.float32]]]:
+        """One forward of the batch with hooks on ``paths``; hooks are removed whatever happens."""
+        captured: dict[str, torch.Tensor] = {}
+        pending = set(paths)
+
+        def hook_for(path: str):
+            def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+                if not isinstance(output, torch.Tensor):
+                    raise ProbecheckError(
+                        f"layer {path} returns {type(output).__name__}, not a tensor",
+                        fix="probe one of its submodules instead",
+                    )
+                captured[path] = output.detach().to("cpu", copy=True)
+                pending.discard(path)
+                if truncate and not pending:
+                    raise _StopForward
+
+            return hook
+
+        handles = [self._modules[path].register_forward_hook(hook_for(path)) for path in paths]
+        try:
+            batch = self.prepare(rgbs)
+            with torch.inference_mode(), contextlib.suppress(_StopForward):
+                self.model(batch)
+        finally:
+            for handle in handles:
+                handle.remove()
+        self.forward_passes += 1
+        never = [path for path in paths if path not in captured]
+        if never:
+            raise ProbecheckError(f"layer(s) {', '.join(never)} never ran in the forward pass")
+        return [{path: captured[path][i].numpy() for path in paths} for i in range(len(rgbs))]
+
+    # predictions and the network table -----------------------------------------------------------
+    def predict(self, image: ImageLike, top: int = 5) -> list[tuple[str, float]]:
+        """The ``top`` ImageNet categories with their softmax scores."""
+        batch = self.prepare([load_image(image)])
+        with torch.inference_mode():
+            logits = self.model(batch).reshape(1, -1)
+        self.forward_passes += 1
+        scores = torch.softmax(logits.double(), dim=1)[0]
+        values, indices = torch.topk(scores, k=min(top, scores.numel()))
+        labels = self.categories or [str(i) for i in range(scores.numel())]
+        return [
+            (labels[i], float(v)) for v, i in zip(values.tolist(), indices.tolist(), strict=True)
+        ]
+
+    def layers(self) -> list[LayerRow]:
+        """Every module: alias, type, output shape at the input size, channels, parameters."""
+        shapes: dict[str, tuple[int, ...]] = {}
+
+        def hook_for(path: str):
+            def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+                if isinstance(output, torch.Tensor):
+                    shapes[path] = tuple(output.shape[1:])
+
+            return hook
+
+        handles = [
+            module.register_forward_hook(hook_for(path)) for path, module in self._modules.items()
+        ]
+        try:
+            with torch.inference_mode():
+                self.model(self.prepare([np.zeros((*self.preprocessing.size, 3), np.uint8)]))
+        finally:
+            for handle in handles:
+                handle.remove()
+        self.forward_passes += 1
+        rows = []
+        for path, module in self._modules.items():
+            shape = shapes.get(path, ())
+            rows.append(
+                LayerRow(
+                    path=path,
+                    alias=self.alias(path),
+                    type=type(module).__name__,
+                    output_shape=shape,
+                    channels=shape[0] if len(shape) >= 1 else None,
+                    parameters=sum(p.numel() for p in module.parameters()),
+                )
+            )
+        return rows
+
+    def save(self, path: str | Path) -> Path:
+        """Save weights and preprocessing; ``load(arch, weights=path)`` reads them back."""
+        return save_checkpoint(self.model, self.preprocessing, path)
+
+    def clear_cache(self) -> None:
+        """Forget every cached activation."""
+        self._cache.clear()
+
+
+def load(arch: str = "squeezenet1_0", weights: str = "deep-compression", *, seed: int = 0) -> Probe:
+    """Load ``arch`` with ``weights`` and return a :class:`Probe` on it."""
+    return Probe(build(arch, weights, seed=seed))
+
+
+_LOADED: dict[tuple[str, str, int], Probe] = {}
+
+
+def shared_probe(arch: str, weights: str, seed: int = 0) -> Probe:
+    """One Probe per (arch, weights, seed) in this process, so its activation cache is shared."""
+    key = (arch, weights, seed)
+    if key not in _LOADED:
+        _LOADED[key] = load(arch, weights, seed=seed)
+    return _LOADED[key]
+
+
+def require_channels(array: np.ndarray, layer: str) -> np.ndarray:
+    """Check that a layer's activation is a (C, h, w) map, as the checks need."""
+    if array.ndim != 3:
+        raise ProbecheckError(
+            f"layer {layer} gives activations of shape {array.shape}, not (channels, h, w)",
+            fix="choose a convolutional layer",
+        )
+    return array

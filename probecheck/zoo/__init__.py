@@ -1,0 +1,1 @@
+"""Model zoo: architectures, weights, preprocessing and layer names."""

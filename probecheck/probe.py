@@ -154,7 +154,7 @@ class Probe:
         prep = self.preprocessing
         tensors = []
         for rgb in rgbs:
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+            x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
             if tuple(x.shape[-2:]) != tuple(prep.size):
                 x = F.interpolate(
                     x, size=prep.size, mode="bilinear", align_corners=False, antialias=True

@@ -1,0 +1,419 @@
+"""Check a claim of a spec on a probed network: gather inputs, one batched forward, the metrics.
+
+Every check is computed for every channel of the layer at once (the metrics are vectorised), so
+when a claimed channel fails, the channels that would pass now come for free, with no extra
+forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from probecheck import metrics
+from probecheck.errors import ProbecheckError
+from probecheck.masking import mask_image
+from probecheck.probe import Probe, require_channels
+from probecheck.regions import area_fractions, load_mask_png, rasterise
+from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
+from probecheck.spec import Claim, DropCheck, SelectiveCheck, Spec, StrongestCheck
+from probecheck.zoo.images import load_image
+
+MASK_SEED = 0
+MAX_ALTERNATIVES = 10
+
+Floats = NDArray[np.float64]
+
+
+@dataclass
+class SpecInputs:
+    """The images, region masks and masked images of one spec, each made once and reused."""
+
+    spec: Spec
+    _images: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
+    _masks: dict[tuple[str, tuple[int, int]], NDArray[np.bool_]] = field(default_factory=dict)
+    _masked: dict[tuple[str, str, str], NDArray[np.uint8]] = field(default_factory=dict)
+
+    def image(self, name: str) -> NDArray[np.uint8]:
+        """The named image as uint8 RGB."""
+        if name not in self._images:
+            self._images[name] = load_image(self.spec.image_path(name))
+        return self._images[name]
+
+    def region(self, name: str, shape: tuple[int, int]) -> NDArray[np.bool_]:
+        """The named region rasterised at an image's resolution."""
+        key = (name, shape)
+        if key not in self._masks:
+            region = self.spec.regions[name]
+            mask = load_mask_png(region.mask_path) if region.mask_path is not None else None
+            try:
+                raster = rasterise(
+                    shape,
+                    boxes=region.boxes or (),
+                    ellipses=region.ellipses or (),
+                    polygons=region.polygons or (),
+                    mask=mask,
+                )
+            except ValueError as error:
+                raise ProbecheckError(f"region {name!r}: {error}") from None
+            if not raster.any():
+                raise ProbecheckError(
+                    f"region {name!r} covers no pixel of a {shape[1]}×{shape[0]} image",
+                    fix="regions are in pixel coordinates of the image they are used with",
+                )
+            self._masks[key] = raster
+        return self._masks[key]
+
+    def masked(self, image: str, region: str, method: str) -> NDArray[np.uint8]:
+        """``image`` with ``region`` removed by ``method`` (inpaint, blur, mean, gray, noise)."""
+        key = (image, region, method)
+        if key not in self._masked:
+            rgb = self.image(image)
+            self._masked[key] = mask_image(
+                rgb, self.region(region, rgb.shape[:2]), method, seed=MASK_SEED
+            )
+        return self._masked[key]
+
+
+def _same_size(inputs: SpecInputs, base: str, other: str) -> None:
+    a, b = inputs.image(base).shape[:2], inputs.image(other).shape[:2]
+    if a != b:
+        raise ProbecheckError(
+            f"images {base!r} ({a[1]}×{a[0]}) and {other!r} ({b[1]}×{b[0]}) differ in size",
+            fix="an altered image must be the same photo with only the region changed",
+        )
+
+
+class _Batch:
+    """Collects every input of a claim, then runs them through the network in one call."""
+
+    def __init__(self, inputs: SpecInputs) -> None:
+        self.inputs = inputs
+        self._makers: dict[Hashable, Callable[[], NDArray[np.uint8]]] = {}
+        self.rgb: dict[Hashable, NDArray[np.uint8]] = {}
+        self.maps: dict[Hashable, NDArray[np.float32]] = {}
+
+    def want(self, key: Hashable, make: Callable[[], NDArray[np.uint8]]) -> Hashable:
+        self._makers.setdefault(key, make)
+        return key
+
+    def named(self, name: str) -> Hashable:
+        return self.want(("image", name), lambda: self.inputs.image(name))
+
+    def masked(self, image: str, region: str, method: str) -> Hashable:
+        return self.want(
+            ("masked", image, region, method), lambda: self.inputs.masked(image, region, method)
+        )
+
+    def run(self, probe: Probe, layer: str) -> None:
+        keys = list(self._makers)
+        self.rgb = {key: self._makers[key]() for key in keys}
+        outputs = probe.activations_many([self.rgb[k] for k in keys], [layer])
+        self.maps = {
+            key: require_channels(out[layer], layer) for key, out in zip(keys, outputs, strict=True)
+        }
+
+
+def evaluate_claim(
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs | None = None
+) -> ClaimResult:
+    """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input."""
+    inputs = inputs or SpecInputs(spec)
+    layer_path = probe.resolve(claim.layer)
+    before = probe.forward_passes
+    batch = _Batch(inputs)
+    plans = [(name, check, _plan(name, check, batch)) for name, check in claim.checks.items()]
+    batch.run(probe, claim.layer)
+    channel_count = next(iter(batch.maps.values())).shape[0]
+    _check_channel_range(claim, spec, channel_count)
+    checks = [_measure(name, check, plan, claim, batch, inputs) for name, check, plan in plans]
+    return ClaimResult(
+        spec=str(spec.path) if spec.path else "",
+        claim_id=claim.id,
+        layer=claim.layer,
+        layer_path=layer_path,
+        channels=claim.channel_labels,
+        require=claim.require,
+        checks=checks,
+        passed=all(c.passed for c in checks),
+        about=claim.about or "",
+        line=claim.line,
+        model=probe.identity.to_dict(),
+        forward_passes=probe.forward_passes - before,
+    )
+
+
+def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
+    wanted = list(claim.channels or [])
+    if claim.strongest is not None and claim.strongest.in_ is not None:
+        wanted += claim.strongest.in_
+    bad = [spec.label(c) for c in wanted if c >= count]
+    if bad:
+        first, last = spec.label(0), spec.label(count - 1)
+        raise ProbecheckError(
+            f"claim {claim.id}: channel(s) {bad} out of range: {claim.layer} has {count} channels "
+            f"({first}..{last} in this file's index_base {spec.index_base})",
+            fix="check the channel numbers and index_base",
+        )
+
+
+# planning: which images each case needs ---------------------------------------------------------
+
+
+@dataclass
+class _CasePlan:
+    image: Hashable
+    altered: Hashable | None = None
+    control_altered: Hashable | None = None
+
+
+def _plan(kind: str, check: Any, batch: _Batch) -> list[_CasePlan]:
+    plans = []
+    for case in check.cases:
+        plan = _CasePlan(batch.named(case.image))
+        if kind == "drop":
+            if case.altered is not None:
+                _same_size(batch.inputs, case.image, case.altered)
+                plan.altered = batch.named(case.altered)
+                if case.control_altered is not None:
+                    _same_size(batch.inputs, case.image, case.control_altered)
+                    plan.control_altered = batch.named(case.control_altered)
+            else:
+                plan.altered = batch.masked(case.image, case.region, case.mask_with)
+                if case.control is not None:
+                    plan.control_altered = batch.masked(case.image, case.control, case.mask_with)
+        plans.append(plan)
+    return plans
+
+
+# measuring ---------------------------------------------------------------------------------------
+
+
+def _measure(
+    kind: str, check: Any, plans: list[_CasePlan], claim: Claim, batch: _Batch, inputs: SpecInputs
+) -> CheckResult:
+    measure = {"drop": _drop_case, "selective": _selective_case, "strongest": _strongest_case}[kind]
+    cases: list[CaseResult] = []
+    ok_everywhere: NDArray[np.bool_] | None = None
+    order_score: Floats | None = None
+    for case, plan in zip(check.cases, plans, strict=True):
+        result, ok, score = measure(check, case, plan, claim, batch, inputs)
+        cases.append(result)
+        ok_everywhere = ok if ok_everywhere is None else ok_everywhere & ok
+        order_score = score if order_score is None else np.fmin(order_score, score)
+    passed = all(c.passed for c in cases)
+    alternatives: list[int] = []
+    if not passed and ok_everywhere is not None:
+        claimed = set(claim.channels or [])
+        candidates = [int(c) for c in np.flatnonzero(ok_everywhere) if int(c) not in claimed]
+        candidates.sort(key=lambda c: -np.nan_to_num(order_score[c], nan=-np.inf))  # type: ignore[index]
+        alternatives = [claim.label(c) for c in candidates[:MAX_ALTERNATIVES]]
+    return CheckResult(
+        kind, claim.require, _thresholds(kind, check, claim), cases, passed, alternatives
+    )
+
+
+def _thresholds(kind: str, check: Any, claim: Claim) -> dict[str, Any]:
+    if isinstance(check, DropCheck):
+        return {"at_least": check.at_least, "control_at_most": check.control_at_most}
+    if isinstance(check, SelectiveCheck):
+        if check.ratio_at_least is not None:
+            return {"ratio_at_least": check.ratio_at_least}
+        return {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
+    assert isinstance(check, StrongestCheck)
+    return {"in": check.in_labels} if check.in_ is not None else {"top_k": check.top_k}
+
+
+def _inputs_of(case: Any) -> dict[str, str | None]:
+    return {key: value for key, value in case.model_dump().items() if value is not None}
+
+
+def _combine(
+    claim: Claim, ok: NDArray[np.bool_], values: dict[str, tuple[Floats, bool]]
+) -> tuple[dict[str, float], bool]:
+    """Combine the claimed channels' values and verdicts as ``require`` says."""
+    channels = claim.channels or []
+    combined = {
+        name: metrics.combine_values(vector[channels], claim.require, higher_is_better=higher)
+        for name, (vector, higher) in values.items()
+    }
+    if claim.require == "mean":
+        return combined, False  # the caller compares the means with the thresholds
+    return combined, metrics.combine(ok[channels], claim.require)
+
+
+def _channel_results(
+    claim: Claim,
+    ok: NDArray[np.bool_],
+    columns: dict[str, Floats],
+    reasons: dict[int, str],
+    channels: list[int] | None = None,
+) -> list[ChannelResult]:
+    return [
+        ChannelResult(
+            channel=c,
+            label=claim.label(c),
+            passed=bool(ok[c]),
+            values={name: float(vector[c]) for name, vector in columns.items()},
+            reason=reasons.get(c, ""),
+        )
+        for c in (claim.channels or [] if channels is None else channels)
+    ]
+
+
+def _drop_case(
+    check: DropCheck, case: Any, plan: _CasePlan, claim: Claim, batch: _Batch, inputs: SpecInputs
+) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
+    A, Aa = batch.maps[plan.image], batch.maps[plan.altered]
+    rgb = batch.rgb[plan.image]
+    region = inputs.region(case.region, rgb.shape[:2])
+    w = area_fractions(region, A.shape[1:])
+    mean_in, mean_alt = metrics.region_means(A, w)[0], metrics.region_means(Aa, w)[0]
+    peak = metrics.channel_peaks(A)
+    quiet = metrics.silent(mean_in, peak)
+    drop = metrics.drop(mean_in, mean_alt)
+    ok = ~quiet & (drop >= check.at_least)
+    columns = {"drop": drop, "mean_in": mean_in, "mean_in_altered": mean_alt}
+    values = {"drop": (np.where(quiet, 0.0, drop), True)}
+    control = None
+    reasons = {
+        int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
+    }
+    if case.control is not None:
+        control = inputs.region(case.control, rgb.shape[:2])
+        wc = area_fractions(control, A.shape[1:])
+        Ac = batch.maps[plan.control_altered]
+        c_in, c_alt = metrics.region_means(A, wc)[0], metrics.region_means(Ac, wc)[0]
+        c_drop = metrics.drop(c_in, c_alt)
+        c_quiet = metrics.silent(c_in, peak)
+        c_effective = np.where(c_quiet, 0.0, c_drop)  # no activity in the control: nothing to drop
+        ok &= c_effective <= check.control_at_most
+        columns |= {
+            "control_drop": c_effective,
+            "control_mean_in": c_in,
+            "control_mean_in_altered": c_alt,
+        }
+        values["control_drop"] = (c_effective, False)
+        for c in np.flatnonzero(
+            ~quiet & (drop >= check.at_least) & (c_effective > check.control_at_most)
+        ):
+            reasons[int(c)] = (
+                "drops in the control region too: it reacts to the removal, not to the region"
+            )
+    for c in np.flatnonzero(~quiet & ~(drop >= check.at_least)):
+        reasons.setdefault(int(c), "too small a drop")
+    combined, passed = _combine(claim, ok, values)
+    if claim.require == "mean":
+        passed = combined["drop"] >= check.at_least and (
+            "control_drop" not in combined or combined["control_drop"] <= check.control_at_most
+        )
+    evidence = CaseEvidence(
+        image=rgb,
+        maps=A,
+        region=region,
+        control=control,
+        altered=batch.rgb[plan.altered],
+        altered_maps=Aa,
+        control_altered=batch.rgb[plan.control_altered]
+        if plan.control_altered is not None
+        else None,
+        control_altered_maps=batch.maps[plan.control_altered]
+        if plan.control_altered is not None
+        else None,
+    )
+    result = CaseResult(
+        _inputs_of(case),
+        _channel_results(claim, ok, columns, reasons),
+        combined,
+        bool(passed),
+        evidence,
+    )
+    return result, ok, np.where(quiet, -np.inf, drop)
+
+
+def _selective_case(
+    check: SelectiveCheck,
+    case: Any,
+    plan: _CasePlan,
+    claim: Claim,
+    batch: _Batch,
+    inputs: SpecInputs,
+) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
+    A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
+    region = inputs.region(case.region, rgb.shape[:2])
+    w = area_fractions(region, A.shape[1:])
+    positive = np.maximum(A, 0)
+    mean_in, mean_out = metrics.region_means(positive, w)
+    if check.ratio_at_least is not None:
+        name, threshold = "ratio", check.ratio_at_least
+        score = metrics.selectivity_ratio(A, w)
+    else:
+        name, threshold = "iou", check.iou_at_least
+        score = metrics.iou_all(A, region, check.quantile)
+    ok = score >= threshold
+    columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
+    combined, passed = _combine(claim, ok, {name: (score, True)})
+    if claim.require == "mean":
+        passed = combined[name] >= threshold
+    reasons = {int(c): f"{name} below {threshold:g}" for c in np.flatnonzero(~ok)}
+    evidence = CaseEvidence(image=rgb, maps=A, region=region)
+    result = CaseResult(
+        _inputs_of(case),
+        _channel_results(claim, ok, columns, reasons),
+        combined,
+        bool(passed),
+        evidence,
+    )
+    return result, ok, score
+
+
+def _strongest_case(
+    check: StrongestCheck,
+    case: Any,
+    plan: _CasePlan,
+    claim: Claim,
+    batch: _Batch,
+    inputs: SpecInputs,
+) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
+    A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
+    region = inputs.region(case.region, rgb.shape[:2]) if case.region is not None else None
+    w = area_fractions(region, A.shape[1:]) if region is not None else None
+    ranking = metrics.channel_ranking(A, w)
+    rank = np.empty(len(ranking), dtype=np.float64)
+    rank[ranking] = np.arange(1, len(ranking) + 1)
+    score = metrics.channel_peaks(A) if w is None else metrics.region_means(A, w)[0]
+    score_name = "peak" if w is None else "region_mean"
+    top = int(ranking[0])
+    columns = {"rank": rank, score_name: score}
+    if check.in_ is not None:
+        ok = rank == 1
+        passed = top in check.in_
+        channels = _channel_results(claim, ok, columns, {}, channels=list(check.in_))
+        combined = {
+            "strongest": float(claim.label(top)),
+            f"strongest_{score_name}": float(score[top]),
+        }
+        evidence = CaseEvidence(image=rgb, maps=A, region=region)
+        return CaseResult(_inputs_of(case), channels, combined, bool(passed), evidence), ok, -rank
+    ok = rank <= check.top_k
+    combined, passed = _combine(claim, ok, {"rank": (rank, False)})
+    if claim.require == "mean":
+        passed = combined["rank"] <= check.top_k
+    combined["strongest"] = float(claim.label(top))
+    reasons = {int(c): f"not among the top {check.top_k}" for c in np.flatnonzero(~ok)}
+    evidence = CaseEvidence(image=rgb, maps=A, region=region)
+    return (
+        CaseResult(
+            _inputs_of(case),
+            _channel_results(claim, ok, columns, reasons),
+            combined,
+            bool(passed),
+            evidence,
+        ),
+        ok,
+        -rank,
+    )

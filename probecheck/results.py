@@ -1,0 +1,263 @@
+"""What a checked claim measured: every number, the threshold it was held to, and the verdict.
+
+Results are plain dataclasses that round-trip through JSON (``to_dict``/``from_dict``), so a
+result measured in an xdist worker reaches the session summary and the report intact. The arrays
+behind a result (images, masks, activation maps) ride along in ``CaseResult.evidence`` for the
+diagnostic tile and are never serialised.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass
+class CaseEvidence:
+    """The arrays one case was measured on: enough to draw its diagnostic tile."""
+
+    image: NDArray[np.uint8]
+    maps: NDArray[np.float32]  # (C, h, w) activations of the whole layer on ``image``
+    region: NDArray[np.bool_] | None = None  # at image resolution
+    control: NDArray[np.bool_] | None = None
+    altered: NDArray[np.uint8] | None = None
+    altered_maps: NDArray[np.float32] | None = None
+    control_altered: NDArray[np.uint8] | None = None
+    control_altered_maps: NDArray[np.float32] | None = None
+
+
+@dataclass
+class ChannelResult:
+    """One claimed channel in one case: its measured numbers and whether it passed."""
+
+    channel: int  # 0-based
+    label: int  # as the spec writes it (index_base)
+    passed: bool
+    values: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class CaseResult:
+    """One case of a check: per-channel results and the combined value held to the threshold."""
+
+    inputs: dict[str, str | None]
+    channels: list[ChannelResult]
+    combined: dict[str, float]
+    passed: bool
+    evidence: CaseEvidence | None = field(default=None, repr=False, compare=False)
+
+    def describe(self) -> str:
+        """``face → face_no_eyes, region eyes, control cheeks``: which images and regions."""
+        i = self.inputs
+        text = i.get("image") or "?"
+        if i.get("altered"):
+            text += f" → {i['altered']}"
+        elif i.get("mask_with"):
+            text += f" → {i['mask_with']}-masked"
+        if i.get("region"):
+            text += f", region {i['region']}"
+        if i.get("control"):
+            text += f", control {i['control']}"
+        return text
+
+
+@dataclass
+class CheckResult:
+    """One check (drop, selective, strongest) of a claim, over all its cases."""
+
+    kind: str
+    require: str
+    thresholds: dict[str, Any]
+    cases: list[CaseResult]
+    passed: bool
+    alternatives: list[int] = field(default_factory=list)  # labels of channels that pass now
+
+    def headline(self) -> str:
+        """The worst case's combined numbers against the thresholds, in one short phrase."""
+        if not self.cases:
+            return self.kind
+        parts = []
+        for key, (threshold_key, higher) in _HEADLINE_KEYS.get(self.kind, {}).items():
+            if threshold_key not in self.thresholds or self.thresholds[threshold_key] is None:
+                continue
+            values = [c.combined.get(key, math.nan) for c in self.cases]
+            worst = _worst(values, higher)
+            op = "≥" if higher else "≤"
+            parts.append(
+                f"{_SHORT.get(key, key)} {fmt(worst)} {op} {fmt(self.thresholds[threshold_key])}"
+            )
+        if self.kind == "strongest":
+            tops = [c.combined.get("strongest") for c in self.cases]
+            want = self.thresholds.get("in")
+            if want is not None:
+                parts.append(f"strongest {_join(tops)} ∈ {_join(want)}")
+            else:
+                ranks = [c.combined.get("rank", math.nan) for c in self.cases]
+                parts.append(f"rank {fmt(_worst(ranks, False))} ≤ {self.thresholds.get('top_k')}")
+        return ", ".join(parts) or self.kind
+
+
+_HEADLINE_KEYS: dict[str, dict[str, tuple[str, bool]]] = {
+    "drop": {"drop": ("at_least", True), "control_drop": ("control_at_most", False)},
+    "selective": {"ratio": ("ratio_at_least", True), "iou": ("iou_at_least", True)},
+}
+_SHORT = {"control_drop": "control"}
+
+
+def _worst(values: list[float], higher_is_better: bool) -> float:
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    if len(clean) < len(values):
+        return math.nan
+    return min(clean) if higher_is_better else max(clean)
+
+
+def _join(values: Any) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+def fmt(value: Any) -> str:
+    """Numbers as a person reads them: 3 significant digits, nan and inf spelled out."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.4g}"
+    return str(value)
+
+
+@dataclass
+class ClaimResult:
+    """The verdict on one claim, with everything measured to reach it."""
+
+    spec: str
+    claim_id: str
+    layer: str
+    layer_path: str
+    channels: list[int]  # labels, as the spec writes them
+    require: str
+    checks: list[CheckResult]
+    passed: bool
+    about: str = ""
+    line: int = 0
+    model: dict[str, Any] = field(default_factory=dict)
+    forward_passes: int = 0
+    error: str = ""
+
+    @property
+    def nodeid_name(self) -> str:
+        return self.claim_id
+
+    def measured(self) -> str:
+        """Measured vs required for every check, e.g. ``drop 0.62 ≥ 0.5, control 0.1 ≤ 0.3``."""
+        if self.error:
+            return f"error: {self.error.splitlines()[0]}"
+        return "; ".join(f"{c.kind}: {c.headline()}" for c in self.checks)
+
+    def failure_message(self) -> str:
+        """Per check, case and channel, what was measured against what was required."""
+        if self.error:
+            return f"{self.claim_id}: {self.error}"
+        channels = f", channels {_join(self.channels)}" if self.channels else ""
+        lines = [f"claim {self.claim_id} ({self.layer}{channels}, require {self.require})"]
+        for check in self.checks:
+            mark = "passed" if check.passed else "FAILED"
+            thresholds = ", ".join(
+                f"{k} {_join(v) if isinstance(v, list) else fmt(v)}"
+                for k, v in check.thresholds.items()
+                if v is not None
+            )
+            lines.append(f"  {check.kind} {mark} ({thresholds})")
+            for case in check.cases:
+                lines.append(f"    case {case.describe()}: {'ok' if case.passed else 'fails'}")
+                for ch in case.channels:
+                    numbers = ", ".join(f"{k} {fmt(v)}" for k, v in ch.values.items())
+                    verdict = "ok" if ch.passed else "fails"
+                    reason = f" — {ch.reason}" if ch.reason else ""
+                    lines.append(f"      channel {ch.label}: {numbers} → {verdict}{reason}")
+                if self.require == "mean" and case.combined:
+                    combined = ", ".join(f"mean {k} {fmt(v)}" for k, v in case.combined.items())
+                    lines.append(f"      combined: {combined}")
+            if not check.passed:
+                if check.alternatives:
+                    lines.append(
+                        f"    the feature moved? channels of {self.layer} that pass this check "
+                        "now: " + ", ".join(str(c) for c in check.alternatives)
+                    )
+                else:
+                    lines.append(f"    no channel of {self.layer} passes this check now")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; nan and inf become None and the strings 'inf'/'-inf'."""
+        data = asdict(self)
+        for check in data["checks"]:
+            for case in check["cases"]:
+                case.pop("evidence", None)
+        return _jsonable(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClaimResult:
+        """Inverse of :meth:`to_dict` (evidence is not kept)."""
+        data = _unjson(data)
+        checks = []
+        for check in data.get("checks", []):
+            cases = [
+                CaseResult(
+                    inputs=case["inputs"],
+                    channels=[ChannelResult(**ch) for ch in case["channels"]],
+                    combined=case["combined"],
+                    passed=case["passed"],
+                )
+                for case in check["cases"]
+            ]
+            checks.append(CheckResult(**{**check, "cases": cases}))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known and k != "checks"}, checks=checks)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _unjson(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        numeric = key in ("values", "combined")
+        return {k: (_number(v) if numeric else _unjson(v, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unjson(v, key) for v in value]
+    return value
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return math.nan
+    if value == "inf":
+        return math.inf
+    if value == "-inf":
+        return -math.inf
+    return value

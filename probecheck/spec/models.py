@@ -1,0 +1,678 @@
+"""Typed, validated objects for the YAML spec language.
+
+The models are pydantic v2 with ``extra="forbid"`` so that a misspelt key is an error, never a
+silently ignored claim. Rules that span several fields raise :class:`RuleError`, which carries the
+location of the offending key relative to the model, so that the loader can point at its line.
+
+After validation every check exposes ``cases`` (the top-level case fields are folded into a
+one-element list and cleared) and every channel number is 0-based; the numbers as written stay
+available as ``channel_labels`` / ``in_labels`` and are what ``model_dump`` gives back, so a dump
+validates to the same spec again. No torch, no numpy here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_serializer,
+    model_validator,
+)
+
+__all__ = [
+    "Claim",
+    "DropCase",
+    "DropCheck",
+    "ModelRef",
+    "Region",
+    "RuleError",
+    "SelectiveCase",
+    "SelectiveCheck",
+    "Spec",
+    "StrongestCase",
+    "StrongestCheck",
+]
+
+Loc = tuple[str | int, ...]
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+MaskMethod = Literal["inpaint", "blur", "mean", "gray", "noise"]
+MASK_METHODS: tuple[str, ...] = get_args(MaskMethod)
+
+Number = Annotated[float, Field(strict=True)]
+Channel = Annotated[int, Field(strict=True)]
+Name = Annotated[str, Field(min_length=1)]
+Box = Annotated[list[Number], Field(min_length=4, max_length=4)]
+Ellipse = Annotated[list[Number], Field(min_length=4, max_length=4)]
+Point = Annotated[list[Number], Field(min_length=2, max_length=2)]
+Polygon = Annotated[list[Point], Field(min_length=3)]
+
+
+class RuleError(ValueError):
+    """A rule spanning several fields failed; ``loc`` is relative to the model that raised it."""
+
+    def __init__(self, message: str, *, loc: Loc = (), fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = tuple(loc)
+        self.fix = fix
+
+
+class _Model(BaseModel):
+    """Shared config: unknown keys are errors; ``in_`` is ``in`` in YAML and dumps."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+def _resolve(base_dir: Path, written: str) -> Path:
+    """``written`` made absolute against ``base_dir`` and normalised (symlinks kept)."""
+    return Path(os.path.normpath(base_dir / Path(written).expanduser()))
+
+
+def _suggest(name: str, known: Sequence[str]) -> str:
+    """A "(did you mean 'x'?)" hint when a close match exists, else an empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --------------------------------------------------------------------------------------- model
+
+
+class ModelRef(_Model):
+    """Which network the claims are about: an architecture and its weights."""
+
+    arch: Name = Field(
+        "squeezenet1_0",
+        description="A torchvision classification builder (squeezenet1_0, resnet18, ...) "
+        "or a factory 'package.module:function' returning an nn.Module.",
+        examples=["squeezenet1_0"],
+    )
+    weights: Name = Field(
+        "deep-compression",
+        description="A zoo entry (deep-compression), a torchvision weights enum member "
+        "(DEFAULT, IMAGENET1K_V1), a local state_dict checkpoint, or 'random'.",
+        examples=["deep-compression", "DEFAULT", "random"],
+    )
+    seed: Channel = Field(0, description="Seed for weights: random.", examples=[0])
+
+
+# -------------------------------------------------------------------------------------- region
+
+
+class Region(_Model):
+    """Pixel shapes in the coordinates of the images a region is used with; their union."""
+
+    boxes: list[Box] | None = Field(
+        None,
+        description="Boxes [x0, y0, x1, y1]; x1 and y1 are exclusive.",
+        examples=[[[92, 62, 124, 82]]],
+    )
+    ellipses: list[Ellipse] | None = Field(
+        None,
+        description="Ellipses [cx, cy, rx, ry] with rx, ry > 0.",
+        examples=[[[120, 90, 30, 20]]],
+    )
+    polygons: list[Polygon] | None = Field(
+        None,
+        description="Polygons, each a list of at least 3 [x, y] points.",
+        examples=[[[[10, 10], [60, 10], [35, 50]]]],
+    )
+    mask: Name | None = Field(
+        None,
+        description="A PNG relative to the spec file; non-zero pixels are inside.",
+        examples=["../fixtures/mask.png"],
+    )
+
+    _base_dir: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> Region:
+        if not (self.boxes or self.ellipses or self.polygons or self.mask):
+            raise RuleError(
+                "a region needs at least one shape",
+                fix="give boxes: [[x0, y0, x1, y1]], ellipses: [[cx, cy, rx, ry]], "
+                "polygons: [[[x, y], [x, y], [x, y]]] or mask: path/to/mask.png",
+            )
+        for i, (x0, y0, x1, y1) in enumerate(self.boxes or []):
+            if x1 <= x0 or y1 <= y0:
+                raise RuleError(
+                    f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] is empty",
+                    loc=("boxes", i),
+                    fix="write [x0, y0, x1, y1] with x1 > x0 and y1 > y0 (x1, y1 exclusive)",
+                )
+        for i, (_, _, rx, ry) in enumerate(self.ellipses or []):
+            if rx <= 0 or ry <= 0:
+                raise RuleError(
+                    f"ellipse radii must be positive, got rx={rx:g}, ry={ry:g}",
+                    loc=("ellipses", i),
+                    fix="write [cx, cy, rx, ry] with rx > 0 and ry > 0",
+                )
+        return self
+
+    @property
+    def mask_path(self) -> Path | None:
+        """The mask PNG as an absolute path (relative to the spec file), or None."""
+        if self.mask is None:
+            return None
+        return _resolve(self._base_dir or Path.cwd(), self.mask)
+
+
+# ------------------------------------------------------------------------------- cases, checks
+
+
+ImageName = Annotated[Name, Field(description="A name under images:.", examples=["face"])]
+RegionName = Annotated[Name, Field(description="A name under regions:.", examples=["eyes"])]
+
+ALTERED_HELP = "The same image with the region removed (a name under images:)."
+MASK_WITH_HELP = "Remove the region from 'image' by this method instead of a paired image."
+CONTROL_HELP = "A second region where the drop must stay small."
+CONTROL_ALTERED_HELP = "The image with the control region removed (only with 'altered')."
+RANK_REGION_HELP = "Rank channels by their mean inside this region instead of their peak."
+
+
+def _drop_case_rules(case: Any) -> None:
+    """The pairing rules of a drop case (shared by DropCase and DropCheck's inline fields)."""
+    if case.altered is None and case.mask_with is None:
+        raise RuleError(
+            "a drop case needs 'altered' or 'mask_with'",
+            fix="add altered: <image name> (the same image with the region removed) "
+            f"or mask_with: one of {', '.join(MASK_METHODS)}",
+        )
+    if case.altered is not None and case.mask_with is not None:
+        raise RuleError(
+            "give either 'altered' or 'mask_with', not both",
+            loc=("mask_with",),
+            fix="keep altered: for a paired image, or mask_with: to mask the region of 'image'",
+        )
+    if case.control_altered is not None and case.control is None:
+        raise RuleError(
+            "'control_altered' without 'control'",
+            loc=("control_altered",),
+            fix="add control: <region name>, or remove control_altered",
+        )
+    if case.control_altered is not None and case.mask_with is not None:
+        raise RuleError(
+            "'control_altered' cannot be used with 'mask_with'",
+            loc=("control_altered",),
+            fix="remove control_altered: with mask_with the control region is masked the same way",
+        )
+    if case.control is not None and case.altered is not None and case.control_altered is None:
+        raise RuleError(
+            "'control' with a paired 'altered' image needs 'control_altered'",
+            loc=("control",),
+            fix="add control_altered: <image name> (the same image with the control region "
+            "removed), or use mask_with instead of altered",
+        )
+
+
+class DropCase(_Model):
+    """One image (and its altered twin) on which a drop check is measured."""
+
+    image: ImageName
+    altered: ImageName | None = Field(None, description=ALTERED_HELP)
+    mask_with: MaskMethod | None = Field(None, description=MASK_WITH_HELP)
+    region: RegionName
+    control: RegionName | None = Field(None, description=CONTROL_HELP)
+    control_altered: ImageName | None = Field(None, description=CONTROL_ALTERED_HELP)
+
+    @model_validator(mode="after")
+    def _check_pairing(self) -> DropCase:
+        _drop_case_rules(self)
+        return self
+
+
+class SelectiveCase(_Model):
+    """One image and region on which selectivity is measured."""
+
+    image: ImageName
+    region: RegionName
+
+
+class StrongestCase(_Model):
+    """One image (optionally a region to rank by region mean) for the strongest-channel check."""
+
+    image: ImageName
+    region: RegionName | None = Field(None, description=RANK_REGION_HELP)
+
+
+class _Check(_Model):
+    """A check whose case fields may be written inline or as a ``cases:`` list."""
+
+    _case_type: ClassVar[type[_Model]]
+    _required: ClassVar[tuple[str, ...]] = ("image", "region")
+
+    def _case_fields(self) -> tuple[str, ...]:
+        return tuple(self._case_type.model_fields)
+
+    def _normalise_cases(self) -> None:
+        """Fold the inline case fields into ``cases`` so consumers only ever read ``cases``."""
+        names = self._case_fields()
+        given = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        cases_given = "cases" in self.model_fields_set
+        if given and cases_given:
+            raise RuleError(
+                "give the case fields or 'cases:', not both",
+                loc=("cases",),
+                fix=f"move {', '.join(given)} into an entry of cases:, or remove cases:",
+            )
+        if cases_given:
+            return
+        for name in self._required:
+            if name not in given:
+                raise RuleError(
+                    f"missing required key '{name}'",
+                    fix=f"add {name}: <name>, or list the cases under cases:",
+                )
+        self.cases = [self._case_type.model_validate(given)]
+        for name in names:
+            setattr(self, name, None)
+
+    def case_loc(self, index: int) -> Loc:
+        """Where case ``index`` was written, relative to the check (for error messages)."""
+        inline = set(self._case_fields()) & self.model_fields_set
+        return () if inline else ("cases", index)
+
+
+class DropCheck(_Check):
+    """Region-masked activation drop: removing the region must silence the channel there."""
+
+    _case_type: ClassVar[type[_Model]] = DropCase
+
+    at_least: Number = Field(
+        description="Smallest relative drop (mean_in(image) - mean_in(altered)) / mean_in(image).",
+        examples=[0.5],
+    )
+    control_at_most: Number | None = Field(
+        None, description="Largest drop allowed on the control region.", examples=[0.3]
+    )
+    cases: list[DropCase] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Several cases; the check holds where every case holds.",
+    )
+    image: ImageName | None = None
+    altered: ImageName | None = Field(None, description=ALTERED_HELP)
+    mask_with: MaskMethod | None = Field(None, description=MASK_WITH_HELP)
+    region: RegionName | None = None
+    control: RegionName | None = Field(None, description=CONTROL_HELP)
+    control_altered: ImageName | None = Field(None, description=CONTROL_ALTERED_HELP)
+
+    @model_validator(mode="after")
+    def _validate(self) -> DropCheck:
+        if any(getattr(self, n) is not None for n in self._case_fields()):
+            _drop_case_rules(self)
+        self._normalise_cases()
+        has_control = any(c.control is not None for c in self.cases)
+        if has_control and self.control_at_most is None:
+            raise RuleError(
+                "missing required key 'control_at_most' (a control region is given)",
+                fix="add control_at_most: <largest drop allowed on the control>, e.g. 0.3",
+            )
+        if not has_control and self.control_at_most is not None:
+            raise RuleError(
+                "'control_at_most' without a control region",
+                loc=("control_at_most",),
+                fix="add control: <region name>, or remove control_at_most",
+            )
+        return self
+
+
+class SelectiveCheck(_Check):
+    """The channel is much stronger inside the region than outside it."""
+
+    _case_type: ClassVar[type[_Model]] = SelectiveCase
+
+    ratio_at_least: Number | None = Field(
+        None, gt=0, description="Smallest mean_in / mean_out of max(A, 0).", examples=[2.0]
+    )
+    iou_at_least: Number | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Smallest IoU of the map thresholded at its quantile with the region.",
+        examples=[0.2],
+    )
+    quantile: Number = Field(
+        0.99, gt=0, lt=1, description="Threshold quantile for iou_at_least.", examples=[0.99]
+    )
+    cases: list[SelectiveCase] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Several cases; the check holds where every case holds.",
+    )
+    image: ImageName | None = None
+    region: RegionName | None = None
+
+    @model_validator(mode="after")
+    def _validate(self) -> SelectiveCheck:
+        if (self.ratio_at_least is None) == (self.iou_at_least is None):
+            both = self.ratio_at_least is not None
+            raise RuleError(
+                "give exactly one of 'ratio_at_least' or 'iou_at_least'",
+                loc=("iou_at_least",) if both else (),
+                fix="remove one of them" if both else "add ratio_at_least: 2 or iou_at_least: 0.2",
+            )
+        self._normalise_cases()
+        return self
+
+
+class StrongestCheck(_Check):
+    """The layer's strongest channel is one of ``in`` (or the claimed channels are in its top k)."""
+
+    _case_type: ClassVar[type[_Model]] = StrongestCase
+    _required: ClassVar[tuple[str, ...]] = ("image",)
+
+    in_: list[Channel] | None = Field(
+        None,
+        alias="in",
+        min_length=1,
+        description="Channels (in the file's index_base) one of which must be the strongest.",
+        examples=[[36]],
+    )
+    top_k: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        None, description="Every claimed channel is among the k strongest.", examples=[3]
+    )
+    cases: list[StrongestCase] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Several cases; the check holds where every case holds.",
+    )
+    image: ImageName | None = None
+    region: RegionName | None = Field(None, description=RANK_REGION_HELP)
+
+    _index_base: int = PrivateAttr(0)
+
+    @model_validator(mode="after")
+    def _validate(self) -> StrongestCheck:
+        if (self.in_ is None) == (self.top_k is None):
+            both = self.in_ is not None
+            raise RuleError(
+                "give exactly one of 'in' or 'top_k'",
+                loc=("top_k",) if both else (),
+                fix="remove one of them" if both else "add in: [<channel>] or top_k: 3",
+            )
+        self._normalise_cases()
+        return self
+
+    @property
+    def in_labels(self) -> list[int] | None:
+        """The ``in`` channels as written in the file (in its index_base)."""
+        return None if self.in_ is None else [c + self._index_base for c in self.in_]
+
+    @field_serializer("in_")
+    def _dump_in(self, value: list[int] | None) -> list[int] | None:
+        return self.in_labels
+
+
+# ------------------------------------------------------------------------------------- claim
+
+CHECK_NAMES = ("drop", "selective", "strongest")
+
+
+class Claim(_Model):
+    """One assertion about some channels of one layer, checked by one or more checks."""
+
+    id: str = Field(
+        pattern=NAME_PATTERN,
+        description="Unique within the file; letters, digits, '_', '.', '-'.",
+        examples=["fire6-eyes"],
+    )
+    about: str | None = Field(None, description="What the claim says, in words.")
+    layer: Name = Field(
+        description="A module path (features.8.squeeze_activation) or alias (fire6-squeeze1x1).",
+        examples=["fire6-relu_squeeze1x1"],
+    )
+    channels: list[Channel] | None = Field(
+        None,
+        min_length=1,
+        description="Channel numbers in the file's index_base. Required unless the only check "
+        "is strongest with 'in'.",
+        examples=[[29]],
+    )
+    require: Literal["all", "any", "mean"] = Field(
+        "all", description="How per-channel results combine: all (default), any, or mean."
+    )
+    drop: DropCheck | None = Field(
+        None,
+        description="Removing the region must silence the channels there.",
+        examples=[{"image": "face", "altered": "face_no_eyes", "region": "eyes", "at_least": 0.5}],
+    )
+    selective: SelectiveCheck | None = Field(
+        None,
+        description="The channels respond inside the region much more than outside it.",
+        examples=[{"image": "face", "region": "eyes", "ratio_at_least": 2.0}],
+    )
+    strongest: StrongestCheck | None = Field(
+        None,
+        description="The layer's strongest channel is one of 'in' (or channels are in top_k).",
+        examples=[{"image": "face", "in": [36]}],
+    )
+
+    _line: int = PrivateAttr(0)
+    _index_base: int = PrivateAttr(0)
+
+    @model_validator(mode="after")
+    def _validate(self) -> Claim:
+        if not self.checks:
+            raise RuleError(
+                "a claim needs at least one check",
+                fix="add drop:, selective: or strongest: to this claim",
+            )
+        only_strongest_in = (
+            self.drop is None
+            and self.selective is None
+            and self.strongest is not None
+            and self.strongest.in_ is not None
+        )
+        if self.channels is None and not only_strongest_in:
+            raise RuleError(
+                "missing required key 'channels'",
+                fix="add channels: [<channel number>, ...]",
+            )
+        return self
+
+    @property
+    def checks(self) -> dict[str, DropCheck | SelectiveCheck | StrongestCheck]:
+        """The checks this claim has, by name, in the order drop, selective, strongest."""
+        found = {name: getattr(self, name) for name in CHECK_NAMES}
+        return {name: check for name, check in found.items() if check is not None}
+
+    @property
+    def line(self) -> int:
+        """The 1-based line of this claim in its spec file (0 when not loaded from a file)."""
+        return self._line
+
+    @property
+    def index_base(self) -> int:
+        """The index base of the file the claim came from."""
+        return self._index_base
+
+    @property
+    def channel_labels(self) -> list[int]:
+        """The channel numbers as written in the file (``channels`` are 0-based)."""
+        return [self.label(c) for c in self.channels or []]
+
+    def label(self, channel0: int) -> int:
+        """A 0-based channel number as the file would write it."""
+        return channel0 + self._index_base
+
+    @field_serializer("channels")
+    def _dump_channels(self, value: list[int] | None) -> list[int] | None:
+        return None if value is None else self.channel_labels
+
+
+# -------------------------------------------------------------------------------------- spec
+
+
+class Spec(_Model):
+    """A spec file: the model, fixture images, named regions and the claims to check."""
+
+    model: ModelRef = Field(
+        default_factory=ModelRef,
+        description="The network under test.",
+        examples=[{"arch": "squeezenet1_0", "weights": "deep-compression"}],
+    )
+    index_base: Annotated[int, Field(strict=True, ge=0, le=1)] = Field(
+        0, description="1 if channel numbers in this file count from 1 (as in MATLAB), else 0."
+    )
+    images: dict[Name, Name] = Field(
+        default_factory=dict,
+        description="Image name -> path relative to this spec file.",
+        examples=[{"face": "../fixtures/astronaut_face.png"}],
+    )
+    regions: dict[Name, Region] = Field(
+        default_factory=dict,
+        description="Region name -> shapes in image pixel coordinates.",
+        examples=[{"eyes": {"boxes": [[92, 62, 124, 82]]}}],
+    )
+    claims: list[Claim] = Field(
+        min_length=1,
+        description="The claims to check.",
+        examples=[[{"id": "fire6-eyes", "layer": "fire6-relu_squeeze1x1", "channels": [29]}]],
+    )
+
+    _path: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _validate(self, info: ValidationInfo) -> Spec:
+        self._check_ids()
+        self._check_references()
+        self._check_channels()
+        self._to_zero_based()
+        path = (info.context or {}).get("path")
+        if path is not None:
+            self._bind(Path(path))
+        return self
+
+    # -- rules across the whole file
+
+    def _check_ids(self) -> None:
+        seen: dict[str, int] = {}
+        for i, claim in enumerate(self.claims):
+            if claim.id in seen:
+                raise RuleError(
+                    f"duplicate claim id '{claim.id}' (also claims[{seen[claim.id]}])",
+                    loc=("claims", i, "id"),
+                    fix="give every claim a unique id",
+                )
+            seen[claim.id] = i
+
+    def _references(self) -> Iterator[tuple[Loc, str, str]]:
+        """(loc, kind, name) for every image or region name used by a case."""
+        kinds = {
+            "image": "images",
+            "altered": "images",
+            "control_altered": "images",
+            "region": "regions",
+            "control": "regions",
+        }
+        for i, claim in enumerate(self.claims):
+            for check_name, check in claim.checks.items():
+                for j, case in enumerate(check.cases):
+                    for field, kind in kinds.items():
+                        name = getattr(case, field, None)
+                        if name is not None:
+                            loc = ("claims", i, check_name, *check.case_loc(j), field)
+                            yield loc, kind, name
+
+    def _check_references(self) -> None:
+        for loc, kind, name in self._references():
+            known = self.images if kind == "images" else self.regions
+            if name in known:
+                continue
+            close = _suggest(name, list(known))
+            if close:
+                fix = f"use a name defined under {kind}:{close}, or add '{name}' under {kind}:"
+            elif kind == "images":
+                fix = f"add '{name}: path/to/image.png' under images: (relative to the spec file)"
+            else:
+                fix = f"add '{name}: {{boxes: [[x0, y0, x1, y1]]}}' under regions:"
+            raise RuleError(f"'{name}' is not defined under {kind}:", loc=loc, fix=fix)
+
+    def _check_channel_list(self, numbers: list[int], loc: Loc) -> None:
+        seen: set[int] = set()
+        for j, number in enumerate(numbers):
+            if number < self.index_base:
+                raise RuleError(
+                    f"channel {number} is below index_base {self.index_base}",
+                    loc=(*loc, j),
+                    fix="channels count from 1 in this file (index_base: 1)"
+                    if self.index_base
+                    else "channels must be >= 0 (or set index_base: 1 to count from 1)",
+                )
+            if number in seen:
+                raise RuleError(
+                    f"channel {number} is listed twice",
+                    loc=(*loc, j),
+                    fix="list each channel once",
+                )
+            seen.add(number)
+
+    def _check_channels(self) -> None:
+        for i, claim in enumerate(self.claims):
+            self._check_channel_list(claim.channels or [], ("claims", i, "channels"))
+            if claim.strongest is not None and claim.strongest.in_ is not None:
+                self._check_channel_list(claim.strongest.in_, ("claims", i, "strongest", "in"))
+
+    def _to_zero_based(self) -> None:
+        """Make every channel number 0-based; remember the base to label them as written."""
+        base = self.index_base
+        for claim in self.claims:
+            claim._index_base = base
+            if claim.channels is not None:
+                claim.channels = [c - base for c in claim.channels]
+            if claim.strongest is not None:
+                claim.strongest._index_base = base
+                if claim.strongest.in_ is not None:
+                    claim.strongest.in_ = [c - base for c in claim.strongest.in_]
+
+    # -- paths
+
+    def _bind(self, path: Path) -> None:
+        """Record where the spec lives, so relative image and mask paths can be resolved."""
+        self._path = Path(os.path.abspath(path))
+        for region in self.regions.values():
+            region._base_dir = self._path.parent
+
+    @property
+    def path(self) -> Path | None:
+        """The absolute path of the spec file (None when not loaded from a file)."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory relative paths in the spec are resolved against."""
+        return self._path.parent if self._path is not None else Path.cwd()
+
+    def image_path(self, name: str) -> Path:
+        """The absolute path of image ``name`` (KeyError if the spec defines no such image)."""
+        return _resolve(self.base_dir, self.images[name])
+
+    @property
+    def image_paths(self) -> dict[str, Path]:
+        """Every image name -> absolute path."""
+        return {name: self.image_path(name) for name in self.images}
+
+    def mask_path(self, region: str) -> Path | None:
+        """The absolute mask PNG path of region ``region``, or None if it has no mask."""
+        return self.regions[region].mask_path
+
+    def label(self, channel0: int) -> int:
+        """A 0-based channel number as this file writes it."""
+        return channel0 + self.index_base
+
+    def claim(self, claim_id: str) -> Claim:
+        """The claim with this id (KeyError if none)."""
+        for claim in self.claims:
+            if claim.id == claim_id:
+                return claim
+        raise KeyError(claim_id)

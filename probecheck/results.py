@@ -117,7 +117,7 @@ def _worst(values: list[float], higher_is_better: bool) -> float:
 
 
 def _join(values: Any) -> str:
-    return "[" + ", ".join(str(v) for v in values) + "]"
+    return "[" + ", ".join(fmt(v) for v in values) + "]"
 
 
 def fmt(value: Any) -> str:

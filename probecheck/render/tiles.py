@@ -1,0 +1,533 @@
+"""One diagnostic PNG per claim: why it passed or failed, readable without the code.
+
+Per check and per case, one row: the image with its region (green) and control (blue) outlined,
+the altered images, then for each claimed channel its activation map on every image of the case —
+scaled jointly, so a drop shows as a darkening — each titled with the numbers held to the
+thresholds, failing ones in red. Where a check fails and other channels of the layer would pass,
+their maps follow ("would pass: ch N"): where did the feature go?
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from skimage.transform import resize
+
+from probecheck.regions import outline
+from probecheck.render.montage import (
+    BLACK,
+    GRAY,
+    GREEN,
+    RED,
+    WHITE,
+    Line,
+    Segment,
+    band_height,
+    colorize,
+    fit_panel,
+    hstack,
+    save_png,
+    scale01,
+    text_band,
+    text_width,
+    vstack,
+)
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, ClaimResult, fmt
+
+__all__ = ["claim_tile", "tile_name", "write_claim_tile"]
+
+PANEL_HEIGHT = 160
+MIN_PANEL_WIDTH = 150
+MAX_ALTERNATIVE_PANELS = 3
+TITLE_LINES = 3
+REGION_RGB = (40, 230, 40)
+CONTROL_RGB = (0, 170, 255)
+REGION_TEXT = (0, 140, 0)
+CONTROL_TEXT = (0, 100, 210)
+MARGIN = 10
+
+
+# file names ------------------------------------------------------------------------------------
+
+
+def tile_name(result: ClaimResult) -> str:
+    """``<spec stem>__<claim id>.png``, sanitised to ``[A-Za-z0-9_.-]``.
+
+    Where sanitising loses information (or the ``__`` joint would be ambiguous), a short hash of
+    the spec path and claim id is appended, so distinct claims never share a file.
+    """
+    stem = Path(result.spec).stem if result.spec else "claim"
+    raw = f"{stem}__{result.claim_id}"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", raw)
+    lossy = name != raw or "__" in stem or "__" in result.claim_id or name.startswith(".")
+    if lossy or len(name) > 150:
+        digest = hashlib.sha1(f"{result.spec}::{result.claim_id}".encode()).hexdigest()[:8]
+        name = f"{name[:150].lstrip('.') or 'claim'}-{digest}"
+    return f"{name}.png"
+
+
+def write_claim_tile(result: ClaimResult, directory: str | Path) -> Path:
+    """Draw the claim's tile and write it atomically as ``directory / tile_name(result)``."""
+    return save_png(claim_tile(result), Path(directory) / tile_name(result))
+
+
+# panels and rows -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Panel:
+    picture: NDArray[np.uint8]
+    lines: list[Line] = field(default_factory=list)
+
+
+def _verdict(ok: bool, yes: str = "✓", no: str = "✗") -> Segment:
+    return (yes, GREEN) if ok else (no, RED)
+
+
+def _judged(name: str, value: float, threshold: float | None, higher: bool) -> Line:
+    """``drop 0.96 ≥ 0.5 ✓`` in green, or the failing comparison in red."""
+    if threshold is None:
+        return f"{name} {fmt(value)}"
+    ok = not math.isnan(value) and (value >= threshold if higher else value <= threshold)
+    op = "≥" if higher else "≤"
+    colour = GREEN if ok else RED
+    return [(f"{name} {fmt(value)} {op} {fmt(threshold)} ", colour), _verdict(ok)]
+
+
+def _named(prefix: str, name: str | None, colour: tuple[int, int, int]) -> Line:
+    return [(prefix, BLACK), (name or "?", colour)]
+
+
+def _mask_at(mask: NDArray[np.bool_], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    if mask.shape == shape:
+        return mask
+    return resize(mask.astype(np.float32), shape, order=0, anti_aliasing=False) > 0.5
+
+
+def _outlined(picture: NDArray[np.uint8], evidence: CaseEvidence) -> NDArray[np.uint8]:
+    """Region and control drawn as 2-px lines (find_boundaries' 'thick' mode) on ``picture``."""
+    out = picture.copy()
+    for mask, colour in ((evidence.control, CONTROL_RGB), (evidence.region, REGION_RGB)):
+        if mask is not None:
+            out[outline(_mask_at(mask, out.shape[:2]), mode="thick")] = colour
+    return out
+
+
+def _photo(image: NDArray[np.uint8], evidence: CaseEvidence) -> NDArray[np.uint8]:
+    return _outlined(fit_panel(image, PANEL_HEIGHT), evidence)
+
+
+def _map(
+    activation: NDArray, evidence: CaseEvidence, lo: float | None = None, hi: float | None = None
+) -> NDArray[np.uint8]:
+    """One channel's map, min-max scaled over [lo, hi], resized to the image's panel, outlined."""
+    height, width = evidence.image.shape[:2]
+    shape = (PANEL_HEIGHT, max(1, round(width * PANEL_HEIGHT / height)))
+    big = resize(scale01(activation, lo, hi), shape, order=1, anti_aliasing=False)
+    return _outlined(colorize(big), evidence)
+
+
+def _range(*maps: NDArray | None) -> tuple[float, float]:
+    values = [np.nan_to_num(np.asarray(m, dtype=np.float64)) for m in maps if m is not None]
+    return min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+
+
+def _render_panel(panel: _Panel, lines: int) -> NDArray[np.uint8]:
+    picture = panel.picture
+    width = max(picture.shape[1], MIN_PANEL_WIDTH)
+    if picture.shape[1] < width:  # centre a narrow (portrait) picture under a readable title
+        left = (width - picture.shape[1]) // 2
+        picture = hstack([np.full((picture.shape[0], left, 3), 255, np.uint8), picture], gap=0)
+    band = text_band(panel.lines, width, height=band_height(lines))
+    return vstack([band, picture])
+
+
+def _row(groups: Sequence[Sequence[_Panel]]) -> NDArray[np.uint8]:
+    """Groups of panels (image, then one group per channel): close within, apart between."""
+    lines = max((len(p.lines) for g in groups for p in g), default=0)
+    rendered = [hstack([_render_panel(p, lines) for p in g], gap=4) for g in groups if g]
+    return hstack(rendered, gap=18)
+
+
+# channel labels ↔ map indices ------------------------------------------------------------------
+
+
+def _index_base(result: ClaimResult) -> int:
+    """Labels are 0- or 1-based as the spec said; any channel result tells which."""
+    for check in result.checks:
+        for case in check.cases:
+            for ch in case.channels:
+                return ch.label - ch.channel
+    return 0
+
+
+def _alternative_panels(
+    check: CheckResult, case: CaseResult, base: int, shown: set[int]
+) -> list[_Panel]:
+    """Maps of the first channels that would pass this check now, not already in the row."""
+    evidence = case.evidence
+    if check.passed or case.passed or evidence is None:
+        return []
+    panels = []
+    for label in check.alternatives[:MAX_ALTERNATIVE_PANELS]:
+        index = label - base
+        if label in shown or not 0 <= index < evidence.maps.shape[0]:
+            continue
+        lines: list[Line] = [
+            [(f"would pass: ch {label}", GREEN)],
+            f"on {case.inputs.get('image') or 'image'}",
+        ]
+        if evidence.altered_maps is not None:
+            lo, hi = _range(evidence.maps[index], evidence.altered_maps[index])
+            panels.append(_Panel(_map(evidence.maps[index], evidence, lo, hi), lines))
+            panels.append(
+                _Panel(
+                    _map(evidence.altered_maps[index], evidence, lo, hi),
+                    [[(f"would pass: ch {label}", GREEN)], f"on {_altered_name(case)}"],
+                )
+            )
+        else:
+            panels.append(_Panel(_map(evidence.maps[index], evidence), lines))
+    return panels
+
+
+def _altered_name(case: CaseResult) -> str:
+    inputs = case.inputs
+    if inputs.get("altered"):
+        return str(inputs["altered"])
+    return f"{inputs.get('mask_with') or '?'}-masked {inputs.get('region') or ''}".strip()
+
+
+def _control_altered_name(case: CaseResult) -> str:
+    inputs = case.inputs
+    if inputs.get("control_altered"):
+        return str(inputs["control_altered"])
+    return f"{inputs.get('mask_with') or '?'}-masked {inputs.get('control') or ''}".strip()
+
+
+# rows per check kind ---------------------------------------------------------------------------
+
+
+def _image_panel(case: CaseResult, evidence: CaseEvidence, extra: Line = "") -> _Panel:
+    inputs = case.inputs
+    lines: list[Line] = [inputs.get("image") or "image"]
+    if inputs.get("region"):
+        lines.append(_named("region ", inputs["region"], REGION_TEXT))
+    if inputs.get("control"):
+        lines.append(_named("control ", inputs["control"], CONTROL_TEXT))
+    if extra:
+        lines.append(extra)
+    return _Panel(_photo(evidence.image, evidence), lines)
+
+
+def _drop_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
+    inputs = case.inputs
+    at_least = check.thresholds.get("at_least")
+    at_most = check.thresholds.get("control_at_most")
+    pictures = [_image_panel(case, ev)]
+    if ev.altered is not None:
+        pictures.append(
+            _Panel(
+                _photo(ev.altered, ev),
+                [_altered_name(case), _named("altered: ", inputs.get("region"), REGION_TEXT)],
+            )
+        )
+    if ev.control_altered is not None:
+        pictures.append(
+            _Panel(
+                _photo(ev.control_altered, ev),
+                [
+                    _control_altered_name(case),
+                    _named("altered: ", inputs.get("control"), CONTROL_TEXT),
+                ],
+            )
+        )
+    groups = [pictures]
+    region, control = inputs.get("region") or "region", inputs.get("control") or "control"
+    for ch in case.channels:
+        v, i = ch.values, ch.channel
+        head: Segment = (f"ch {ch.label}", RED if not ch.passed else BLACK)
+        maps = [ev.maps[i]]
+        maps += [m[i] for m in (ev.altered_maps, ev.control_altered_maps) if m is not None]
+        lo, hi = _range(*maps)
+        own: list[Line] = [[head], f"on {inputs.get('image') or 'image'}"]
+        own.append(f"mean in {region} {fmt(v.get('mean_in', math.nan))}")
+        if "control_mean_in" in v:
+            own.append(f"mean in {control} {fmt(v['control_mean_in'])}")
+        group = [_Panel(_map(ev.maps[i], ev, lo, hi), own)]
+        drop_line = _judged("drop", v.get("drop", math.nan), at_least, True)
+        control_line = (
+            _judged("control", v["control_drop"], at_most, False) if "control_drop" in v else None
+        )
+        if ev.altered_maps is not None:
+            lines: list[Line] = [
+                [head],
+                f"on {_altered_name(case)}",
+                f"mean in {region} {fmt(v.get('mean_in_altered', math.nan))}",
+                drop_line,
+            ]
+            if control_line is not None and ev.control_altered_maps is None:
+                lines.append(control_line)
+            group.append(_Panel(_map(ev.altered_maps[i], ev, lo, hi), lines))
+        if ev.control_altered_maps is not None:
+            lines = [
+                [head],
+                f"on {_control_altered_name(case)}",
+                f"mean in {control} {fmt(v.get('control_mean_in_altered', math.nan))}",
+            ]
+            if control_line is not None:
+                lines.append(control_line)
+            group.append(_Panel(_map(ev.control_altered_maps[i], ev, lo, hi), lines))
+        groups.append(group)
+    return groups
+
+
+def _selective_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
+    groups = [[_image_panel(case, ev)]]
+    if "ratio_at_least" in check.thresholds:
+        name, key = "ratio", "ratio_at_least"
+    else:
+        name, key = "iou", "iou_at_least"
+    for ch in case.channels:
+        v = ch.values
+        lines: list[Line] = [
+            [(f"ch {ch.label}", RED if not ch.passed else BLACK)],
+            f"mean in region {fmt(v.get('mean_in', math.nan))}",
+            f"mean outside {fmt(v.get('mean_out', math.nan))}",
+            _judged(name, v.get(name, math.nan), check.thresholds.get(key), True),
+        ]
+        groups.append([_Panel(_map(ev.maps[ch.channel], ev), lines)])
+    return groups
+
+
+def _strongest_groups(
+    check: CheckResult, case: CaseResult, ev: CaseEvidence, base: int
+) -> list[list[_Panel]]:
+    score = "region_mean" if ev.region is not None else "peak"
+    by = "mean in region" if ev.region is not None else "peak"
+    image = _image_panel(case, ev, f"strongest by {by}")
+    top_label = case.combined.get("strongest", math.nan)
+    top = int(top_label) - base if not math.isnan(top_label) else None
+    shown = [ch.channel for ch in case.channels]
+    if top is not None and top not in shown and 0 <= top < ev.maps.shape[0]:
+        shown.append(top)
+    lo, hi = _range(*(ev.maps[i] for i in shown))
+    top_k = check.thresholds.get("top_k")
+    panels = []
+    for ch in case.channels:
+        rank = ch.values.get("rank", math.nan)
+        rank_line: Line = (
+            _judged("rank", rank, top_k, False)
+            if top_k is not None
+            else [(f"rank {fmt(rank)} ", GREEN if ch.passed else RED), _verdict(ch.passed)]
+        )
+        lines: list[Line] = [
+            [(f"ch {ch.label} · claimed", BLACK)],
+            f"{by} {fmt(ch.values.get(score, math.nan))}",
+            rank_line,
+        ]
+        panels.append(_Panel(_map(ev.maps[ch.channel], ev, lo, hi), lines))
+    if top is not None and top not in [ch.channel for ch in case.channels]:
+        strongest_value = case.combined.get(f"strongest_{score}", float(ev.maps[top].max()))
+        lines = [
+            [(f"strongest: ch {top + base}", BLACK)],
+            f"{by} {fmt(strongest_value)}",
+            "rank 1",
+        ]
+        panels.append(_Panel(_map(ev.maps[top], ev, lo, hi), lines))
+    return [[image], panels]
+
+
+def _generic_groups(case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
+    groups = [[_image_panel(case, ev)]]
+    for ch in case.channels:
+        numbers = ", ".join(f"{k} {fmt(v)}" for k, v in ch.values.items())
+        groups.append([_Panel(_map(ev.maps[ch.channel], ev), [f"ch {ch.label}", numbers])])
+    return groups
+
+
+def _case_row(check: CheckResult, case: CaseResult, base: int, claimed: set[int]) -> NDArray:
+    ev = case.evidence
+    assert ev is not None
+    if check.kind == "drop":
+        groups = _drop_groups(check, case, ev)
+    elif check.kind == "selective":
+        groups = _selective_groups(check, case, ev)
+    elif check.kind == "strongest":
+        groups = _strongest_groups(check, case, ev, base)
+    else:
+        groups = _generic_groups(case, ev)
+    shown = set(claimed)
+    if check.kind == "strongest" and not math.isnan(case.combined.get("strongest", math.nan)):
+        shown.add(int(case.combined["strongest"]))
+    groups.append(_alternative_panels(check, case, base, shown))
+    return _row(groups)
+
+
+# the whole tile --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Text:
+    lines: list[Line]
+    size: int = 13
+    mono: bool = False
+
+
+Block = _Text | NDArray[np.uint8]
+
+
+def _title(result: ClaimResult) -> list[Block]:
+    spec = Path(result.spec).name if result.spec else "?"
+    if result.error:
+        verdict: Segment = ("ERROR", RED)
+    else:
+        verdict = ("PASSED", GREEN) if result.passed else ("FAILED", RED)
+    channels = (
+        f" · channels {', '.join(str(c) for c in result.channels)}" if result.channels else ""
+    )
+    head = [(f"{spec} · {result.claim_id} · {result.layer}{channels} · ", BLACK), verdict]
+    blocks: list[Block] = [
+        _Text([head], size=16),
+        _Text([f"measured vs required: {result.measured()}"], size=14),
+    ]
+    about = [result.about] if result.about else []
+    model = result.model or {}
+    if model:
+        about.append(f"model {model.get('arch', '?')} / {model.get('weights', '?')}")
+    if result.layer_path and result.layer_path != result.layer:
+        about.append(f"layer {result.layer_path}")
+    if result.require != "all" and result.channels:
+        about.append(f"require {result.require}")
+    if about:
+        blocks.append(_Text([[(" · ".join(about), GRAY)]]))
+    return blocks
+
+
+_SCALING = {
+    "drop": "a channel's maps share one scale across the images of its case",
+    "selective": "each map scaled on its own",
+    "strongest": "the maps of a case share one scale, so their brightness compares",
+}
+
+
+def _legend(result: ClaimResult) -> Line:
+    """What the colours mean: the outlines present in this tile and the map colormap."""
+    cases = [case for check in result.checks for case in check.cases]
+    line: list[Segment] = []
+    if any(c.evidence is not None and c.evidence.region is not None for c in cases):
+        line += [("outlines: ", GRAY), ("region", REGION_TEXT)]
+        if any(c.evidence is not None and c.evidence.control is not None for c in cases):
+            line += [(", ", GRAY), ("control", CONTROL_TEXT)]
+        line.append((" · ", GRAY))
+    line.append(("maps: black = lowest, yellow = highest activation", GRAY))
+    return line
+
+
+def _case_header(result: ClaimResult, check: CheckResult, number: int, case: CaseResult) -> _Text:
+    count = f" {number}/{len(check.cases)}" if len(check.cases) > 1 else ""
+    verdict = ("holds", GREEN) if case.passed else ("FAILS", RED)
+    lines: list[Line] = [[(f"case{count}: {case.describe()} — ", BLACK), verdict]]
+    for ch in case.channels:
+        if not ch.passed and ch.reason:
+            lines.append([(f"   ch {ch.label}: {ch.reason}", RED)])
+    if result.require == "mean" and case.combined:
+        combined = ", ".join(f"{k} {fmt(v)}" for k, v in case.combined.items())
+        lines.append(f"   mean over the claimed channels: {combined}")
+    return _Text(lines)
+
+
+def _alternatives_caption(result: ClaimResult, check: CheckResult) -> _Text:
+    if check.alternatives:
+        names = ", ".join(str(c) for c in check.alternatives)
+        text = f"the feature moved? channels of {result.layer} that pass this check now: {names}"
+        return _Text([[(text, GREEN)]])
+    return _Text([[(f"no channel of {result.layer} passes this check now", RED)]])
+
+
+def _check_blocks(result: ClaimResult, check: CheckResult, base: int) -> list[Block]:
+    verdict = ("passed", GREEN) if check.passed else ("FAILED", RED)
+    head: list[Segment] = [(f"{check.kind} check ", BLACK), verdict]
+    head.append((f": {check.headline()}", BLACK))
+    if check.kind in _SCALING:
+        head.append((f"   ({_SCALING[check.kind]})", GRAY))
+    blocks: list[Block] = [_Text([head], 14)]
+    claimed = set(result.channels)
+    for number, case in enumerate(check.cases, 1):
+        blocks.append(_case_header(result, check, number, case))
+        if case.evidence is not None:
+            blocks.append(_case_row(check, case, base, claimed))
+    if not check.passed:
+        blocks.append(_alternatives_caption(result, check))
+    return blocks
+
+
+def _has_evidence(result: ClaimResult) -> bool:
+    return any(case.evidence is not None for check in result.checks for case in check.cases)
+
+
+def _wrapped(text: str, width: int = 140) -> list[str]:
+    """Long message lines wrapped at ``width`` characters, keeping their indentation."""
+    lines = []
+    for line in text.splitlines():
+        indent = " " * (len(line) - len(line.lstrip()))
+        lines += textwrap.wrap(line, width, subsequent_indent=indent + "    ") or [""]
+    return lines
+
+
+def _text_only(result: ClaimResult) -> list[Block]:
+    """No pictures to draw: the error, or the failure message, as text."""
+    if result.error:
+        return [_Text(list(_wrapped(result.failure_message())), mono=True)]
+    note = _Text(
+        [[("no images: this result carries no evidence (e.g. read back from JSON)", GRAY)]]
+    )
+    if result.passed:
+        return [note]
+    return [_Text(list(_wrapped(result.failure_message())), mono=True), note]
+
+
+def _width(block: Block) -> int:
+    if isinstance(block, _Text):
+        return max(
+            (text_width(line, block.size, mono=block.mono) for line in block.lines), default=0
+        )
+    return block.shape[1]
+
+
+def _draw(block: Block, width: int) -> NDArray[np.uint8]:
+    if isinstance(block, _Text):
+        return text_band(block.lines, width, size=block.size, mono=block.mono)
+    return block
+
+
+def claim_tile(result: ClaimResult) -> NDArray[np.uint8]:
+    """The claim's diagnostic picture as uint8 RGB (see the module docstring for its layout)."""
+    blocks = _title(result)
+    if result.error or not _has_evidence(result):
+        blocks += _text_only(result)
+    else:
+        blocks.append(_Text([_legend(result)]))
+        base = _index_base(result)
+        for check in result.checks:
+            blocks.append(np.full((8, 1, 3), 255, np.uint8))
+            blocks += _check_blocks(result, check, base)
+    width = max(max(_width(b) for b in blocks) + 2 * 4, 480)
+    body = vstack([_draw(b, width) for b in blocks], gap=2)
+    return _frame(body)
+
+
+def _frame(body: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    height, width = body.shape[:2]
+    out = np.empty((height + 2 * MARGIN, width + 2 * MARGIN, 3), np.uint8)
+    out[...] = WHITE
+    out[MARGIN : MARGIN + height, MARGIN : MARGIN + width] = body
+    return out

@@ -1,0 +1,77 @@
+"""Every claim's result as one JSON document: for CI artifacts, baselines and later reports.
+
+Written atomically, so an interrupted run or a parallel reader never sees half a file. Values
+that JSON cannot hold (nan, ±inf) are encoded by :meth:`ClaimResult.to_dict` and decoded by
+:meth:`ClaimResult.from_dict`, so the document is strict JSON that any tool can read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from probecheck import __version__
+from probecheck.results import ClaimResult
+
+__all__ = ["read_results", "results_document", "write_results"]
+
+
+def results_document(
+    results: list[ClaimResult], *, model: dict | None = None, forward_passes: int = 0
+) -> dict[str, Any]:
+    """The JSON-ready document: version, time, forward passes, every claim and the tallies."""
+    document: dict[str, Any] = {
+        "probecheck": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "forward_passes": int(forward_passes),
+    }
+    if model is not None:
+        document["model"] = model
+    document["claims"] = [result.to_dict() for result in results]
+    document["passed"] = sum(1 for r in results if r.passed)
+    document["failed"] = sum(1 for r in results if not r.passed)
+    document["errors"] = sum(1 for r in results if r.error)  # counted among "failed" too
+    return document
+
+
+def write_results(
+    results: list[ClaimResult],
+    path: str | Path,
+    *,
+    model: dict | None = None,
+    forward_passes: int = 0,
+) -> Path:
+    """Write the results document to ``path`` atomically (temp file in the same dir, replace)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(
+        results_document(results, model=model, forward_passes=forward_passes),
+        indent=2,
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_results(path: str | Path) -> list[ClaimResult]:
+    """The results of a document written by :func:`write_results` (without their evidence)."""
+    source = Path(path)
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{source}: not a probecheck results file: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
+        raise ValueError(f"{source}: not a probecheck results file (no 'claims' list)")
+    return [ClaimResult.from_dict(claim) for claim in document["claims"]]

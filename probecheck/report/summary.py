@@ -1,0 +1,126 @@
+"""The table that ends a probecheck session: every claim, what it measured, and its verdict.
+
+Rendered to a string (the pytest plugin writes it through its terminal writer, which knows
+about ``-q`` and colour). Cells are rich ``Text``, never markup, so claim ids and phrases with
+brackets (``strongest [22] ∈ [36]``) print as written.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from probecheck.results import ClaimResult
+
+__all__ = ["claim_name", "render_summary", "summary_line"]
+
+
+def claim_name(result: ClaimResult) -> str:
+    """``face::fire6-eyes``: the spec's stem and the claim id."""
+    stem = Path(result.spec).stem if result.spec else "?"
+    return f"{stem}::{result.claim_id}"
+
+
+def _verdict(result: ClaimResult) -> Text:
+    if result.error:
+        return Text("ERROR", style="bold yellow")
+    if result.passed:
+        return Text("PASS", style="bold green")
+    return Text("FAIL", style="bold red")
+
+
+def _measured(result: ClaimResult) -> Text:
+    """One line per check, the failing ones in red; or the error's first line."""
+    if result.error or not result.checks:
+        return Text(result.measured())
+    text = Text()
+    for i, check in enumerate(result.checks):
+        if i:
+            text.append("\n")
+        text.append(f"{check.kind}: {check.headline()}", style=None if check.passed else "red")
+    return text
+
+
+def _channels(result: ClaimResult) -> str:
+    """The claimed channels; for a ``strongest: {in: …}`` claim, the channels it names."""
+    if result.channels:
+        return ", ".join(str(c) for c in result.channels)
+    named = [c for check in result.checks for c in (check.thresholds.get("in") or [])]
+    return ", ".join(str(c) for c in dict.fromkeys(named)) or "-"
+
+
+def _table(results: list[ClaimResult], color: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAVY if color else box.ASCII, header_style="bold")
+    table.add_column("claim", overflow="fold")
+    table.add_column("layer", overflow="fold")
+    table.add_column("channels")
+    table.add_column("measured vs required", overflow="fold", ratio=1)
+    table.add_column("verdict", no_wrap=True)
+    for result in results:
+        table.add_row(
+            Text(claim_name(result)),
+            Text(result.layer),
+            Text(_channels(result)),
+            _measured(result),
+            _verdict(result),
+        )
+    return table
+
+
+def summary_line(
+    results: list[ClaimResult], *, forward_passes: int, report_dir: str | None
+) -> Text:
+    """``N claims: P passed, F failed · K forward passes · report: DIR``."""
+    errors = sum(1 for r in results if r.error)
+    passed = sum(1 for r in results if r.passed and not r.error)
+    failed = len(results) - passed - errors
+    text = Text(f"{len(results)} claim{'s' if len(results) != 1 else ''}: ")
+    text.append(f"{passed} passed", style="green" if passed else None)
+    text.append(", ")
+    text.append(f"{failed} failed", style="red" if failed else None)
+    if errors:
+        text.append(", ")
+        text.append(f"{errors} error{'s' if errors != 1 else ''}", style="yellow")
+    text.append(f" · {forward_passes} forward passes")
+    if report_dir:
+        text.append(f" · report: {report_dir}")
+    return text
+
+
+def render_summary(
+    results: list[ClaimResult],
+    *,
+    forward_passes: int,
+    report_dir: str | None,
+    width: int = 120,
+    color: bool = True,
+    quiet: bool = False,
+) -> str:
+    """The summary as text to print: the table (unless ``quiet``) and the closing line.
+
+    With ``color=False`` the text holds no ANSI escape at all and the table uses ASCII boxes,
+    for logs and terminals that show escapes literally.
+    """
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    if results and not quiet:
+        console.print(_table(results, color))
+    console.print(
+        summary_line(results, forward_passes=forward_passes, report_dir=report_dir),
+        soft_wrap=True,
+    )
+    return buffer.getvalue()

@@ -60,6 +60,7 @@ class _ActivationCache:
         return value
 
     def put(self, key: tuple[str, str], value: np.ndarray) -> None:
+        value.setflags(write=False)  # callers share the cached array: mutating it would poison it
         if key in self._items:
             self._bytes -= self._items.pop(key).nbytes
         self._items[key] = value

@@ -74,8 +74,9 @@ def _from_array(array: NDArray) -> NDArray[np.uint8]:
         )
     channels = array.shape[2]
     if channels in (2, 4):  # drop alpha, composite on white
-        alpha = array[..., -1:].astype(np.float64)
-        alpha = alpha / (alpha.max() if alpha.max() > 1 else 1.0)
+        # alpha is scaled by its type's range (as colour is), not by its own maximum:
+        # a uniformly half-transparent uint8 image must not come out opaque
+        alpha = _to_uint8(array[..., -1:]).astype(np.float64) / 255.0
         colour = _to_uint8(array[..., :-1]).astype(np.float64)
         array = np.rint(colour * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
     rgb = _to_uint8(array)

@@ -1,0 +1,47 @@
+"""Shared fixtures.
+
+Sections: the pretrained weights and the model loaded from them (session-scoped: loading costs
+seconds, mostly importing torch). Add new fixtures under a section of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+WEIGHTS_FILE = "compressed_SqueezeNet.net"
+WEIGHTS_ENV = "PROBECHECK_WEIGHTS_DIR"
+
+
+# --- pretrained weights and the real model --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """The directory holding the real compressed_SqueezeNet.net; skip where there is none."""
+    named = os.environ.get(WEIGHTS_ENV)
+    if not named:
+        pytest.skip(
+            f"{WEIGHTS_ENV} is not set: point it at a directory holding {WEIGHTS_FILE} "
+            f"(CI: {WEIGHTS_ENV}=../shared/weights) to run the tests that need the real weights"
+        )
+    directory = Path(named).expanduser().resolve()
+    if not (directory / WEIGHTS_FILE).is_file():
+        pytest.skip(f"{WEIGHTS_ENV}={named}, but there is no {WEIGHTS_FILE} in {directory}")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def real_probe(weights_dir: Path):
+    """One Probe on squeezenet1_0 with the deep-compression weights, shared by the session.
+
+    Tests may use it freely but must leave it as they found it (no hooks left on the model,
+    no attributes replaced except through ``monkeypatch``).
+    """
+    import probecheck
+
+    with pytest.MonkeyPatch.context() as patch:  # load from weights_dir, whatever a test set
+        patch.setenv(WEIGHTS_ENV, str(weights_dir))
+        return probecheck.load("squeezenet1_0", "deep-compression")

@@ -85,7 +85,9 @@ class CheckResult:
         for key, (threshold_key, higher) in _HEADLINE_KEYS.get(self.kind, {}).items():
             if threshold_key not in self.thresholds or self.thresholds[threshold_key] is None:
                 continue
-            values = [c.combined.get(key, math.nan) for c in self.cases]
+            values = [c.combined[key] for c in self.cases if key in c.combined]
+            if not values:
+                continue
             worst = _worst(values, higher)
             op = "≥" if higher else "≤"
             parts.append(

@@ -1,0 +1,288 @@
+"""The pytest plugin: ``pytest --probe-specs specs/`` collects each YAML spec as a file and each
+claim as an item, so ``-k``, ``-x``, ``--lf``, ``-n`` and ``--junitxml`` work on claims.
+
+Registered through the ``pytest11`` entry point. Importing it costs nothing heavy: the spec layer
+is loaded when a spec is collected, torch only when a claim runs. Results travel from xdist
+workers to the controller on the test reports, as JSON, so the summary and the report see all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from probecheck.checks import SpecInputs
+    from probecheck.results import ClaimResult
+    from probecheck.spec import Claim, Spec
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+RESULT_ATTR = "probecheck_result"
+TILE_ATTR = "probecheck_tile"
+DIAGNOSTIC_MODES = ("failed", "all", "none")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("probecheck", "interpretability claims (probecheck)")
+    group.addoption(
+        "--probe-specs",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="PATH",
+        help="YAML spec files or directories to check (alone, unless test paths are given too)",
+    )
+    group.addoption("--probe-arch", default=None, help="check every spec against this architecture")
+    group.addoption(
+        "--probe-weights",
+        default=None,
+        help="check every spec against these weights: deep-compression, random, DEFAULT, a file",
+    )
+    group.addoption("--probe-seed", type=int, default=None, help="seed for --probe-weights random")
+    group.addoption(
+        "--probe-report",
+        default="probe-report",
+        metavar="DIR",
+        help="directory for diagnostic tiles and results.json (default: probe-report/)",
+    )
+    group.addoption(
+        "--probe-diagnostics",
+        choices=DIAGNOSTIC_MODES,
+        default="failed",
+        help="which claims get a diagnostic tile: failed (default), all, none",
+    )
+    parser.addini("probe_specs", type="paths", help="spec files or directories checked by default")
+
+
+class _Session:
+    """Per-process state: the spec roots, the results seen, and where reports go."""
+
+    def __init__(self, config: pytest.Config, roots: list[Path]) -> None:
+        self.config = config
+        self.roots = roots
+        self.results: list[ClaimResult] = []
+        option = config.option
+        self.report_dir = Path(config.invocation_params.dir, option.probe_report)
+        self.diagnostics: str = option.probe_diagnostics
+
+    def is_spec(self, path: Path) -> bool:
+        if path.suffix not in SPEC_SUFFIXES:
+            return False
+        resolved = path.resolve()
+        return any(resolved == root or root in resolved.parents for root in self.roots)
+
+    def model_for(self, spec: Spec) -> tuple[str, str, int]:
+        """The (arch, weights, seed) a spec is checked against: its own, or the override."""
+        option = self.config.option
+        arch = option.probe_arch or spec.model.arch
+        weights = option.probe_weights or spec.model.weights
+        seed = option.probe_seed if option.probe_seed is not None else spec.model.seed
+        return arch, weights, seed
+
+    # hooks of this session (registered as a plugin in pytest_configure) ----------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Gather results, here or from xdist workers, where they arrive on the reports."""
+        payload = getattr(report, RESULT_ATTR, None)
+        if payload is not None and report.when == "call":
+            from probecheck.results import ClaimResult
+
+            self.results.append(ClaimResult.from_dict(json.loads(payload)))
+
+    def forward_passes(self) -> int:
+        return sum(result.forward_passes for result in self.results)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.results or hasattr(session.config, "workerinput"):
+            return
+        from probecheck.report.results_json import write_results
+
+        write_results(
+            self.results, self.report_dir / "results.json", forward_passes=self.forward_passes()
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.results:
+            return
+        from probecheck.report.summary import render_summary
+
+        writer = terminalreporter._tw
+        color = bool(getattr(writer, "hasmarkup", False)) and not os.environ.get("CI")
+        text = render_summary(
+            self.results,
+            forward_passes=self.forward_passes(),
+            report_dir=_shown(self.report_dir),
+            width=max(getattr(writer, "fullwidth", 120), 100),
+            color=color,
+            quiet=self.config.get_verbosity() < 0,
+        )
+        terminalreporter.section("probecheck")
+        terminalreporter.write(text if text.endswith("\n") else text + "\n")
+
+
+_KEY = pytest.StashKey[_Session]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "probe_claim: a probecheck claim from a YAML spec")
+    given = [Path(config.invocation_params.dir, p) for p in (config.option.probe_specs or [])]
+    from_ini = [Path(p) for p in config.getini("probe_specs") or []]
+    roots = [p.resolve() for p in (given or from_ini)]
+    state = _Session(config, roots)
+    config.stash[_KEY] = state
+    config.pluginmanager.register(state, "probecheck-session")
+    if not roots or hasattr(config, "workerinput"):
+        return  # xdist workers get the controller's args
+    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    if given and not explicit:
+        config.args = [str(p) for p in roots]  # `pytest --probe-specs specs/`: the claims alone
+    elif given or not explicit:
+        config.args += [str(p) for p in roots if str(p) not in config.args]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    state = parent.config.stash.get(_KEY, None)
+    if state is not None and state.is_spec(file_path):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ClaimFailed(Exception):
+    """A claim measured and found not to hold."""
+
+    def __init__(self, result: ClaimResult, tile: Path | None) -> None:
+        super().__init__(result.claim_id)
+        self.result = result
+        self.tile = tile
+
+
+class SpecFile(pytest.File):
+    """One YAML spec; its claims are the items."""
+
+    _spec: Spec | None = None
+    _inputs: SpecInputs | None = None
+
+    def collect(self) -> Iterator[ClaimItem]:
+        from probecheck.spec import load_spec
+
+        self._spec = load_spec(self.path)
+        for claim in self._spec.claims:
+            yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
+
+    @property
+    def spec(self) -> Spec:
+        assert self._spec is not None
+        return self._spec
+
+    @property
+    def inputs(self) -> SpecInputs:
+        """Images and masks of this spec, made once for all its claims."""
+        if self._inputs is None:
+            from probecheck.checks import SpecInputs
+
+            self._inputs = SpecInputs(self.spec)
+        return self._inputs
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        from probecheck.errors import ProbecheckError
+
+        if isinstance(excinfo.value, ProbecheckError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class ClaimItem(pytest.Item):
+    """One claim of a spec, checked on the real network when run."""
+
+    def __init__(self, *, claim: Claim, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.claim = claim
+        self.result: ClaimResult | None = None
+        self.tile: Path | None = None
+        self.add_marker("probe_claim")
+
+    @property
+    def spec_file(self) -> SpecFile:
+        assert isinstance(self.parent, SpecFile)
+        return self.parent
+
+    def runtest(self) -> None:
+        from probecheck.checks import evaluate_claim
+        from probecheck.errors import ProbecheckError
+        from probecheck.probe import shared_probe
+
+        state = self.config.stash[_KEY]
+        spec = self.spec_file.spec
+        try:
+            probe = shared_probe(*state.model_for(spec))
+            self.result = evaluate_claim(self.claim, spec, probe, self.spec_file.inputs)
+        except ProbecheckError as error:
+            self.result = _error_result(self.claim, spec, str(error))
+            raise
+        if state.diagnostics == "all" or (state.diagnostics == "failed" and not self.result.passed):
+            from probecheck.render.tiles import write_claim_tile
+
+            self.tile = write_claim_tile(self.result, state.report_dir)
+        if not self.result.passed:
+            raise ClaimFailed(self.result, self.tile)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        from probecheck.errors import ProbecheckError
+
+        if isinstance(excinfo.value, ClaimFailed):
+            text = excinfo.value.result.failure_message()
+            if excinfo.value.tile is not None:
+                text += f"\n  diagnostic tile: {_shown(excinfo.value.tile)}"
+            return text
+        if isinstance(excinfo.value, ProbecheckError):
+            return f"{_shown(self.path)}:{self.claim.line}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        about = f": {self.claim.about}" if self.claim.about else ""
+        return self.path, max(self.claim.line - 1, 0), f"claim {self.claim.id}{about}"
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current directory where that is shorter."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _error_result(claim: Claim, spec: Spec, message: str) -> ClaimResult:
+    from probecheck.results import ClaimResult
+
+    return ClaimResult(
+        spec=str(spec.path or ""),
+        claim_id=claim.id,
+        layer=claim.layer,
+        layer_path="",
+        channels=claim.channel_labels,
+        require=claim.require,
+        checks=[],
+        passed=False,
+        about=claim.about or "",
+        line=claim.line,
+        error=message,
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if not isinstance(item, ClaimItem) or call.when != "call" or item.result is None:
+        return
+    report = outcome.get_result()
+    setattr(report, RESULT_ATTR, json.dumps(item.result.to_dict()))
+    if item.tile is not None:
+        setattr(report, TILE_ATTR, str(item.tile))
+        if item.config.pluginmanager.hasplugin("html"):
+            from pytest_html import extras  # attach the tile to the HTML report
+
+            report.extras = [*getattr(report, "extras", []), extras.png(str(item.tile))]

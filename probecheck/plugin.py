@@ -116,7 +116,7 @@ class _Session:
             self.results,
             forward_passes=self.forward_passes(),
             report_dir=_shown(self.report_dir),
-            width=max(getattr(writer, "fullwidth", 120), 100),
+            width=max(getattr(writer, "fullwidth", 120), 120),
             color=color,
             quiet=self.config.get_verbosity() < 0,
         )
@@ -250,9 +250,10 @@ class ClaimItem(pytest.Item):
 def _shown(path: Path) -> str:
     """A path relative to the current directory where that is shorter."""
     try:
-        return os.path.relpath(path)
-    except ValueError:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
         return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def _error_result(claim: Claim, spec: Spec, message: str) -> ClaimResult:

@@ -56,8 +56,8 @@ def _channels(result: ClaimResult) -> str:
 
 def _table(results: list[ClaimResult], color: bool) -> Table:
     table = Table(box=box.SIMPLE_HEAVY if color else box.ASCII, header_style="bold")
-    table.add_column("claim", overflow="fold")
-    table.add_column("layer", overflow="fold")
+    table.add_column("claim", no_wrap=True)
+    table.add_column("layer", no_wrap=True)
     table.add_column("channels")
     table.add_column("measured vs required", overflow="fold", ratio=1)
     table.add_column("verdict", no_wrap=True)

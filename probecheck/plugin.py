@@ -51,6 +51,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="directory for diagnostic tiles and results.json (default: probe-report/)",
     )
     group.addoption(
+        "--probe-baseline",
+        default=None,
+        metavar="FILE",
+        help="fail claims whose numbers got worse than those recorded in FILE",
+    )
+    group.addoption(
+        "--probe-baseline-update",
+        action="store_true",
+        help="record this run's numbers of passing claims in the --probe-baseline FILE",
+    )
+    group.addoption(
+        "--probe-tolerance",
+        type=float,
+        default=0.1,
+        metavar="FRACTION",
+        help="how much worse than the baseline a number may get, relative (default 0.1)",
+    )
+    group.addoption(
         "--probe-diagnostics",
         choices=DIAGNOSTIC_MODES,
         default="failed",
@@ -69,6 +87,24 @@ class _Session:
         option = config.option
         self.report_dir = Path(config.invocation_params.dir, option.probe_report)
         self.diagnostics: str = option.probe_diagnostics
+        self.baseline_path = (
+            Path(config.invocation_params.dir, option.probe_baseline)
+            if option.probe_baseline
+            else None
+        )
+        self.update_baseline: bool = option.probe_baseline_update
+        self.tolerance: float = option.probe_tolerance
+        self._baseline: dict[str, Any] | None = None
+
+    def regressions(self, result: ClaimResult) -> list[str]:
+        """Numbers of ``result`` worse than the baseline's; none when not comparing."""
+        if self.baseline_path is None or self.update_baseline:
+            return []
+        from probecheck.report.baseline import load_baseline, regressions
+
+        if self._baseline is None:
+            self._baseline = load_baseline(self.baseline_path)
+        return regressions(result, self._baseline, self.baseline_path, self.tolerance)
 
     def is_spec(self, path: Path) -> bool:
         if path.suffix not in SPEC_SUFFIXES:
@@ -99,6 +135,10 @@ class _Session:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.results or hasattr(session.config, "workerinput"):
             return
+        if self.update_baseline and self.baseline_path is not None:
+            from probecheck.report.baseline import update_baseline
+
+            update_baseline(self.baseline_path, self.results)
         from probecheck.report.results_json import write_results
 
         write_results(
@@ -122,6 +162,11 @@ class _Session:
         )
         terminalreporter.section("probecheck")
         terminalreporter.write(text if text.endswith("\n") else text + "\n")
+        if self.update_baseline and self.baseline_path is not None:
+            recorded = sum(1 for r in self.results if r.passed and not r.error)
+            terminalreporter.write_line(
+                f"baseline: recorded {recorded} passing claim(s) in {_shown(self.baseline_path)}"
+            )
 
 
 _KEY = pytest.StashKey[_Session]()
@@ -132,6 +177,8 @@ def pytest_configure(config: pytest.Config) -> None:
     given = [Path(config.invocation_params.dir, p) for p in (config.option.probe_specs or [])]
     from_ini = [Path(p) for p in config.getini("probe_specs") or []]
     roots = [p.resolve() for p in (given or from_ini)]
+    if config.option.probe_baseline_update and not config.option.probe_baseline:
+        raise pytest.UsageError("--probe-baseline-update needs --probe-baseline FILE to write to")
     state = _Session(config, roots)
     config.stash[_KEY] = state
     config.pluginmanager.register(state, "probecheck-session")
@@ -220,9 +267,12 @@ class ClaimItem(pytest.Item):
         try:
             probe = shared_probe(*state.model_for(spec))
             self.result = evaluate_claim(self.claim, spec, probe, self.spec_file.inputs)
+            self.result.regressions = state.regressions(self.result)
         except ProbecheckError as error:
             self.result = _error_result(self.claim, spec, str(error))
             raise
+        if self.result.regressions:
+            self.result.passed = False
         if state.diagnostics == "all" or (state.diagnostics == "failed" and not self.result.passed):
             from probecheck.render.tiles import write_claim_tile
 

@@ -154,6 +154,7 @@ class ClaimResult:
     model: dict[str, Any] = field(default_factory=dict)
     forward_passes: int = 0
     error: str = ""
+    regressions: list[str] = field(default_factory=list)  # worse than the recorded baseline
 
     @property
     def nodeid_name(self) -> str:
@@ -163,7 +164,10 @@ class ClaimResult:
         """Measured vs required for every check, e.g. ``drop 0.62 ≥ 0.5, control 0.1 ≤ 0.3``."""
         if self.error:
             return f"error: {self.error.splitlines()[0]}"
-        return "; ".join(f"{c.kind}: {c.headline()}" for c in self.checks)
+        text = "; ".join(f"{c.kind}: {c.headline()}" for c in self.checks)
+        if self.regressions:
+            text += f"; regressed: {len(self.regressions)} value(s) worse than the baseline"
+        return text
 
     def failure_message(self) -> str:
         """Per check, case and channel, what was measured against what was required."""
@@ -197,6 +201,9 @@ class ClaimResult:
                     )
                 else:
                     lines.append(f"    no channel of {self.layer} passes this check now")
+        if self.regressions:
+            lines.append("  regressed against the baseline:")
+            lines += [f"    {line}" for line in self.regressions]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -306,3 +306,66 @@ def test_other_model_override(pytester: pytest.Pytester, claims_dir: Path) -> No
         "random",
     )
     result.assert_outcomes(failed=1)
+
+
+def test_baseline_records_then_catches_a_melting_margin(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    write_spec(
+        claims_dir, "face.yaml", eye_claim("eye", [15]) + eye_claim("eye14", [14], control=False)
+    )
+    recorded = run(
+        pytester,
+        "--probe-specs",
+        "specs",
+        "--probe-baseline",
+        "base.json",
+        "--probe-baseline-update",
+    )
+    recorded.assert_outcomes(passed=2)
+    recorded.stdout.fnmatch_lines(["*baseline: recorded 2 passing claim(s) in base.json*"])
+    document = json.loads((pytester.path / "base.json").read_text())
+    assert sorted(document["claims"]) == ["specs/face.yaml::eye", "specs/face.yaml::eye14"]
+    run(pytester, "--probe-specs", "specs", "--probe-baseline", "base.json").assert_outcomes(
+        passed=2
+    )
+
+    # pretend the trusted model dropped by 1.2 on the eyes: today's .96 is a regression of .24,
+    # beyond the 10% tolerance, although it still clears at_least 0.7
+    document["claims"]["specs/face.yaml::eye"]["checks"][0]["cases"][0]["drop"] = 1.2
+    (pytester.path / "base.json").write_text(json.dumps(document))
+    result = run(pytester, "--probe-specs", "specs", "--probe-baseline", "base.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*regressed against the baseline:*", "*drop: drop 0.962, was 1.2*"]
+    )
+    loose = run(
+        pytester,
+        "--probe-specs",
+        "specs",
+        "--probe-baseline",
+        "base.json",
+        "--probe-tolerance",
+        "0.3",
+    )
+    loose.assert_outcomes(passed=2)
+
+    # updating with a subset keeps what the other claims recorded
+    run(
+        pytester,
+        "--probe-specs",
+        "specs",
+        "-k",
+        "eye14",
+        "--probe-baseline",
+        "base.json",
+        "--probe-baseline-update",
+    )
+    kept = json.loads((pytester.path / "base.json").read_text())
+    assert kept["claims"]["specs/face.yaml::eye"]["checks"][0]["cases"][0]["drop"] == 1.2
+
+
+def test_baseline_update_needs_a_file(pytester: pytest.Pytester, claims_dir: Path) -> None:
+    result = run(pytester, "--probe-specs", "specs", "--probe-baseline-update")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--probe-baseline-update needs --probe-baseline FILE*"])

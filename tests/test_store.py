@@ -74,7 +74,7 @@ def test_no_weights_anywhere_gives_the_clear_error(
     assert "network is unreachable" in message  # why the download failed
     assert caught.value.fix and "PROBECHECK_WEIGHTS_DIR" in caught.value.fix
     assert asked == [REMOTE.url]
-    assert files_in(cache) == [] and files_in(offline) == []  # no .part left behind
+    assert files_in(cache) == [] and files_in(offline) == []  # no temporary file left behind
 
 
 def test_no_weights_through_load(dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,11 +179,11 @@ def test_download_lands_in_the_cache_atomically(
     assert store.fetch(REMOTE) == target
     assert asked == [REMOTE.url]
     assert target.read_bytes() == real_bytes
-    assert files_in(cache) == [FILENAME]  # no .part leftovers
-    # while bytes were still arriving, the final name did not exist; a hidden .part did
+    assert files_in(cache) == [FILENAME]  # no temporary leftovers
+    # while bytes were still arriving, the final name did not exist; a hidden temporary file did
     assert seen_during_download
     assert not any(exists for exists, _ in seen_during_download)
-    assert all(len(names) == 1 and names[0].endswith(".part") for _, names in seen_during_download)
+    assert all(len(names) == 1 and names[0].startswith(".") for _, names in seen_during_download)
     # and the next fetch is served from the cache, no network
     serve(monkeypatch, offline_error)
     assert store.fetch(REMOTE) == target

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage.exposure import rescale_intensity
 from skimage.transform import resize
 from skimage.util import montage
+
+from probecheck.atomic import write_atomic
 
 __all__ = [
     "BLACK",
@@ -285,14 +286,5 @@ def save_png(array: NDArray, path: str | os.PathLike[str]) -> Path:
     The temporary file sits in the target directory, so ``os.replace`` is a rename on one
     filesystem; parallel writers (xdist workers) never see each other's partial files.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(_rgb(array)).save(handle, format="PNG", optimize=True)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    image = Image.fromarray(_rgb(array))
+    return write_atomic(path, lambda handle: image.save(handle, format="PNG", optimize=True))

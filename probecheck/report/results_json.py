@@ -8,13 +8,12 @@ that JSON cannot hold (nan, ±inf) are encoded by :meth:`ClaimResult.to_dict` an
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from probecheck import __version__
+from probecheck.atomic import write_atomic
 from probecheck.results import ClaimResult
 
 __all__ = ["read_results", "results_document", "write_results"]
@@ -46,23 +45,13 @@ def write_results(
     forward_passes: int = 0,
 ) -> Path:
     """Write the results document to ``path`` atomically (temp file in the same dir, replace)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(
         results_document(results, model=model, forward_passes=forward_passes),
         indent=2,
         ensure_ascii=False,
         allow_nan=False,
     )
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(path, text + "\n")
 
 
 def read_results(path: str | Path) -> list[ClaimResult]:

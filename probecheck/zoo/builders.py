@@ -18,6 +18,7 @@ import torch
 import torchvision
 from torch import nn
 
+from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import deep_compression, store
 from probecheck.zoo.preprocess import CAFFE_SQUEEZENET, IMAGENET, Preprocessing
@@ -210,9 +211,5 @@ def _checkpoint(arch: str, path: Path) -> Built:
 
 def save_checkpoint(built_model: nn.Module, preprocessing: Preprocessing, path: str | Path) -> Path:
     """Save a state_dict with its preprocessing, in a form ``weights_only=True`` loads back."""
-    path = Path(path)
     payload = {"state_dict": built_model.state_dict(), "preprocessing": preprocessing.to_dict()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda handle: torch.save(payload, handle))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from probecheck.atomic import write_atomic
 from probecheck.errors import WeightsNotFoundError
 
 WEIGHTS_DIR_ENV = "PROBECHECK_WEIGHTS_DIR"
@@ -103,23 +104,17 @@ def fetch(remote: RemoteFile, *, download: bool = True) -> Path:
 
 
 def _download(remote: RemoteFile, target: Path) -> Path:
-    """Download to a temporary file beside ``target``, check it, then rename atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{remote.filename}.", suffix=".part"
-    )
-    partial = Path(name)
-    try:
-        with (
-            os.fdopen(descriptor, "wb") as handle,
-            urllib.request.urlopen(remote.url, timeout=30) as response,
-        ):
+    """Download into the cache atomically; a file with the wrong sha256 never lands there."""
+
+    def fetch_into(handle: BinaryIO) -> None:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(remote.url, timeout=30) as response:
             for chunk in iter(lambda: response.read(1 << 16), b""):
+                digest.update(chunk)
                 handle.write(chunk)
-        actual = sha256_of(partial)
-        if actual != remote.sha256:
-            raise OSError(f"downloaded file has sha256 {actual}, expected {remote.sha256}")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
+        if digest.hexdigest() != remote.sha256:
+            raise OSError(
+                f"downloaded file has sha256 {digest.hexdigest()}, expected {remote.sha256}"
+            )
+
+    return write_atomic(target, fetch_into)

@@ -1,0 +1,519 @@
+"""Find channels worth a claim: rank channels by how much removing a region silences them.
+
+This is the workbench behind ``probecheck find``: it measures, for every channel of one or many
+layers, the same numbers a drop check and a selective check compute (through
+:mod:`probecheck.metrics`, on the same images, masks and masking seed), so a claim written from
+these numbers, with a margin below them, passes when the spec is run. No CLI here: the caller
+gets plain dataclasses and a YAML string.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+from torch import nn
+
+from probecheck import metrics
+from probecheck.errors import ProbecheckError
+from probecheck.masking import MASK_METHODS, mask_image
+from probecheck.probe import Probe
+from probecheck.regions import area_fractions, load_mask_png, rasterise
+from probecheck.zoo.images import ImageLike, load_image
+
+__all__ = [
+    "MASK_SEED",
+    "ChannelScore",
+    "FindInputs",
+    "RegionShapes",
+    "claim_yaml",
+    "default_layers",
+    "drop_thresholds",
+    "rank_channels",
+    "ratio_threshold",
+]
+
+#: The seed ``probecheck.checks`` masks with: a ``mask_with: noise`` claim sees the same pixels.
+MASK_SEED = 0
+#: Layer types searched when no layer is named: where a "feature detector" lives.
+SEARCHED_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ReLU)
+#: A selective check is only proposed when the channel is this much stronger inside than out.
+SELECTIVE_MIN_RATIO = 1.5
+#: The largest ratio_at_least proposed (also for a channel firing only inside, ratio inf):
+#: "ten times stronger inside" already says it all; 0.8 × 598 would only make the claim brittle.
+MAX_RATIO = 10.0
+
+BoolMask = NDArray[np.bool_]
+Image8 = NDArray[np.uint8]
+LayerCallback = Callable[[int, int, str], None]
+
+
+# ------------------------------------------------------------------------------------- scores
+
+
+@dataclass(frozen=True)
+class ChannelScore:
+    """One channel's numbers. ``channel`` is 0-based; ``control_drop`` is nan without control.
+
+    ``score`` = min(drop, 1) − |control_drop| (control_drop counted as 0 without a control):
+    a big drop in the region and little change in the control. A drop above 1 (the map went
+    negative, pre-ReLU) is no better than going quiet, and a control that *rises* on removal is
+    as suspect as one that falls. Silent channels score −inf. ``faint`` channels (mean_in below
+    5% of their peak) are not silent to a check, but a drop of almost nothing is no evidence:
+    they rank after the others.
+    """
+
+    layer: str
+    channel: int
+    drop: float
+    control_drop: float
+    selectivity: float
+    mean_in: float
+    peak: float
+    score: float
+    silent: bool
+    faint: bool = False
+
+    def sort_key(self) -> tuple[bool, bool, float, float]:
+        """Silent, then faint channels last; best score first; ties (many drops reach 1) go
+        to the more selective channel."""
+        selectivity = -np.inf if math.isnan(self.selectivity) else self.selectivity
+        return (self.silent, self.faint, -self.score, -selectivity)
+
+
+SCORE_FORMULA = "min(drop, 1) − |control drop|, ties by selectivity"
+#: mean_in below this fraction of the channel's peak: too faint in the region to rank.
+FAINT_FRACTION = 0.05
+
+
+def _scores(drop: NDArray, control_drop: NDArray | None, quiet: NDArray) -> NDArray:
+    penalty = np.zeros_like(drop) if control_drop is None else np.abs(control_drop)
+    score = np.minimum(drop, 1.0) - penalty
+    return np.where(quiet | np.isnan(score), -np.inf, score)
+
+
+def _layer_scores(
+    layer: str,
+    maps: NDArray,
+    altered_maps: NDArray,
+    region: BoolMask,
+    control_maps: NDArray | None,
+    control: BoolMask | None,
+) -> list[ChannelScore]:
+    """Every channel of one layer, measured as a drop check and a selective check measure it."""
+    w = area_fractions(region, maps.shape[1:])
+    mean_in = metrics.region_means(maps, w)[0]
+    peak = metrics.channel_peaks(maps)
+    quiet = metrics.silent(mean_in, peak)
+    drop = metrics.drop(mean_in, metrics.region_means(altered_maps, w)[0])
+    control_drop = None
+    if control_maps is not None and control is not None:
+        wc = area_fractions(control, maps.shape[1:])
+        c_in = metrics.region_means(maps, wc)[0]
+        c_drop = metrics.drop(c_in, metrics.region_means(control_maps, wc)[0])
+        # as the drop check does: no activity in the control region, nothing there to drop
+        control_drop = np.where(metrics.silent(c_in, peak), 0.0, c_drop)
+    selectivity = metrics.selectivity_ratio(maps, w)
+    score = _scores(drop, control_drop, quiet)
+    nan = float("nan")
+    return [
+        ChannelScore(
+            layer=layer,
+            channel=c,
+            drop=float(drop[c]),
+            control_drop=nan if control_drop is None else float(control_drop[c]),
+            selectivity=float(selectivity[c]),
+            mean_in=float(mean_in[c]),
+            peak=float(peak[c]),
+            score=float(score[c]),
+            silent=bool(quiet[c]),
+            faint=bool(mean_in[c] < FAINT_FRACTION * peak[c]),
+        )
+        for c in range(maps.shape[0])
+    ]
+
+
+def default_layers(probe: Probe) -> list[str]:
+    """Every convolution and ReLU of the network, by alias where it has one, in forward order."""
+    return [
+        probe.alias(path) or path
+        for path, module in probe.model.named_modules()
+        if path and isinstance(module, SEARCHED_TYPES)
+    ]
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+
+def _check_mask(mask: BoolMask, shape: tuple[int, ...], what: str) -> BoolMask:
+    region = np.asarray(mask) != 0
+    if region.shape != tuple(shape):
+        raise ProbecheckError(
+            f"the {what} mask is {region.shape[1]}×{region.shape[0]} but the image is "
+            f"{shape[1]}×{shape[0]}",
+            fix="draw the mask on the image itself, at the same size",
+        )
+    if not region.any():
+        raise ProbecheckError(
+            f"the {what} covers no pixel of the image", fix="give a region inside the image"
+        )
+    return region
+
+
+def _same_size(base: Image8, other: Image8, what: str) -> Image8:
+    if base.shape != other.shape:
+        raise ProbecheckError(
+            f"the {what} image is {other.shape[1]}×{other.shape[0]} but the image is "
+            f"{base.shape[1]}×{base.shape[0]}",
+            fix="an altered image must be the same photo with only the region changed",
+        )
+    return other
+
+
+def _altered_images(
+    rgb: Image8,
+    region: BoolMask,
+    altered: ImageLike | None,
+    mask_with: str | None,
+    control: BoolMask | None,
+    control_altered: ImageLike | None,
+) -> tuple[Image8, Image8 | None]:
+    """The image with the region removed, and with the control removed (None without control)."""
+    if (altered is None) == (mask_with is None):
+        raise ProbecheckError(
+            "give either an altered image or a masking method (not both, not neither)",
+            fix=f"--altered IMG (the image with the region removed) or --mask-with "
+            f"{'|'.join(MASK_METHODS)}",
+        )
+    if mask_with is not None and mask_with not in MASK_METHODS:
+        raise ProbecheckError(
+            f"unknown masking method {mask_with!r}", fix=f"use one of {', '.join(MASK_METHODS)}"
+        )
+    if control_altered is not None and (control is None or mask_with is not None):
+        raise ProbecheckError(
+            "a control-altered image needs a control region and a paired --altered image",
+            fix="add --control-box/--control-mask and use --altered, or drop --control-altered",
+        )
+    if altered is not None:
+        altered_rgb = _same_size(rgb, load_image(altered), "altered")
+    else:
+        altered_rgb = mask_image(rgb, region, mask_with, seed=MASK_SEED)  # type: ignore[arg-type]
+    if control is None:
+        return altered_rgb, None
+    if control_altered is not None:
+        return altered_rgb, _same_size(rgb, load_image(control_altered), "control-altered")
+    if mask_with is None:
+        # The spec language cannot say "paired image for the region, inpainting for the
+        # control", and a claim printed here must be checkable as written: refuse.
+        raise ProbecheckError(
+            "with an altered image, the control region needs its own altered image",
+            fix="add --control-altered IMG (the image with the control region removed), "
+            "or use --mask-with inpaint instead of --altered to mask both regions the same way",
+        )
+    return altered_rgb, mask_image(rgb, control, mask_with, seed=MASK_SEED)
+
+
+def rank_channels(
+    probe: Probe,
+    image: ImageLike,
+    region_mask: BoolMask,
+    *,
+    altered: ImageLike | None = None,
+    mask_with: str | None = None,
+    control_mask: BoolMask | None = None,
+    control_altered: ImageLike | None = None,
+    layers: Sequence[str] | None = None,
+    on_layer: LayerCallback | None = None,
+) -> list[ChannelScore]:
+    """Score every channel of ``layers`` (default: every conv and ReLU), best first.
+
+    The region is removed by the paired ``altered`` image or by ``mask_with``; the control
+    region by ``control_altered`` or the same ``mask_with``. All images go through one batched
+    forward pass for all layers. Silent channels come last. ``on_layer(done, total, layer)``
+    is called after each layer is scored, for progress display.
+    """
+    rgb = load_image(image)
+    region = _check_mask(region_mask, rgb.shape[:2], "region")
+    control = None if control_mask is None else _check_mask(control_mask, rgb.shape[:2], "control")
+    altered_rgb, control_rgb = _altered_images(
+        rgb, region, altered, mask_with, control, control_altered
+    )
+    explicit = layers is not None
+    names = list(layers) if layers is not None else default_layers(probe)
+    for name in names:
+        probe.resolve(name)  # an unknown layer fails here, before the forward pass
+    images = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
+    outputs = probe.activations_many(images, names)
+    rows: list[ChannelScore] = []
+    for done, name in enumerate(names, start=1):
+        maps = [out[name] for out in outputs]
+        if maps[0].ndim != 3:
+            if explicit:
+                raise ProbecheckError(
+                    f"layer {name} gives activations of shape {maps[0].shape}, not "
+                    "(channels, h, w)",
+                    fix="choose a convolutional layer (`probecheck layers` lists them)",
+                )
+        else:
+            control_maps = maps[2] if control_rgb is not None else None
+            rows += _layer_scores(name, maps[0], maps[1], region, control_maps, control)
+        if on_layer is not None:
+            on_layer(done, len(names), name)
+    return sorted(rows, key=ChannelScore.sort_key)
+
+
+# ---------------------------------------------------------------------------------- regions
+
+
+def _fmt_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+@dataclass(frozen=True)
+class RegionShapes:
+    """A region as the user gave it: boxes, ellipses and/or a mask PNG, in image pixels."""
+
+    boxes: tuple[tuple[float, float, float, float], ...] = ()
+    ellipses: tuple[tuple[float, float, float, float], ...] = ()
+    mask: Path | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.boxes or self.ellipses or self.mask)
+
+    def rasterise(self, shape: tuple[int, int], what: str = "region") -> BoolMask:
+        """The region as a bool mask of an image of ``shape``; shapes must lie in the image."""
+        height, width = shape
+        fix = (
+            f"coordinates are pixels of the {width}×{height} image: "
+            f"0 ≤ x ≤ {width}, 0 ≤ y ≤ {height}"
+        )
+        for x0, y0, x1, y1 in self.boxes:
+            box = ",".join(f"{_fmt_number(v)}" for v in (x0, y0, x1, y1))
+            if x1 <= x0 or y1 <= y0:
+                raise ProbecheckError(
+                    f"{what} box {box} is empty", fix="write x0,y0,x1,y1 with x1 > x0 and y1 > y0"
+                )
+            if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+                raise ProbecheckError(f"{what} box {box} reaches outside the image", fix=fix)
+        for cx, cy, rx, ry in self.ellipses:
+            ellipse = ",".join(f"{_fmt_number(v)}" for v in (cx, cy, rx, ry))
+            if rx <= 0 or ry <= 0:
+                raise ProbecheckError(
+                    f"{what} ellipse {ellipse} has a radius ≤ 0",
+                    fix="write cx,cy,rx,ry, rx, ry > 0",
+                )
+            if cx - rx < 0 or cy - ry < 0 or cx + rx > width or cy + ry > height:
+                raise ProbecheckError(
+                    f"{what} ellipse {ellipse} reaches outside the image", fix=fix
+                )
+        mask = None
+        if self.mask is not None:
+            if not Path(self.mask).is_file():
+                raise ProbecheckError(
+                    f"{what} mask {self.mask} does not exist", fix="check the path"
+                )
+            mask = load_mask_png(self.mask)
+            if mask.shape != (height, width):
+                raise ProbecheckError(
+                    f"{what} mask {self.mask} is {mask.shape[1]}×{mask.shape[0]} but the image "
+                    f"is {width}×{height}",
+                    fix="draw the mask on the image itself, at the same size",
+                )
+        raster = rasterise(shape, boxes=self.boxes, ellipses=self.ellipses, mask=mask)
+        return _check_mask(raster, shape, what)
+
+    def as_spec(self, relative_to: Path) -> dict[str, Any]:
+        """The region in the spec language; a mask path is written relative to the spec."""
+        spec: dict[str, Any] = {}
+        if self.boxes:
+            spec["boxes"] = [[_fmt_number(v) for v in box] for box in self.boxes]
+        if self.ellipses:
+            spec["ellipses"] = [[_fmt_number(v) for v in e] for e in self.ellipses]
+        if self.mask is not None:
+            spec["mask"] = _relative(self.mask, relative_to)
+        return spec
+
+
+# ------------------------------------------------------------------------------------ YAML
+
+
+@dataclass(frozen=True)
+class FindInputs:
+    """What a search was run on, as paths and shapes: everything a spec needs to repeat it."""
+
+    image: Path
+    region: RegionShapes
+    altered: Path | None = None
+    mask_with: str | None = None
+    control: RegionShapes | None = None
+    control_altered: Path | None = None
+    region_name: str = "region"
+    control_name: str = "control"
+    model: dict[str, Any] = field(
+        default_factory=lambda: {"arch": "squeezenet1_0", "weights": "deep-compression"}
+    )
+
+
+def floor2(value: float) -> float:
+    """Round down to 2 decimals; the 1e-9 keeps 0.8 × 0.7 at 0.56, not 0.55 by float error.
+
+    Only used on 0.8 × a measured number, so the result stays well below the number itself.
+    """
+    return math.floor(value * 100 + 1e-9) / 100
+
+
+def ceil2(value: float) -> float:
+    """Round up to 2 decimals; the 1e-9 keeps 0.1 from becoming 0.11 by float error."""
+    return math.ceil(value * 100 - 1e-9) / 100
+
+
+def drop_thresholds(drop: float, control_drop: float | None) -> tuple[float, float | None]:
+    """(at_least, control_at_most) with margin: 0.8 × drop, and 2 × control or control + 0.1.
+
+    A control drop below 0 (the channel got stronger) counts as 0, so the limit stays ≥ 0.1.
+    """
+    at_least = floor2(0.8 * drop)
+    if control_drop is None or math.isnan(control_drop):
+        return at_least, None
+    control = max(control_drop, 0.0)
+    return at_least, ceil2(max(2 * control, control + 0.1))
+
+
+def ratio_threshold(ratio: float) -> float | None:
+    """ratio_at_least for a selective check: 0.8 × ratio, at most MAX_RATIO; None where the
+    channel is not selective (ratio ≤ 1.5)."""
+    if math.isnan(ratio) or ratio <= SELECTIVE_MIN_RATIO:
+        return None
+    return MAX_RATIO if math.isinf(ratio) else min(floor2(0.8 * ratio), MAX_RATIO)
+
+
+def _relative(path: Path, relative_to: Path) -> str:
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(relative_to))).as_posix()
+
+
+def _name(text: str) -> str:
+    """A spec name (letters, digits, '_', '.', '-') made from a file stem or layer."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def _image_names(inputs: FindInputs) -> dict[str, Path]:
+    """A readable, unique name (the file stem) for each image the claim uses."""
+    names: dict[str, Path] = {}
+    for path in (inputs.image, inputs.altered, inputs.control_altered):
+        if path is None or path in names.values():
+            continue
+        name, n = _name(Path(path).stem), 2
+        while f"{name}" in names:
+            name = f"{_name(Path(path).stem)}_{n}"
+            n += 1
+        names[name] = Path(path)
+    return names
+
+
+def _flow(value: Any) -> str:
+    """One YAML value on one line (flow style), quoted only where YAML needs it."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _claim(
+    best: ChannelScore, inputs: FindInputs, names: dict[str, str], index_base: int
+) -> dict[str, Any]:
+    """The claim as (key, value) lines, in the order a person reads them."""
+    label = best.channel + index_base
+    control = inputs.control is not None
+    at_least, control_at_most = drop_thresholds(best.drop, best.control_drop if control else None)
+    if at_least <= 0:
+        raise ProbecheckError(
+            f"the best channel ({best.layer} {label}) drops only {best.drop:.3g}: "
+            "there is no drop claim worth writing",
+            fix="try another layer, a larger region, or another way of removing it",
+        )
+    drop: dict[str, Any] = {"image": names["image"]}
+    if inputs.altered is not None:
+        drop["altered"] = names["altered"]
+    else:
+        drop["mask_with"] = inputs.mask_with
+    drop |= {"region": inputs.region_name, "at_least": at_least}
+    if control:
+        drop["control"] = inputs.control_name
+        if inputs.control_altered is not None:
+            drop["control_altered"] = names["control_altered"]
+        drop["control_at_most"] = control_at_most
+    claim: dict[str, Any] = {
+        "id": _name(f"{best.layer}-{label}-{inputs.region_name}"),
+        "about": f"{best.layer} channel {label} responds to the {inputs.region_name} region",
+        "layer": best.layer,
+        "channels": [label],
+        "drop": drop,
+    }
+    ratio = ratio_threshold(best.selectivity)
+    if ratio is not None:
+        claim["selective"] = {
+            "image": names["image"],
+            "region": inputs.region_name,
+            "ratio_at_least": ratio,
+        }
+    return claim
+
+
+def claim_yaml(
+    best: ChannelScore,
+    inputs: FindInputs,
+    *,
+    index_base: int = 0,
+    relative_to: Path | None = None,
+) -> str:
+    """A spec with one claim about ``best``, thresholds set with margin below its numbers.
+
+    Image and mask paths are written relative to ``relative_to`` (default: the current
+    directory), which is where the spec file must be saved for them to resolve.
+    """
+    base = Path.cwd() if relative_to is None else Path(relative_to)
+    images = _image_names(inputs)
+    by_path = {path: name for name, path in images.items()}
+    names = {"image": by_path[Path(inputs.image)]}
+    if inputs.altered is not None:
+        names["altered"] = by_path[Path(inputs.altered)]
+    if inputs.control_altered is not None:
+        names["control_altered"] = by_path[Path(inputs.control_altered)]
+    claim = _claim(best, inputs, names, index_base)
+    regions = {inputs.region_name: inputs.region.as_spec(base)}
+    if inputs.control is not None:
+        regions[inputs.control_name] = inputs.control.as_spec(base)
+    control = "" if math.isnan(best.control_drop) else f", control drop {best.control_drop:.3g}"
+    lines = [
+        f"# probecheck find: {best.layer} channel {best.channel + index_base}: "
+        f"drop {best.drop:.3g}{control}, selectivity {best.selectivity:.3g}",
+        "# thresholds sit below these numbers, with margin; save this file in "
+        f"{base} and run: pytest --probe-specs <file>",
+        f"model: {_flow(inputs.model)}",
+        f"index_base: {index_base}",
+        "images:",
+        *(f"  {name}: {_flow(_relative(path, base))}" for name, path in images.items()),
+        "regions:",
+        *(f"  {name}: {_flow(shapes)}" for name, shapes in regions.items()),
+        "claims:",
+    ]
+    lines += _claim_lines(claim)
+    return "\n".join(lines) + "\n"
+
+
+def _claim_lines(claim: dict[str, Any]) -> list[str]:
+    lines = []
+    for i, (key, value) in enumerate(claim.items()):
+        lead = "  - " if i == 0 else "    "
+        if key == "drop":
+            lines.append(f"{lead}drop:")
+            lines += [f"      {k}: {_flow(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"{lead}{key}: {_flow(value)}")
+    return lines

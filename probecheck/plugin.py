@@ -182,8 +182,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _Session(config, roots)
     config.stash[_KEY] = state
     config.pluginmanager.register(state, "probecheck-session")
-    if not roots or hasattr(config, "workerinput"):
-        return  # xdist workers get the controller's args
+    if not roots:
+        return  # (xdist workers parse the original command line, so they decide alike)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if given and not explicit:
         config.args = [str(p) for p in roots]  # `pytest --probe-specs specs/`: the claims alone

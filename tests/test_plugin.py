@@ -369,3 +369,20 @@ def test_baseline_update_needs_a_file(pytester: pytest.Pytester, claims_dir: Pat
     result = run(pytester, "--probe-specs", "specs", "--probe-baseline-update")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--probe-baseline-update needs --probe-baseline FILE*"])
+
+
+def test_xdist_workers_report_to_one_summary(pytester: pytest.Pytester, claims_dir: Path) -> None:
+    pytest.importorskip("xdist")
+    write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]) + eye_claim("other", [25]))
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    pytester.makeini("[pytest]\ntestpaths = .\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--probe-specs", "specs", "--probe-report", "report"
+    )
+    result.assert_outcomes(passed=1, failed=1)  # the claims alone, in the workers too
+    result.stdout.fnmatch_lines(
+        ["*face::eye *PASS*", "*face::other *FAIL*", "*2 claims: 1 passed, 1 failed*"]
+    )
+    data = json.loads((pytester.path / "report" / "results.json").read_text())
+    assert sorted(c["claim_id"] for c in data["claims"]) == ["eye", "other"]
+    assert len(list((pytester.path / "report").glob("*.png"))) == 1

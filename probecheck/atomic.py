@@ -24,8 +24,15 @@ def write_atomic(path: str | Path, data: bytes | str | Callable[[BinaryIO], obje
                 data(handle)
             else:
                 handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a usual mode
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -44,6 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--grid", type=parse_grid, metavar="RxC", help="montage rows × columns (default ~square)"
     )
     parser.add_argument(
+        "--tile-size",
+        type=int,
+        metavar="PX",
+        help="resize each channel of the montage to PX×PX (default: the map's own size)",
+    )
+    parser.add_argument(
         "--out", type=Path, metavar="PNG", help="where to write (default <image stem>_<layer>.png)"
     )
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -135,8 +141,15 @@ def run(args: argparse.Namespace) -> int:
         picture = maps_beside_image(rgb, maps, channels, labels=labels)
         what = f"channel(s) {', '.join(str(c + base) for c in channels)} beside {image.name}"
     else:
+        tiles = maps
+        if args.tile_size:
+            from skimage.transform import resize
+
+            tiles = resize(
+                maps, (maps.shape[0], args.tile_size, args.tile_size), anti_aliasing=True
+            )
         try:
-            picture = channel_montage(maps, grid=args.grid)
+            picture = channel_montage(tiles, grid=args.grid)
         except ValueError as error:
             raise ProbecheckError(str(error), fix="give a larger --grid, or none") from None
         what = f"montage of {maps.shape[0]} channels"

@@ -233,17 +233,26 @@ def _inputs_of(case: Any) -> dict[str, str | None]:
 
 
 def _combine(
-    claim: Claim, ok: NDArray[np.bool_], values: dict[str, tuple[Floats, bool]]
+    claim: Claim, ok: NDArray[np.bool_], values: dict[str, tuple[Floats, bool, float]]
 ) -> tuple[dict[str, float], bool]:
-    """Combine the claimed channels' values and verdicts as ``require`` says."""
+    """Combine the claimed channels' values and verdicts as ``require`` says.
+
+    ``values`` maps a name to (per-channel vector, higher is better, threshold). With ``all`` and
+    ``any`` the channels' verdicts combine; with ``mean`` the mean of each value is held to its
+    threshold.
+    """
     channels = claim.channels or []
     combined = {
         name: metrics.combine_values(vector[channels], claim.require, higher_is_better=higher)
-        for name, (vector, higher) in values.items()
+        for name, (vector, higher, _) in values.items()
     }
-    if claim.require == "mean":
-        return combined, False  # the caller compares the means with the thresholds
-    return combined, metrics.combine(ok[channels], claim.require)
+    if claim.require != "mean":
+        return combined, metrics.combine(ok[channels], claim.require)
+    holds = [
+        combined[name] >= threshold if higher else combined[name] <= threshold
+        for name, (_, higher, threshold) in values.items()
+    ]
+    return combined, all(holds)
 
 
 def _channel_results(
@@ -278,7 +287,7 @@ def _drop_case(
     drop = metrics.drop(mean_in, mean_alt)
     ok = ~quiet & (drop >= check.at_least)
     columns = {"drop": drop, "mean_in": mean_in, "mean_in_altered": mean_alt}
-    values = {"drop": (np.where(quiet, 0.0, drop), True)}
+    values = {"drop": (np.where(quiet, 0.0, drop), True, check.at_least)}
     control = None
     reasons = {
         int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
@@ -297,7 +306,7 @@ def _drop_case(
             "control_mean_in": c_in,
             "control_mean_in_altered": c_alt,
         }
-        values["control_drop"] = (c_effective, False)
+        values["control_drop"] = (c_effective, False, check.control_at_most)
         for c in np.flatnonzero(
             ~quiet & (drop >= check.at_least) & (c_effective > check.control_at_most)
         ):
@@ -307,10 +316,6 @@ def _drop_case(
     for c in np.flatnonzero(~quiet & ~(drop >= check.at_least)):
         reasons.setdefault(int(c), "too small a drop")
     combined, passed = _combine(claim, ok, values)
-    if claim.require == "mean":
-        passed = combined["drop"] >= check.at_least and (
-            "control_drop" not in combined or combined["control_drop"] <= check.control_at_most
-        )
     evidence = CaseEvidence(
         image=rgb,
         maps=A,
@@ -356,9 +361,7 @@ def _selective_case(
         score = metrics.iou_all(A, region, check.quantile)
     ok = score >= threshold
     columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
-    combined, passed = _combine(claim, ok, {name: (score, True)})
-    if claim.require == "mean":
-        passed = combined[name] >= threshold
+    combined, passed = _combine(claim, ok, {name: (score, True, threshold)})
     reasons = {int(c): f"{name} below {threshold:g}" for c in np.flatnonzero(~ok)}
     evidence = CaseEvidence(image=rgb, maps=A, region=region)
     result = CaseResult(
@@ -400,9 +403,7 @@ def _strongest_case(
         evidence = CaseEvidence(image=rgb, maps=A, region=region)
         return CaseResult(_inputs_of(case), channels, combined, bool(passed), evidence), ok, -rank
     ok = rank <= check.top_k
-    combined, passed = _combine(claim, ok, {"rank": (rank, False)})
-    if claim.require == "mean":
-        passed = combined["rank"] <= check.top_k
+    combined, passed = _combine(claim, ok, {"rank": (rank, False, check.top_k)})
     combined["strongest"] = float(claim.label(top))
     reasons = {int(c): f"not among the top {check.top_k}" for c in np.flatnonzero(~ok)}
     evidence = CaseEvidence(image=rgb, maps=A, region=region)

@@ -1,0 +1,161 @@
+"""Claims evaluated end to end on a network whose activations are known by arithmetic.
+
+The network is one 1×1 convolution with identity weights on 4×4 inputs, so the activation map of
+channel c is the image's colour channel c (0..255, no normalisation); the images are 4×4 too, so
+each pixel is one activation cell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from PIL import Image  # noqa: E402
+
+from probecheck.checks import _combine, evaluate_claim  # noqa: E402
+from probecheck.probe import Probe  # noqa: E402
+from probecheck.spec import load_spec  # noqa: E402
+from probecheck.zoo.builders import Built, ModelIdentity  # noqa: E402
+from probecheck.zoo.preprocess import Preprocessing  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def identity_probe() -> Probe:
+    conv = torch.nn.Conv2d(3, 3, kernel_size=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(3).reshape(3, 3, 1, 1))
+    model = torch.nn.Sequential(conv)
+    prep = Preprocessing(size=(4, 4), pixel_scale=255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    return Probe(Built(model, prep, ModelIdentity("identity", "hand-made", "0" * 64)))
+
+
+def png(path: Path, red: list[list[int]], green: int = 0, blue: int = 0) -> str:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[..., 0] = red
+    rgb[..., 1] = green
+    rgb[..., 2] = blue
+    Image.fromarray(rgb).save(path)
+    return path.name
+
+
+def spec_file(tmp_path: Path, claims: str) -> Path:
+    # region "tl": the top-left 2×2 cells; "br": the bottom-right 2×2 cells
+    png(
+        tmp_path / "a.png",
+        [[100, 100, 10, 10], [100, 100, 10, 10], [10, 10, 40, 40], [10, 10, 40, 40]],
+    )
+    png(
+        tmp_path / "b.png", [[25, 25, 10, 10], [25, 25, 10, 10], [10, 10, 40, 40], [10, 10, 40, 40]]
+    )
+    png(
+        tmp_path / "c.png",
+        [[100, 100, 10, 10], [100, 100, 10, 10], [10, 10, 30, 30], [10, 10, 30, 30]],
+    )
+    text = f"""
+model: {{arch: identity, weights: hand-made}}
+images: {{a: a.png, b: b.png, c: c.png}}
+regions:
+  tl: {{boxes: [[0, 0, 2, 2]]}}
+  br: {{boxes: [[2, 2, 4, 4]]}}
+claims:
+{claims}"""
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+def run_claim(identity_probe: Probe, tmp_path: Path, claim: str):
+    spec = load_spec(spec_file(tmp_path, claim))
+    return evaluate_claim(spec.claims[0], spec, identity_probe)
+
+
+def test_drop_with_control_by_arithmetic(identity_probe: Probe, tmp_path: Path) -> None:
+    # red in tl: 100 → 25, drop (100 − 25) / 100 = 0.75; control br: 40 → 30, drop 10 / 40 = 0.25
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.7, control: br, control_altered: c, control_at_most: 0.3}}",
+    )
+    (channel,) = result.checks[0].cases[0].channels
+    assert channel.values["drop"] == pytest.approx(0.75)
+    assert channel.values["mean_in"] == pytest.approx(100) and channel.values[
+        "mean_in_altered"
+    ] == pytest.approx(25)
+    assert channel.values["control_drop"] == pytest.approx(0.25)
+    assert result.passed
+
+
+def test_control_over_its_limit_fails_with_the_reason(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.7, control: br, control_altered: c, control_at_most: 0.2}}",
+    )
+    assert not result.passed
+    assert "control region too" in result.checks[0].cases[0].channels[0].reason
+
+
+def test_silent_channel_fails_with_that_reason(identity_probe: Probe, tmp_path: Path) -> None:
+    # green is 0 everywhere: silent in the region, whatever the threshold
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: green, layer: '0', channels: [1],"
+        " drop: {image: a, altered: b, region: tl, at_least: 0.0}}",
+    )
+    assert not result.passed
+    assert "silent" in result.checks[0].cases[0].channels[0].reason
+
+
+def test_selective_ratio_by_arithmetic(identity_probe: Probe, tmp_path: Path) -> None:
+    # red in tl: mean_in 100; outside: (8 × 10 + 4 × 40) / 12 = 20 → ratio 5
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: sel, layer: '0', channels: [0],"
+        " selective: {image: a, region: tl, ratio_at_least: 4.9}}",
+    )
+    assert result.checks[0].cases[0].channels[0].values["ratio"] == pytest.approx(5.0)
+    assert result.passed
+
+
+def test_strongest_by_peak_and_by_region(identity_probe: Probe, tmp_path: Path) -> None:
+    # with green 0 and blue 0, red (0) has the largest peak
+    result = run_claim(
+        identity_probe, tmp_path, "  - {id: s, layer: '0', strongest: {image: a, in: [0]}}"
+    )
+    assert result.passed and result.checks[0].cases[0].combined["strongest"] == 0
+
+
+def test_alternatives_name_the_channel_that_passes(identity_probe: Probe, tmp_path: Path) -> None:
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: wrong, layer: '0', channels: [2],"
+        " drop: {image: a, altered: b, region: tl, at_least: 0.7}}",
+    )
+    assert not result.passed and result.checks[0].alternatives == [0]
+
+
+@pytest.mark.parametrize(
+    ("require", "passed", "combined_drop"),
+    [("all", False, 0.2), ("any", True, 0.9), ("mean", True, 0.55)],
+)
+def test_combine_channels(require: str, passed: bool, combined_drop: float) -> None:
+    from types import SimpleNamespace
+
+    claim = SimpleNamespace(channels=[0, 1], require=require)  # the two fields _combine reads
+    drops = np.array([0.9, 0.2, 0.0])
+    ok = drops >= 0.5
+    combined, verdict = _combine(claim, ok, {"drop": (drops, True, 0.5)})  # type: ignore[arg-type]
+    # all: the worst drop (0.2) and a failing channel; any: the best (0.9); mean: (0.9 + 0.2) / 2
+    assert verdict is passed
+    assert combined["drop"] == pytest.approx(combined_drop)

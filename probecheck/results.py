@@ -212,7 +212,7 @@ class ClaimResult:
         for check in data["checks"]:
             for case in check["cases"]:
                 case.pop("evidence", None)
-        return _jsonable(data)
+        return to_jsonable(data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClaimResult:
@@ -234,11 +234,12 @@ class ClaimResult:
         return cls(**{k: v for k, v in data.items() if k in known and k != "checks"}, checks=checks)
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types, recursively: nan → None, ±inf → "inf"/"-inf", numpy scalars → Python."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, (np.floating, float)):
         value = float(value)
         if math.isnan(value):
@@ -256,13 +257,14 @@ def _jsonable(value: Any) -> Any:
 def _unjson(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         numeric = key in ("values", "combined")
-        return {k: (_number(v) if numeric else _unjson(v, k)) for k, v in value.items()}
+        return {k: (number_from_json(v) if numeric else _unjson(v, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_unjson(v, key) for v in value]
     return value
 
 
-def _number(value: Any) -> float:
+def number_from_json(value: Any) -> float:
+    """Inverse of :func:`to_jsonable` for one number."""
     if value is None:
         return math.nan
     if value == "inf":

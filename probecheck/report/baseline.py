@@ -19,7 +19,7 @@ from typing import Any
 
 from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
-from probecheck.results import ClaimResult, fmt
+from probecheck.results import ClaimResult, fmt, number_from_json, to_jsonable
 
 FORMAT = 1
 #: value → True where higher is better; values not listed are not compared.
@@ -74,7 +74,7 @@ def update_baseline(path: str | Path, results: list[ClaimResult]) -> Path:
         if result.passed and not result.error:
             document["claims"][baseline_key(result, path)] = {
                 "model": result.model,
-                "checks": _encode(measured(result)),
+                "checks": to_jsonable(measured(result)),
             }
     document["probecheck_baseline"] = FORMAT
     document["claims"] = dict(sorted(document["claims"].items()))
@@ -90,17 +90,18 @@ def regressions(
     entry = document["claims"].get(baseline_key(result, baseline_path))
     if entry is None:
         return []
-    recorded = _decode(entry.get("checks", []))
+    recorded = entry.get("checks", [])
     found = []
     for check, old_check in zip(measured(result), recorded, strict=False):
         if check["kind"] != old_check.get("kind"):
             continue
-        for index, (now, before) in enumerate(
+        for index, (now, recorded_case) in enumerate(
             zip(check["cases"], old_check.get("cases", []), strict=False)
         ):
             where = (
                 f"{check['kind']} case {index + 1}" if len(check["cases"]) > 1 else check["kind"]
             )
+            before = {key: number_from_json(value) for key, value in recorded_case.items()}
             found += _case_regressions(where, now, before, tolerance)
     return found
 
@@ -127,25 +128,3 @@ def _case_regressions(
                 f"(allowed {'down' if higher_is_better else 'up'} to {fmt(allowed)})"
             )
     return lines
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if value is None:
-        return math.nan
-    if value in ("inf", "-inf"):
-        return math.inf if value == "inf" else -math.inf
-    return value

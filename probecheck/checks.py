@@ -21,9 +21,8 @@ from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions, load_mask_png, rasterise
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
 from probecheck.spec import Claim, DropCheck, SelectiveCheck, Spec, StrongestCheck
-from probecheck.zoo.images import load_image
+from probecheck.zoo.images import load_image, require_same_size
 
-MASK_SEED = 0
 MAX_ALTERNATIVES = 10
 
 Floats = NDArray[np.float64]
@@ -73,19 +72,12 @@ class SpecInputs:
         key = (image, region, method)
         if key not in self._masked:
             rgb = self.image(image)
-            self._masked[key] = mask_image(
-                rgb, self.region(region, rgb.shape[:2]), method, seed=MASK_SEED
-            )
+            self._masked[key] = mask_image(rgb, self.region(region, rgb.shape[:2]), method)
         return self._masked[key]
 
 
 def _same_size(inputs: SpecInputs, base: str, other: str) -> None:
-    a, b = inputs.image(base).shape[:2], inputs.image(other).shape[:2]
-    if a != b:
-        raise ProbecheckError(
-            f"images {base!r} ({a[1]}×{a[0]}) and {other!r} ({b[1]}×{b[0]}) differ in size",
-            fix="an altered image must be the same photo with only the region changed",
-        )
+    require_same_size(inputs.image(base), inputs.image(other), f"image {other!r}")
 
 
 class _Batch:
@@ -281,13 +273,12 @@ def _drop_case(
     rgb = batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
     w = area_fractions(region, A.shape[1:])
-    mean_in, mean_alt = metrics.region_means(A, w)[0], metrics.region_means(Aa, w)[0]
     peak = metrics.channel_peaks(A)
-    quiet = metrics.silent(mean_in, peak)
-    drop = metrics.drop(mean_in, mean_alt)
+    main = metrics.region_drop(A, Aa, w, peak)
+    quiet, drop = main.silent, main.drop_or_zero  # silent channels: drop 0, and that reason
     ok = ~quiet & (drop >= check.at_least)
-    columns = {"drop": drop, "mean_in": mean_in, "mean_in_altered": mean_alt}
-    values = {"drop": (np.where(quiet, 0.0, drop), True, check.at_least)}
+    columns = {"drop": drop, "mean_in": main.mean_in, "mean_in_altered": main.mean_in_altered}
+    values = {"drop": (drop, True, check.at_least)}
     control = None
     reasons = {
         int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
@@ -295,20 +286,17 @@ def _drop_case(
     if case.control is not None:
         control = inputs.region(case.control, rgb.shape[:2])
         wc = area_fractions(control, A.shape[1:])
-        Ac = batch.maps[plan.control_altered]
-        c_in, c_alt = metrics.region_means(A, wc)[0], metrics.region_means(Ac, wc)[0]
-        c_drop = metrics.drop(c_in, c_alt)
-        c_quiet = metrics.silent(c_in, peak)
-        c_effective = np.where(c_quiet, 0.0, c_drop)  # no activity in the control: nothing to drop
-        ok &= c_effective <= check.control_at_most
+        side = metrics.region_drop(A, batch.maps[plan.control_altered], wc, peak)
+        c_drop = side.drop_or_zero
+        ok &= c_drop <= check.control_at_most
         columns |= {
-            "control_drop": c_effective,
-            "control_mean_in": c_in,
-            "control_mean_in_altered": c_alt,
+            "control_drop": c_drop,
+            "control_mean_in": side.mean_in,
+            "control_mean_in_altered": side.mean_in_altered,
         }
-        values["control_drop"] = (c_effective, False, check.control_at_most)
+        values["control_drop"] = (c_drop, False, check.control_at_most)
         for c in np.flatnonzero(
-            ~quiet & (drop >= check.at_least) & (c_effective > check.control_at_most)
+            ~quiet & (drop >= check.at_least) & (c_drop > check.control_at_most)
         ):
             reasons[int(c)] = (
                 "drops in the control region too: it reacts to the removal, not to the region"

@@ -27,10 +27,9 @@ from probecheck.errors import ProbecheckError
 from probecheck.masking import MASK_METHODS, mask_image
 from probecheck.probe import Probe
 from probecheck.regions import area_fractions, load_mask_png, rasterise
-from probecheck.zoo.images import ImageLike, load_image
+from probecheck.zoo.images import ImageLike, load_image, require_same_size
 
 __all__ = [
-    "MASK_SEED",
     "ChannelScore",
     "FindInputs",
     "RegionShapes",
@@ -41,8 +40,6 @@ __all__ = [
     "ratio_threshold",
 ]
 
-#: The seed ``probecheck.checks`` masks with: a ``mask_with: noise`` claim sees the same pixels.
-MASK_SEED = 0
 #: Layer types searched when no layer is named: where a "feature detector" lives.
 SEARCHED_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ReLU)
 #: A selective check is only proposed when the channel is this much stronger inside than out.
@@ -110,17 +107,13 @@ def _layer_scores(
 ) -> list[ChannelScore]:
     """Every channel of one layer, measured as a drop check and a selective check measure it."""
     w = area_fractions(region, maps.shape[1:])
-    mean_in = metrics.region_means(maps, w)[0]
     peak = metrics.channel_peaks(maps)
-    quiet = metrics.silent(mean_in, peak)
-    drop = metrics.drop(mean_in, metrics.region_means(altered_maps, w)[0])
+    main = metrics.region_drop(maps, altered_maps, w, peak)
+    mean_in, quiet, drop = main.mean_in, main.silent, main.drop
     control_drop = None
     if control_maps is not None and control is not None:
         wc = area_fractions(control, maps.shape[1:])
-        c_in = metrics.region_means(maps, wc)[0]
-        c_drop = metrics.drop(c_in, metrics.region_means(control_maps, wc)[0])
-        # as the drop check does: no activity in the control region, nothing there to drop
-        control_drop = np.where(metrics.silent(c_in, peak), 0.0, c_drop)
+        control_drop = metrics.region_drop(maps, control_maps, wc, peak).drop_or_zero
     selectivity = metrics.selectivity_ratio(maps, w)
     score = _scores(drop, control_drop, quiet)
     nan = float("nan")
@@ -168,16 +161,6 @@ def _check_mask(mask: BoolMask, shape: tuple[int, ...], what: str) -> BoolMask:
     return region
 
 
-def _same_size(base: Image8, other: Image8, what: str) -> Image8:
-    if base.shape != other.shape:
-        raise ProbecheckError(
-            f"the {what} image is {other.shape[1]}×{other.shape[0]} but the image is "
-            f"{base.shape[1]}×{base.shape[0]}",
-            fix="an altered image must be the same photo with only the region changed",
-        )
-    return other
-
-
 def _altered_images(
     rgb: Image8,
     region: BoolMask,
@@ -203,13 +186,15 @@ def _altered_images(
             fix="add --control-box/--control-mask and use --altered, or drop --control-altered",
         )
     if altered is not None:
-        altered_rgb = _same_size(rgb, load_image(altered), "altered")
+        altered_rgb = require_same_size(rgb, load_image(altered), "the altered image")
     else:
-        altered_rgb = mask_image(rgb, region, mask_with, seed=MASK_SEED)  # type: ignore[arg-type]
+        altered_rgb = mask_image(rgb, region, mask_with)  # type: ignore[arg-type]
     if control is None:
         return altered_rgb, None
     if control_altered is not None:
-        return altered_rgb, _same_size(rgb, load_image(control_altered), "control-altered")
+        return altered_rgb, require_same_size(
+            rgb, load_image(control_altered), "the control-altered image"
+        )
     if mask_with is None:
         # The spec language cannot say "paired image for the region, inpainting for the
         # control", and a claim printed here must be checkable as written: refuse.
@@ -218,7 +203,7 @@ def _altered_images(
             fix="add --control-altered IMG (the image with the control region removed), "
             "or use --mask-with inpaint instead of --altered to mask both regions the same way",
         )
-    return altered_rgb, mask_image(rgb, control, mask_with, seed=MASK_SEED)
+    return altered_rgb, mask_image(rgb, control, mask_with)
 
 
 def rank_channels(

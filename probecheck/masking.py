@@ -10,9 +10,12 @@ from numpy.typing import NDArray
 from skimage.filters import gaussian
 from skimage.restoration import inpaint_biharmonic
 
-__all__ = ["MASK_METHODS", "mask_image"]
+from probecheck.spec.models import MASK_METHODS
 
-MASK_METHODS: tuple[str, ...] = ("inpaint", "blur", "mean", "gray", "noise")
+__all__ = ["MASK_METHODS", "NOISE_SEED", "mask_image"]
+
+#: The seed of ``noise`` masking wherever a claim or ``find`` masks a region: reproducible.
+NOISE_SEED = 0
 
 Image8 = NDArray[np.uint8]
 BoolMask = NDArray[np.bool_]
@@ -77,7 +80,7 @@ def _fill(image: Image8, mask: BoolMask, method: str, seed: int) -> NDArray:
     return np.random.default_rng(seed).integers(0, 256, size=image.shape, dtype=np.uint8)
 
 
-def mask_image(image: Image8, mask: BoolMask, method: str, *, seed: int = 0) -> Image8:
+def mask_image(image: Image8, mask: BoolMask, method: str, *, seed: int = NOISE_SEED) -> Image8:
     """A copy of ``image`` (H, W, 3 uint8) with the pixels under ``mask`` replaced.
 
     Methods: inpaint (biharmonic, from the surroundings), blur, mean (the image's mean

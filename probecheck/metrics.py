@@ -13,6 +13,7 @@ Conventions for undefined values (a report shows them; a comparison with nan is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +21,7 @@ from skimage.transform import resize
 
 __all__ = [
     "REQUIRE_MODES",
+    "RegionDrop",
     "channel_peaks",
     "channel_ranking",
     "combine",
@@ -27,6 +29,7 @@ __all__ = [
     "drop",
     "iou",
     "iou_all",
+    "region_drop",
     "region_means",
     "selectivity_ratio",
     "silent",
@@ -91,6 +94,38 @@ def drop(mean_in_image: ArrayLike, mean_in_altered: ArrayLike) -> Floats:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = (base - altered) / base
     return np.where(base == 0, np.nan, out)
+
+
+@dataclass(frozen=True)
+class RegionDrop:
+    """Per channel: the region's mean before and after removal, the drop, and silence.
+
+    The drop check, its control and ``find`` all measure drops this way, so the silence rule
+    lives here once.
+    """
+
+    mean_in: Floats
+    mean_in_altered: Floats
+    drop: Floats  # nan where mean_in is 0
+    silent: Bools
+
+    @property
+    def drop_or_zero(self) -> Floats:
+        """The drop, with 0 for silent channels: no activity in the region, nothing to drop."""
+        return np.where(self.silent, 0.0, self.drop)
+
+
+def region_drop(A: ArrayLike, A_altered: ArrayLike, w: ArrayLike, peak: ArrayLike) -> RegionDrop:
+    """The drop of each channel's mean over region ``w`` from ``A`` to ``A_altered``.
+
+    ``peak`` is each channel's peak on the original image (:func:`channel_peaks`); a channel is
+    silent in the region where its mean there is at most 1e-6 of that peak.
+    """
+    mean_in = region_means(A, w)[0]
+    mean_in_altered = region_means(A_altered, w)[0]
+    return RegionDrop(
+        mean_in, mean_in_altered, drop(mean_in, mean_in_altered), silent(mean_in, peak)
+    )
 
 
 def channel_peaks(A: ArrayLike) -> Floats:

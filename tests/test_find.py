@@ -17,7 +17,6 @@ import pytest
 
 from probecheck.errors import ProbecheckError
 from probecheck.find import (
-    MASK_SEED,
     MAX_RATIO,
     ChannelScore,
     FindInputs,
@@ -107,12 +106,6 @@ def test_sort_key_puts_silent_and_faint_last_and_breaks_ties_by_selectivity():
         _score(channel=4, score=0.2, selectivity=float("nan")),
     ]
     assert [r.channel for r in sorted(rows, key=ChannelScore.sort_key)] == [3, 2, 4, 1, 0]
-
-
-def test_mask_seed_is_the_one_the_checks_use():
-    from probecheck import checks
-
-    assert MASK_SEED == checks.MASK_SEED
 
 
 def test_region_shapes_rasterise_and_refuse_shapes_outside_the_image(tmp_path):

@@ -215,3 +215,15 @@ def test_combine_values() -> None:
     assert combine_values(with_nan, "any") == pytest.approx(0.2)
     with pytest.raises(ValueError):
         combine_values([], "mean")
+
+
+def test_region_drop_applies_the_silence_rule_once() -> None:
+    # channel 0: region mean 4 → 1, drop 0.75; channel 1: region mean −2 (silent), drop shown as 0
+    A = np.array([[[4.0, 0.0]], [[-2.0, 5.0]]])
+    A_altered = np.array([[[1.0, 0.0]], [[-9.0, 5.0]]])
+    w = np.array([[1.0, 0.0]])
+    measured = metrics.region_drop(A, A_altered, w, metrics.channel_peaks(A))
+    assert measured.mean_in.tolist() == [4.0, -2.0]
+    assert measured.silent.tolist() == [False, True]
+    assert measured.drop[0] == pytest.approx(0.75)
+    assert measured.drop_or_zero.tolist() == [pytest.approx(0.75), 0.0]

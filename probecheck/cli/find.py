@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from probecheck.errors import ProbecheckError
+from probecheck.spec.models import MASK_METHODS  # the spec language's, no scikit-image
 
 if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console
@@ -46,9 +47,6 @@ def _numbers(count: int, what: str, form: str) -> Callable[[str], tuple[float, .
     return parse
 
 
-# as probecheck.masking.MASK_METHODS (a test checks): importing it would load scikit-image
-# for every `probecheck --help`
-MASK_METHODS = ("inpaint", "blur", "mean", "gray", "noise")
 BOX = _numbers(4, "box", "x0,y0,x1,y1 (pixels, x1 and y1 exclusive)")
 ELLIPSE = _numbers(4, "ellipse", "cx,cy,rx,ry (pixels)")
 

@@ -91,3 +91,16 @@ def image_digest(rgb: NDArray[np.uint8]) -> str:
     digest.update(str(rgb.shape).encode())
     digest.update(np.ascontiguousarray(rgb).tobytes())
     return digest.hexdigest()
+
+
+def require_same_size(
+    base: NDArray[np.uint8], other: NDArray[np.uint8], what: str
+) -> NDArray[np.uint8]:
+    """``other`` if it has ``base``'s size; an altered image must be the same photo, edited."""
+    if base.shape != other.shape:
+        raise ProbecheckError(
+            f"{what} is {other.shape[1]}×{other.shape[0]} but the image is "
+            f"{base.shape[1]}×{base.shape[0]}",
+            fix="an altered image must be the same photo with only the region changed",
+        )
+    return other

@@ -229,17 +229,28 @@ def _combine(
 ) -> tuple[dict[str, float], bool]:
     """Combine the claimed channels' values and verdicts as ``require`` says.
 
-    ``values`` maps a name to (per-channel vector, higher is better, threshold). With ``all`` and
-    ``any`` the channels' verdicts combine; with ``mean`` the mean of each value is held to its
-    threshold.
+    ``values`` maps a name to (per-channel vector, higher is better, threshold); the first is the
+    check's main number. ``all``: every channel must pass, and each value is the worst over the
+    channels. ``any``: one channel must pass, and the values are that channel's (the best passing
+    one, else the best by the main number), never a mix of channels. ``mean``: the mean of each
+    value is held to its threshold.
     """
-    channels = claim.channels or []
+    channels = np.asarray(claim.channels or [], dtype=np.intp)
+    if claim.require == "any":
+        main, higher, _ = next(iter(values.values()))
+        key = np.nan_to_num(main[channels], nan=-np.inf if higher else np.inf)
+        key = key if higher else -key
+        candidates = channels[ok[channels]] if ok[channels].any() else channels
+        best = candidates[np.argmax(key[np.isin(channels, candidates)])]
+        return {name: float(vector[best]) for name, (vector, _, _) in values.items()}, bool(
+            ok[channels].any()
+        )
     combined = {
         name: metrics.combine_values(vector[channels], claim.require, higher_is_better=higher)
         for name, (vector, higher, _) in values.items()
     }
-    if claim.require != "mean":
-        return combined, metrics.combine(ok[channels], claim.require)
+    if claim.require == "all":
+        return combined, metrics.combine(ok[channels], "all")
     holds = [
         combined[name] >= threshold if higher else combined[name] <= threshold
         for name, (_, higher, threshold) in values.items()

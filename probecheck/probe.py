@@ -181,6 +181,8 @@ class Probe:
                         f"layer {path} returns {type(output).__name__}, not a tensor",
                         fix="probe one of its submodules instead",
                     )
+                if path in captured:  # a module run twice (ResNet's shared ReLU): keep the first
+                    return
                 captured[path] = output.detach().to("cpu", copy=True)
                 pending.discard(path)
                 if truncate and not pending:

@@ -159,3 +159,20 @@ def test_combine_channels(require: str, passed: bool, combined_drop: float) -> N
     # all: the worst drop (0.2) and a failing channel; any: the best (0.9); mean: (0.9 + 0.2) / 2
     assert verdict is passed
     assert combined["drop"] == pytest.approx(combined_drop)
+
+
+def test_any_reports_one_channels_numbers_never_a_mix() -> None:
+    from types import SimpleNamespace
+
+    # channel 0 passes (drop .8, control .1); channel 1 drops more (.95) but fails its control (.9):
+    # `any` passes on channel 0 and reports channel 0's drop and control, not .95 with .1
+    claim = SimpleNamespace(channels=[0, 1], require="any")
+    drop, control = np.array([0.8, 0.95]), np.array([0.1, 0.9])
+    ok = (drop >= 0.5) & (control <= 0.3)
+    combined, verdict = _combine(
+        claim,  # type: ignore[arg-type]
+        ok,
+        {"drop": (drop, True, 0.5), "control_drop": (control, False, 0.3)},
+    )
+    assert verdict is True
+    assert combined == {"drop": pytest.approx(0.8), "control_drop": pytest.approx(0.1)}

@@ -321,3 +321,16 @@ def test_unusable_checkpoints_are_user_errors(tmp_path: Path, payload, needle: s
     torch.save(payload(), path)
     with pytest.raises(ProbecheckError, match=needle):
         probecheck.load("squeezenet1_0", str(path))
+
+
+def test_a_module_run_twice_is_recorded_at_its_first_call() -> None:
+    # torchvision's ResNet BasicBlock calls its one ReLU twice; what a layer reports must not
+    # depend on which other layers were asked for (that decides where the forward stops)
+    import probecheck
+
+    probe = probecheck.load("resnet18", "random")
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    alone = probe.activations(image, "layer1.0.relu")["layer1.0.relu"]
+    probe.clear_cache()
+    with_deeper = probe.activations(image, ["layer1.0.relu", "layer4"])["layer1.0.relu"]
+    np.testing.assert_array_equal(alone, with_deeper)

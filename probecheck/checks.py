@@ -36,6 +36,9 @@ class SpecInputs:
     _images: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
     _masks: dict[tuple[str, tuple[int, int]], NDArray[np.bool_]] = field(default_factory=dict)
     _masked: dict[tuple[str, str, str], NDArray[np.uint8]] = field(default_factory=dict)
+    _fractions: dict[tuple[str, tuple[int, int], tuple[int, int]], Floats] = field(
+        default_factory=dict
+    )
 
     def image(self, name: str) -> NDArray[np.uint8]:
         """The named image as uint8 RGB."""
@@ -59,6 +62,14 @@ class SpecInputs:
                 )
             except ValueError as error:
                 raise ProbecheckError(f"region {name!r}: {error}") from None
+            height, width = shape
+            for box in region.boxes or ():
+                if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+                    raise ProbecheckError(
+                        f"region {name!r}: box {[round(v) for v in box]} reaches outside the "
+                        f"{width}×{height} image",
+                        fix="boxes are [x0, y0, x1, y1] in pixels of the image they are used with",
+                    )
             if not raster.any():
                 raise ProbecheckError(
                     f"region {name!r} covers no pixel of a {shape[1]}×{shape[0]} image",
@@ -66,6 +77,13 @@ class SpecInputs:
                 )
             self._masks[key] = raster
         return self._masks[key]
+
+    def fractions(self, name: str, shape: tuple[int, int], grid: tuple[int, int]) -> Floats:
+        """The named region resized by area to an activation grid, made once per grid."""
+        key = (name, shape, grid)
+        if key not in self._fractions:
+            self._fractions[key] = area_fractions(self.region(name, shape), grid)
+        return self._fractions[key]
 
     def masked(self, image: str, region: str, method: str) -> NDArray[np.uint8]:
         """``image`` with ``region`` removed by ``method`` (inpaint, blur, mean, gray, noise)."""
@@ -283,7 +301,7 @@ def _drop_case(
     A, Aa = batch.maps[plan.image], batch.maps[plan.altered]
     rgb = batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
-    w = area_fractions(region, A.shape[1:])
+    w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])
     peak = metrics.channel_peaks(A)
     main = metrics.region_drop(A, Aa, w, peak)
     quiet, drop = main.silent, main.drop_or_zero  # silent channels: drop 0, and that reason
@@ -296,7 +314,7 @@ def _drop_case(
     }
     if case.control is not None:
         control = inputs.region(case.control, rgb.shape[:2])
-        wc = area_fractions(control, A.shape[1:])
+        wc = inputs.fractions(case.control, rgb.shape[:2], A.shape[1:])
         side = metrics.region_drop(A, batch.maps[plan.control_altered], wc, peak)
         c_drop = side.drop_or_zero
         ok &= c_drop <= check.control_at_most
@@ -349,7 +367,7 @@ def _selective_case(
 ) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
     A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
-    w = area_fractions(region, A.shape[1:])
+    w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])
     positive = np.maximum(A, 0)
     mean_in, mean_out = metrics.region_means(positive, w)
     if check.ratio_at_least is not None:
@@ -383,7 +401,7 @@ def _strongest_case(
 ) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
     A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2]) if case.region is not None else None
-    w = area_fractions(region, A.shape[1:]) if region is not None else None
+    w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:]) if region is not None else None
     ranking = metrics.channel_ranking(A, w)
     rank = np.empty(len(ranking), dtype=np.float64)
     rank[ranking] = np.arange(1, len(ranking) + 1)

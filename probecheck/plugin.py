@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,29 +95,45 @@ class _Session:
         )
         self.update_baseline: bool = option.probe_baseline_update
         self.tolerance: float = option.probe_tolerance
-        self._baseline: dict[str, Any] | None = None
+        self.baseline: dict[str, Any] | None = None
+        if self.baseline_path is not None and roots:
+            from probecheck.errors import ProbecheckError
+            from probecheck.report.baseline import load_baseline
+
+            try:  # a bad baseline is a usage error now, not a traceback at the end
+                self.baseline = load_baseline(self.baseline_path)
+            except ProbecheckError as error:
+                raise pytest.UsageError(str(error)) from None
 
     def regressions(self, result: ClaimResult) -> list[str]:
         """Numbers of ``result`` worse than the baseline's; none when not comparing."""
-        if self.baseline_path is None or self.update_baseline:
+        if self.baseline is None or self.baseline_path is None or self.update_baseline:
             return []
-        from probecheck.report.baseline import load_baseline, regressions
+        from probecheck.report.baseline import regressions
 
-        if self._baseline is None:
-            self._baseline = load_baseline(self.baseline_path)
-        return regressions(result, self._baseline, self.baseline_path, self.tolerance)
+        return regressions(result, self.baseline, self.baseline_path, self.tolerance)
 
     def is_spec(self, path: Path) -> bool:
+        """A YAML file named as a root, or one under a root directory that has ``claims:``.
+
+        Inside a directory, YAML files without a top-level ``claims:`` key (CI configs, data)
+        are not specs, so ``--probe-specs specs/ tests/`` does not trip over them.
+        """
         if path.suffix not in SPEC_SUFFIXES:
             return False
         resolved = path.resolve()
-        return any(resolved == root or root in resolved.parents for root in self.roots)
+        if resolved in self.roots:
+            return True
+        inside = any(root in resolved.parents for root in self.roots)
+        return inside and _has_claims_key(resolved)
 
     def model_for(self, spec: Spec) -> tuple[str, str, int]:
         """The (arch, weights, seed) a spec is checked against: its own, or the override."""
         option = self.config.option
         arch = option.probe_arch or spec.model.arch
         weights = option.probe_weights or spec.model.weights
+        if not option.probe_weights and (spec.base_dir / weights).is_file():
+            weights = str(spec.base_dir / weights)  # a checkpoint named relative to the spec
         seed = option.probe_seed if option.probe_seed is not None else spec.model.seed
         return arch, weights, seed
 
@@ -132,8 +149,12 @@ class _Session:
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
 
+    def sorted_results(self) -> list[ClaimResult]:
+        """In spec and line order, whatever order xdist workers finished in."""
+        return sorted(self.results, key=lambda r: (r.spec, r.line, r.claim_id))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.results or hasattr(session.config, "workerinput"):
+        if not self.roots or hasattr(session.config, "workerinput"):
             return
         if self.update_baseline and self.baseline_path is not None:
             from probecheck.report.baseline import update_baseline
@@ -141,8 +162,10 @@ class _Session:
             update_baseline(self.baseline_path, self.results)
         from probecheck.report.results_json import write_results
 
-        write_results(
-            self.results, self.report_dir / "results.json", forward_passes=self.forward_passes()
+        write_results(  # written even with no results: an old file must not pass for this run's
+            self.sorted_results(),
+            self.report_dir / "results.json",
+            forward_passes=self.forward_passes(),
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -153,7 +176,7 @@ class _Session:
         writer = terminalreporter._tw
         color = bool(getattr(writer, "hasmarkup", False)) and not os.environ.get("CI")
         text = render_summary(
-            self.results,
+            self.sorted_results(),
             forward_passes=self.forward_passes(),
             report_dir=_shown(self.report_dir),
             width=max(getattr(writer, "fullwidth", 120), 120),
@@ -170,6 +193,14 @@ class _Session:
 
 
 _KEY = pytest.StashKey[_Session]()
+_CLAIMS_KEY = re.compile(rb"^claims\s*:", re.MULTILINE)
+
+
+def _has_claims_key(path: Path) -> bool:
+    try:
+        return _CLAIMS_KEY.search(path.read_bytes()) is not None
+    except OSError:
+        return True  # let collection report the unreadable file
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -264,12 +295,17 @@ class ClaimItem(pytest.Item):
 
         state = self.config.stash[_KEY]
         spec = self.spec_file.spec
+        probe = None
+        before = 0
         try:
             probe = shared_probe(*state.model_for(spec))
+            before = probe.forward_passes
             self.result = evaluate_claim(self.claim, spec, probe, self.spec_file.inputs)
             self.result.regressions = state.regressions(self.result)
-        except ProbecheckError as error:
-            self.result = _error_result(self.claim, spec, str(error))
+        except Exception as error:  # recorded for the summary and the JSON, then reported
+            message = str(error) if isinstance(error, ProbecheckError) else repr(error)
+            self.result = _error_result(self.claim, spec, message)
+            self.result.forward_passes = probe.forward_passes - before if probe else 0
             raise
         if self.result.regressions:
             self.result.passed = False

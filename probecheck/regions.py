@@ -16,6 +16,8 @@ from PIL import Image
 from skimage import draw
 from skimage.segmentation import find_boundaries
 
+from probecheck.errors import ProbecheckError
+
 __all__ = ["area_fractions", "load_mask_png", "outline", "rasterise"]
 
 BoolMask = NDArray[np.bool_]
@@ -86,8 +88,16 @@ def load_mask_png(path: str | PathLike[str]) -> BoolMask:
     "alpha-only" mask as drawn on a transparent layer — and then non-zero alpha is inside.
     Palette images are read by their colours (not their indices).
     """
-    with Image.open(path) as img:
+    try:
+        img = Image.open(path)
         img.load()
+    except FileNotFoundError:
+        raise ProbecheckError(
+            f"mask {path} does not exist", fix="mask paths are relative to the spec file"
+        ) from None
+    except OSError as error:
+        raise ProbecheckError(f"cannot read mask {path}: {error}", fix="give a PNG") from None
+    with img:
         if img.mode in ("P", "PA"):
             keep_alpha = img.mode == "PA" or "transparency" in img.info
             img = img.convert("RGBA" if keep_alpha else "RGB")

@@ -293,3 +293,12 @@ def test_find_offers_every_masking_method():
     from probecheck.masking import MASK_METHODS
 
     assert find.MASK_METHODS == MASK_METHODS
+
+
+def test_show_tile_size_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["show", str(FIXTURES / "astronaut_face.png"), "--layer", "conv1", "--tile-size", "-3"]
+        )
+    assert exit_info.value.code == 2
+    assert "whole number" in capsys.readouterr().err

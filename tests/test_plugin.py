@@ -339,6 +339,7 @@ def test_baseline_records_then_catches_a_melting_margin(
     result.stdout.fnmatch_lines(
         ["*regressed against the baseline:*", "*drop: drop 0.962, was 1.2*"]
     )
+    result.stdout.fnmatch_lines(["*face::eye *FAIL*", "*regressed: drop: drop 0.962, was 1.2*"])
     loose = run(
         pytester,
         "--probe-specs",
@@ -363,6 +364,52 @@ def test_baseline_records_then_catches_a_melting_margin(
     )
     kept = json.loads((pytester.path / "base.json").read_text())
     assert kept["claims"]["specs/face.yaml::eye"]["checks"][0]["cases"][0]["drop"] == 1.2
+
+
+def test_unreadable_baseline_is_a_usage_error(pytester: pytest.Pytester, claims_dir: Path) -> None:
+    write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]))
+    (pytester.path / "base.json").write_text("{not json")
+    for extra in ([], ["--probe-baseline-update"]):
+        result = run(pytester, "--probe-specs", "specs", "--probe-baseline", "base.json", *extra)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*cannot read the baseline*base.json*"])
+        assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert (pytester.path / "base.json").read_text() == "{not json"  # nothing overwritten
+
+
+def test_yaml_without_claims_in_a_directory_is_not_a_spec(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]))
+    (claims_dir / "ci-config.yaml").write_text("jobs: {test: {runs: pytest}}\n")
+    run(pytester, "--probe-specs", "specs").assert_outcomes(passed=1)
+    # named on its own, a YAML file is a spec, and a bad one says so
+    result = run(pytester, "--probe-specs", "specs/ci-config.yaml")
+    result.assert_outcomes(errors=1)
+
+
+def test_results_json_is_rewritten_when_no_claim_runs(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]))
+    run(pytester, "--probe-specs", "specs", "--probe-report", "report")
+    run(pytester, "--probe-specs", "specs", "--probe-report", "report", "-k", "nothing")
+    data = json.loads((pytester.path / "report" / "results.json").read_text())
+    assert data["claims"] == []
+
+
+def test_missing_mask_fails_the_claim_with_a_message(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    claim = eye_claim("eye", [15], control=False).replace("region: eyes", "region: painted")
+    spec = write_spec(claims_dir, "face.yaml", claim)
+    spec.write_text(spec.read_text().replace("regions:", "regions:\n  painted: {mask: nope.png}"))
+    result = run(pytester, "--probe-specs", "specs", "--probe-report", "report")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*face.yaml:*nope.png*"])
+    assert "Traceback" not in result.stdout.str()
+    data = json.loads((pytester.path / "report" / "results.json").read_text())
+    assert "nope.png" in data["claims"][0]["error"]
 
 
 def test_baseline_update_needs_a_file(pytester: pytest.Pytester, claims_dir: Path) -> None:

@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--tile-size",
-        type=int,
+        type=positive_int,
         metavar="PX",
         help="resize each channel of the montage to PX×PX (default: the map's own size)",
     )
@@ -64,6 +64,17 @@ def index_base_argument(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="channel numbers count from 0 (default) or from 1 as in MATLAB",
     )
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ≥ 1")
+    return value
 
 
 def parse_grid(text: str) -> tuple[int, int]:
@@ -141,15 +152,8 @@ def run(args: argparse.Namespace) -> int:
         picture = maps_beside_image(rgb, maps, channels, labels=labels)
         what = f"channel(s) {', '.join(str(c + base) for c in channels)} beside {image.name}"
     else:
-        tiles = maps
-        if args.tile_size:
-            from skimage.transform import resize
-
-            tiles = resize(
-                maps, (maps.shape[0], args.tile_size, args.tile_size), anti_aliasing=True
-            )
         try:
-            picture = channel_montage(tiles, grid=args.grid)
+            picture = channel_montage(maps, grid=args.grid, tile_size=args.tile_size)
         except ValueError as error:
             raise ProbecheckError(str(error), fix="give a larger --grid, or none") from None
         what = f"montage of {maps.shape[0]} channels"

@@ -234,16 +234,21 @@ def channel_montage(
     grid: tuple[int, int] | None = None,
     scale_each: bool = True,
     padding: int = 1,
+    tile_size: int | None = None,
 ) -> NDArray[np.uint8]:
     """``imtile(mat2gray(act))``: every channel of a (C, h, w) layer output as one gray tile.
 
     With ``scale_each`` each channel is min-max scaled on its own (its pattern is what matters);
     otherwise over the whole layer, so that tiles compare in strength. Tiles are separated by
-    ``padding``-pixel blue lines, which no gray level of a map can be mistaken for.
+    ``padding``-pixel blue lines, which no gray level of a map can be mistaken for. With
+    ``tile_size`` each map is resized to that many pixels square (small maps grow, a wide
+    layer's montage stays a sensible size).
     """
     maps = np.asarray(maps)
     if maps.ndim != 3 or maps.shape[0] == 0:
         raise ValueError(f"maps must be (C, h, w) with C ≥ 1, got shape {maps.shape}")
+    if tile_size is not None:
+        maps = resize(maps, (maps.shape[0], tile_size, tile_size), anti_aliasing=True)
     rows, cols = grid if grid is not None else _auto_grid(maps.shape[0])
     if rows * cols < maps.shape[0]:
         raise ValueError(f"a {rows}×{cols} grid holds fewer than {maps.shape[0]} channels")

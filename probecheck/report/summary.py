@@ -43,6 +43,8 @@ def _measured(result: ClaimResult) -> Text:
         if i:
             text.append("\n")
         text.append(f"{check.kind}: {check.headline()}", style=None if check.passed else "red")
+    for line in result.regressions:
+        text.append(f"\nregressed: {line}", style="red")
     return text
 
 

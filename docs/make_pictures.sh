@@ -11,8 +11,8 @@ probecheck show fixtures/astronaut_face.png --layer conv1 --tile-size 56 \
 # the eye channel's tile: face and eyes removed, maps on one scale, regions outlined
 pytest --probe-specs specs/face.yaml -k "fire6-eyes and not pre" --probe-diagnostics all \
   --probe-report "$report/pass" -p no:cacheprovider -q
-cp "$report/pass/face__fire6-eyes.png" docs/eye_channel_tile.png
+cp "$report/pass/specs.face__fire6-eyes.png" docs/eye_channel_tile.png
 # a claim that fails on purpose, and the tile that shows why
 pytest --probe-specs docs/failing_example.yaml --probe-report "$report/fail" -p no:cacheprovider -q || true
-cp "$report/fail/failing_example__fire6-eyes-25.png" docs/failing_claim_tile.png
+cp "$report/fail/docs.failing_example__fire6-eyes-25.png" docs/failing_claim_tile.png
 chmod 644 docs/*.png

@@ -312,9 +312,18 @@ class ClaimItem(pytest.Item):
         if state.diagnostics == "all" or (state.diagnostics == "failed" and not self.result.passed):
             from probecheck.render.tiles import write_claim_tile
 
-            self.tile = write_claim_tile(self.result, state.report_dir)
+            self.tile = write_claim_tile(self.result, state.report_dir, stem=self._tile_stem())
         if not self.result.passed:
             raise ClaimFailed(self.result, self.tile)
+
+    def _tile_stem(self) -> str:
+        """The spec's path from the root directory, ``specs.face``: unique within a session."""
+        relative = (
+            self.path.relative_to(self.config.rootpath)
+            if self.path.is_relative_to(self.config.rootpath)
+            else Path(self.path.name)
+        )
+        return ".".join(relative.with_suffix("").parts)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         from probecheck.errors import ProbecheckError

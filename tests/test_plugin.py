@@ -433,3 +433,14 @@ def test_xdist_workers_report_to_one_summary(pytester: pytest.Pytester, claims_d
     data = json.loads((pytester.path / "report" / "results.json").read_text())
     assert sorted(c["claim_id"] for c in data["claims"]) == ["eye", "other"]
     assert len(list((pytester.path / "report").glob("*.png"))) == 1
+
+
+def test_same_spec_name_in_two_directories_gives_two_tiles(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    for sub in ("a", "b"):
+        (claims_dir / sub).mkdir()
+        write_spec(claims_dir / sub, "face.yaml", eye_claim("other", [25]))
+    run(pytester, "--probe-specs", "specs", "--probe-report", "report").assert_outcomes(failed=2)
+    tiles = sorted(p.name for p in (pytester.path / "report").glob("*.png"))
+    assert tiles == ["specs.a.face__other.png", "specs.b.face__other.png"]

@@ -58,13 +58,15 @@ MARGIN = 10
 # file names ------------------------------------------------------------------------------------
 
 
-def tile_name(result: ClaimResult) -> str:
+def tile_name(result: ClaimResult, stem: str | None = None) -> str:
     """``<spec stem>__<claim id>.png``, sanitised to ``[A-Za-z0-9_.-]``.
 
-    Where sanitising loses information (or the ``__`` joint would be ambiguous), a short hash of
-    the spec path and claim id is appended, so distinct claims never share a file.
+    ``stem`` names the spec where its file name alone is not unique (the plugin passes the
+    spec's path relative to the root directory, ``specs.face``). Where sanitising loses
+    information (or the ``__`` joint would be ambiguous), a short hash of the spec path and claim
+    id is appended, so distinct claims never share a file.
     """
-    stem = Path(result.spec).stem if result.spec else "claim"
+    stem = stem or (Path(result.spec).stem if result.spec else "claim")
     raw = f"{stem}__{result.claim_id}"
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", raw)
     lossy = name != raw or "__" in stem or "__" in result.claim_id or name.startswith(".")
@@ -74,9 +76,11 @@ def tile_name(result: ClaimResult) -> str:
     return f"{name}.png"
 
 
-def write_claim_tile(result: ClaimResult, directory: str | Path) -> Path:
-    """Draw the claim's tile and write it atomically as ``directory / tile_name(result)``."""
-    return save_png(claim_tile(result), Path(directory) / tile_name(result))
+def write_claim_tile(
+    result: ClaimResult, directory: str | Path, *, stem: str | None = None
+) -> Path:
+    """Draw the claim's tile and write it atomically as ``directory / tile_name(result, stem)``."""
+    return save_png(claim_tile(result), Path(directory) / tile_name(result, stem))
 
 
 # panels and rows -------------------------------------------------------------------------------

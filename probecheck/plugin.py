@@ -379,6 +379,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if item.tile is not None:
         setattr(report, TILE_ATTR, str(item.tile))
         if item.config.pluginmanager.hasplugin("html"):
-            from pytest_html import extras  # attach the tile to the HTML report
+            import base64
 
-            report.extras = [*getattr(report, "extras", []), extras.png(str(item.tile))]
+            from pytest_html import extras  # attach the tile: base64, so the report keeps a copy
+
+            tile = base64.b64encode(item.tile.read_bytes()).decode("ascii")
+            report.extras = [*getattr(report, "extras", []), extras.png(tile, name=item.tile.name)]

@@ -444,3 +444,15 @@ def test_same_spec_name_in_two_directories_gives_two_tiles(
     run(pytester, "--probe-specs", "specs", "--probe-report", "report").assert_outcomes(failed=2)
     tiles = sorted(p.name for p in (pytester.path / "report").glob("*.png"))
     assert tiles == ["specs.a.face__other.png", "specs.b.face__other.png"]
+
+
+def test_pytest_html_report_carries_the_tile(pytester: pytest.Pytester, claims_dir: Path) -> None:
+    pytest.importorskip("pytest_html")
+    write_spec(claims_dir, "face.yaml", eye_claim("other", [25]))
+    run(pytester, "--probe-specs", "specs", "--html", "out/report.html").assert_outcomes(failed=1)
+    assets = list((pytester.path / "out" / "assets").glob("*.png"))
+    assert len(assets) == 1
+    assert (
+        assets[0].read_bytes()
+        == (pytester.path / "probe-report" / "specs.face__other.png").read_bytes()
+    )

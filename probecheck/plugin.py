@@ -46,6 +46,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--probe-seed", type=int, default=None, help="seed for --probe-weights random")
     group.addoption(
+        "--probe-device",
+        default="cpu",
+        help="where the network runs: cpu (default), cuda, cuda:1, mps…",
+    )
+    group.addoption(
         "--probe-report",
         default="probe-report",
         metavar="DIR",
@@ -127,15 +132,15 @@ class _Session:
         inside = any(root in resolved.parents for root in self.roots)
         return inside and _has_claims_key(resolved)
 
-    def model_for(self, spec: Spec) -> tuple[str, str, int]:
-        """The (arch, weights, seed) a spec is checked against: its own, or the override."""
+    def model_for(self, spec: Spec) -> tuple[str, str, int, str]:
+        """The (arch, weights, seed, device) a spec is checked on: its own, or the override."""
         option = self.config.option
         arch = option.probe_arch or spec.model.arch
         weights = option.probe_weights or spec.model.weights
         if not option.probe_weights and (spec.base_dir / weights).is_file():
             weights = str(spec.base_dir / weights)  # a checkpoint named relative to the spec
         seed = option.probe_seed if option.probe_seed is not None else spec.model.seed
-        return arch, weights, seed
+        return arch, weights, seed, option.probe_device
 
     # hooks of this session (registered as a plugin in pytest_configure) ----------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

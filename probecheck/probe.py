@@ -27,6 +27,8 @@ from probecheck.zoo.images import ImageLike, image_digest, load_image
 from probecheck.zoo.preprocess import Preprocessing
 
 DEFAULT_CACHE_BYTES = 1 << 30
+CPU_MAX_BATCH = 8
+ACCELERATOR_MAX_BATCH = 64
 
 
 class _StopForward(Exception):
@@ -99,6 +101,9 @@ class Probe:
         self.aliases: dict[str, str] = names.squeezenet_aliases(version) if version else {}
         self._alias_of = {path: alias for alias, path in self.aliases.items()}
         self._cache = _ActivationCache(cache_bytes)
+        #: Images per forward pass. On a CPU a batch beyond a few images is slower per image
+        #: than single ones (benchmarks/device_check.py); an accelerator gains from large ones.
+        self.max_batch = CPU_MAX_BATCH if self.device.type == "cpu" else ACCELERATOR_MAX_BATCH
 
     def __repr__(self) -> str:
         return f"Probe({self.identity.arch}, weights={self.identity.weights!r})"
@@ -134,9 +139,11 @@ class Probe:
                 if self._cache.get((digest, path)) is None:
                     missing_images[digest] = rgb
                     missing_paths.add(path)
-        if missing_images:
-            outputs = self._forward(list(missing_images.values()), sorted(missing_paths))
-            for digest, output in zip(missing_images, outputs, strict=True):
+        pending = list(missing_images.items())
+        for start in range(0, len(pending), self.max_batch):
+            chunk = pending[start : start + self.max_batch]
+            outputs = self._forward([rgb for _, rgb in chunk], sorted(missing_paths))
+            for (digest, _), output in zip(chunk, outputs, strict=True):
                 for path, array in output.items():
                     self._cache.put((digest, path), array)
         results = []
@@ -150,22 +157,34 @@ class Probe:
             results.append(result)
         return results
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network's parameters live."""
+        return next(self.model.parameters(), torch.empty(0)).device
+
     def prepare(self, rgbs: Iterable[NDArray[np.uint8]]) -> torch.Tensor:
-        """Resize whole images to the input size and normalise them: a (N, 3, H, W) batch."""
-        prep = self.preprocessing
-        tensors = []
-        for rgb in rgbs:
-            x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+        """Resize whole images to the input size and normalise them: a (N, 3, H, W) batch.
+
+        Images of one size are resized together, on the network's device (the uint8 pixels
+        travel, not floats), so preparing a batch costs little next to its forward pass.
+        """
+        prep, device = self.preprocessing, self.device
+        images = list(rgbs)
+        batch = torch.empty((len(images), 3, *prep.size), device=device)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, rgb in enumerate(images):
+            by_shape.setdefault(rgb.shape, []).append(index)
+        for indices in by_shape.values():
+            pixels = torch.from_numpy(np.stack([images[i] for i in indices])).to(device)
+            x = pixels.permute(0, 3, 1, 2).float()
             if tuple(x.shape[-2:]) != tuple(prep.size):
                 x = F.interpolate(
                     x, size=prep.size, mode="bilinear", align_corners=False, antialias=True
                 )
-            tensors.append(x)
-        batch = torch.cat(tensors) * (prep.pixel_scale / 255.0)
-        mean = torch.tensor(prep.mean).view(1, 3, 1, 1)
-        std = torch.tensor(prep.std).view(1, 3, 1, 1)
-        device = next(self.model.parameters(), torch.empty(0)).device
-        return ((batch - mean) / std).to(device)
+            batch[indices] = x
+        mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1)
+        return (batch * (prep.pixel_scale / 255.0) - mean) / std
 
     def _forward(
         self, rgbs: list[NDArray[np.uint8]], paths: list[str], *, truncate: bool = True
@@ -263,19 +282,33 @@ class Probe:
         self._cache.clear()
 
 
-def load(arch: str = "squeezenet1_0", weights: str = "deep-compression", *, seed: int = 0) -> Probe:
-    """Load ``arch`` with ``weights`` and return a :class:`Probe` on it."""
-    return Probe(build(arch, weights, seed=seed))
+def load(
+    arch: str = "squeezenet1_0",
+    weights: str = "deep-compression",
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+) -> Probe:
+    """Load ``arch`` with ``weights`` on ``device`` (``cpu``, ``cuda``, ``cuda:1``…) as a Probe."""
+    built = build(arch, weights, seed=seed)
+    if device != "cpu":
+        try:
+            built.model.to(device)
+        except (RuntimeError, AssertionError) as error:  # no such device, or no CUDA build
+            raise ProbecheckError(
+                f"cannot move the model to device {device!r}: {error}", fix="use --device cpu"
+            ) from None
+    return Probe(built)
 
 
-_LOADED: dict[tuple[str, str, int], Probe] = {}
+_LOADED: dict[tuple[str, str, int, str], Probe] = {}
 
 
-def shared_probe(arch: str, weights: str, seed: int = 0) -> Probe:
-    """One Probe per (arch, weights, seed) in this process, so its activation cache is shared."""
-    key = (arch, weights, seed)
+def shared_probe(arch: str, weights: str, seed: int = 0, device: str = "cpu") -> Probe:
+    """One Probe per (arch, weights, seed, device) in this process, sharing its activation cache."""
+    key = (arch, weights, seed, device)
     if key not in _LOADED:
-        _LOADED[key] = load(arch, weights, seed=seed)
+        _LOADED[key] = load(arch, weights, seed=seed, device=device)
     return _LOADED[key]
 
 

@@ -334,3 +334,27 @@ def test_a_module_run_twice_is_recorded_at_its_first_call() -> None:
     probe.clear_cache()
     with_deeper = probe.activations(image, ["layer1.0.relu", "layer4"])["layer1.0.relu"]
     np.testing.assert_array_equal(alone, with_deeper)
+
+
+def test_batches_are_split_at_max_batch_with_the_same_numbers(
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [noise(seed) for seed in range(20, 25)]
+    probe.clear_cache()
+    whole = probe.activations_many(images, [PRE])
+    probe.clear_cache()
+    monkeypatch.setattr(probe, "max_batch", 2)
+    passes = probe.forward_passes
+    split = probe.activations_many(images, [PRE])
+    assert probe.forward_passes - passes == 3  # 2 + 2 + 1
+    for a, b in zip(whole, split, strict=True):
+        np.testing.assert_allclose(a[PRE], b[PRE], rtol=1e-5, atol=1e-3)
+
+
+def test_images_of_several_sizes_prepare_into_one_batch(probe: Probe) -> None:
+    small, large = noise(30)[:100, :80], noise(31)
+    batch = probe.prepare([small, large, small])
+    assert tuple(batch.shape) == (3, 3, *probe.preprocessing.size)
+    torch = pytest.importorskip("torch")
+    assert torch.equal(batch[0], batch[2])
+    assert torch.equal(batch[1], probe.prepare([large])[0])

@@ -31,6 +31,7 @@ def model_arguments(parser: argparse.ArgumentParser) -> None:
         help="deep-compression, random, a torchvision weights name (DEFAULT) or a checkpoint path",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+    parser.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda, …")
 
 
 def make_console(*, stderr: bool = False) -> Console:

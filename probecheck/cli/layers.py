@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = make_console()
     with console.status(f"loading {args.arch} ({args.weights})"):
-        probe = load(args.arch, args.weights, seed=args.seed)
+        probe = load(args.arch, args.weights, seed=args.seed, device=args.device)
         rows = probe.layers()
     size = "×".join(str(v) for v in probe.preprocessing.size)
     table = Table(title=f"{args.arch} · weights {probe.identity.weights} · input 3×{size}")

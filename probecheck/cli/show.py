@@ -102,7 +102,7 @@ def load_probe(args: argparse.Namespace, console: Console) -> Probe:
     from probecheck.probe import shared_probe
 
     with console.status(f"loading {args.arch} ({args.weights})"):
-        return shared_probe(args.arch, args.weights, args.seed)
+        return shared_probe(args.arch, args.weights, args.seed, args.device)
 
 
 def channel_indices(labels: list[int], index_base: int, count: int, layer: str) -> list[int]:

@@ -198,3 +198,26 @@ class Tally:
     def reset(self) -> None:
         self.seconds.clear()
         self.calls.clear()
+
+
+def bare_forward(model: Any, module: Any, x: Any) -> Callable[[], Any]:
+    """The baseline: a full forward of ``x`` under inference mode with one plain hook that clones
+    ``module``'s output, as any hand-written torch code would (torch is imported by the caller)."""
+    import torch
+
+    captured: list[Any] = []
+
+    def hook(_module: Any, _inputs: object, output: Any) -> None:
+        captured.append(output.clone())
+
+    def run() -> Any:
+        captured.clear()
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.inference_mode():
+                model(x)
+        finally:
+            handle.remove()
+        return captured[0]
+
+    return run

@@ -48,22 +48,7 @@ def main() -> None:
     x = probe.prepare([rgb])  # the same preprocessed tensor probecheck builds
 
     def bare(module: torch.nn.Module):
-        captured: list[torch.Tensor] = []
-
-        def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            captured.append(output.clone())
-
-        def run() -> torch.Tensor:
-            captured.clear()
-            handle = module.register_forward_hook(hook)
-            try:
-                with torch.inference_mode():
-                    model(x)
-            finally:
-                handle.remove()
-            return captured[0]
-
-        return run
+        return _common.bare_forward(model, module, x)
 
     def warm(layer: str):
         return lambda: probe.activations(rgb, layer)

@@ -68,22 +68,7 @@ def main() -> None:
     assert len({image_digest(image) for image in images}) == len(images) >= max(SIZES)
 
     def bare(x: torch.Tensor):
-        captured: list[torch.Tensor] = []
-
-        def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            captured.append(output.clone())
-
-        def run() -> torch.Tensor:
-            captured.clear()
-            handle = module.register_forward_hook(hook)
-            try:
-                with torch.inference_mode():
-                    model(x)
-            finally:
-                handle.remove()
-            return captured[0]
-
-        return run
+        return _common.bare_forward(model, module, x)
 
     table = Table(title=f"K images → {args.layer} ({path}), median ms per call of all K")
     columns = (

@@ -17,6 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
+import _common
 import numpy as np
 import torch
 
@@ -84,7 +85,7 @@ def bench_batches(device: str, layer: str = "conv10") -> None:
     for k in (1, 8, 32, 64):
         rng = np.random.default_rng(k)
         images = [np.roll(face, int(s), axis=1) for s in rng.integers(1, 200, k)]
-        bare_ms = timed(bare_forward(probe.model, module, probe.prepare(images)), device)
+        bare_ms = timed(_common.bare_forward(probe.model, module, probe.prepare(images)), device)
         many_ms = timed(
             lambda images=images: fresh(probe).activations_many(images, [layer]), device
         )
@@ -101,22 +102,6 @@ def fresh(probe):
     """The probe with its cache emptied, so every call runs the network."""
     probe.clear_cache()
     return probe
-
-
-def bare_forward(model: torch.nn.Module, module: torch.nn.Module, batch: torch.Tensor):
-    """A full forward of ``batch`` with one hook that clones the layer's output to the host."""
-
-    def run() -> None:
-        kept: list[torch.Tensor] = []
-        handle = module.register_forward_hook(lambda _m, _i, out: kept.append(out.clone()))
-        try:
-            with torch.inference_mode():
-                model(batch)
-        finally:
-            handle.remove()
-        kept[0].cpu()
-
-    return run
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console
     from rich.table import Table
 
-    from probecheck.find import ChannelScore, FindInputs, RegionShapes
+    from probecheck.find import ChannelScore, FindInputs, Image8, RegionShapes
     from probecheck.probe import Probe
 
 
@@ -231,7 +231,7 @@ def _table(
 
 
 def _rank(
-    args: argparse.Namespace, probe: Probe, inputs: FindInputs, console: Console
+    args: argparse.Namespace, probe: Probe, inputs: FindInputs, rgb: Image8, console: Console
 ) -> tuple[list[ChannelScore], int]:
     """Rasterise the regions, then rank with a progress bar over the layers."""
     from rich.progress import (
@@ -244,9 +244,7 @@ def _rank(
     )
 
     from probecheck.find import default_layers, rank_channels
-    from probecheck.zoo.images import load_image
 
-    rgb = load_image(inputs.image)
     shape = rgb.shape[:2]
     region = inputs.region.rasterise(shape, "region")
     control = inputs.control.rasterise(shape, "control") if inputs.control else None
@@ -276,13 +274,14 @@ def _rank(
 
 
 def run(args: argparse.Namespace) -> int:
+    from probecheck.atomic import write_atomic
     from probecheck.cli import make_console
     from probecheck.cli.show import check_writable, load_probe
     from probecheck.find import claim_yaml
     from probecheck.zoo.images import load_image
 
     inputs = _inputs(args)
-    load_image(inputs.image)  # a missing image fails before the network loads
+    rgb = load_image(inputs.image)  # read once; a missing image fails before the network loads
     if args.yaml_out is not None:
         check_writable(args.yaml_out, args.force, "--yaml-out")
     relative_to = args.spec_images_relative_to or (
@@ -290,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
     )
     err = make_console(stderr=True)
     probe = load_probe(args, err)
-    rows, layers = _rank(args, probe, inputs, err)
+    rows, layers = _rank(args, probe, inputs, rgb, err)
     console = make_console()
     console.print(_table(rows, args.top, layers, inputs, args.index_base))
     candidates = [r for r in rows if not r.silent]
@@ -303,7 +302,6 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(text, end="")
     if args.yaml_out is not None:
-        args.yaml_out.parent.mkdir(parents=True, exist_ok=True)
-        args.yaml_out.write_text(text, encoding="utf-8")
+        write_atomic(args.yaml_out, text)
         err.print(f"wrote the spec to {args.yaml_out}", soft_wrap=True, highlight=False)
     return 0

@@ -12,11 +12,10 @@ from os import PathLike
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 from skimage import draw
 from skimage.segmentation import find_boundaries
 
-from probecheck.errors import ProbecheckError
+from probecheck.zoo.images import read_image_file
 
 __all__ = ["area_fractions", "load_mask_png", "outline", "rasterise"]
 
@@ -86,17 +85,11 @@ def load_mask_png(path: str | PathLike[str]) -> BoolMask:
 
     Alpha is ignored, unless the colour channels are zero everywhere and alpha varies — an
     "alpha-only" mask as drawn on a transparent layer — and then non-zero alpha is inside.
-    Palette images are read by their colours (not their indices).
+    Palette images are read by their colours (not their indices). The file is read as images
+    are (:func:`~probecheck.zoo.images.read_image_file`): size-bounded and turned upright by its
+    EXIF orientation, so a mask lines up with an image saved by the same camera or editor.
     """
-    try:
-        img = Image.open(path)
-        img.load()
-    except FileNotFoundError:
-        raise ProbecheckError(
-            f"mask {path} does not exist", fix="mask paths are relative to the spec file"
-        ) from None
-    except OSError as error:
-        raise ProbecheckError(f"cannot read mask {path}: {error}", fix="give a PNG") from None
+    img = read_image_file(path, what="mask")  # bounded, upright, errors that name the file
     with img:
         if img.mode in ("P", "PA"):
             keep_alpha = img.mode == "PA" or "transparency" in img.info

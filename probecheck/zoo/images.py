@@ -1,45 +1,154 @@
 """Images in any form a user has them → one uint8 RGB array (H, W, 3).
 
-Paths, PIL images and arrays all work; gray, gray+alpha, RGBA, palette, 16-bit and float images
-become 8-bit RGB, so every later step can assume one format.
+Paths, PIL images and arrays all work; gray, gray+alpha, RGBA, palette, CMYK, 16-bit and float
+images become 8-bit RGB, so every later step can assume one format. Files are read by
+:func:`read_image_file`, the one door for every image and mask a user names: it refuses
+decompression bombs before decoding, turns the EXIF orientation into the pixels (a photo is used
+upright, as every viewer shows it, and region coordinates are pixels of that upright image), and
+names the file in every error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import warnings
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageOps
 
 from probecheck.errors import ProbecheckError
 
 ImageLike = Union[str, Path, Image.Image, NDArray]  # noqa: UP007 - runtime alias
 
+#: The most pixels (width × height) an image file may have; a larger one is refused unread.
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_PIXELS_ENV = "PROBECHECK_MAX_PIXELS"
+
+#: the first bytes of the formats a user is likely to give, to tell "damaged" from "not an image"
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+    (b"RIFF", "WebP"),
+)
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def max_pixels() -> int:
+    """The pixel bound: ``PROBECHECK_MAX_PIXELS`` where set, else 50 megapixels."""
+    given = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not given:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(given.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ProbecheckError(
+            f"{MAX_PIXELS_ENV}={given!r} is not a positive whole number of pixels",
+            fix=f"set it to e.g. {DEFAULT_MAX_PIXELS} or unset it",
+        )
+    return value
+
+
+def read_image_file(path: str | os.PathLike[str], *, what: str = "image") -> Image.Image:
+    """Open, bound, decode and orient an image file; every failure names the file.
+
+    The size is checked from the header, before a pixel is decoded: a small file that claims
+    to be huge (a decompression bomb) costs nothing. ``what`` ("image", "mask") words errors.
+    """
+    path = Path(path)
+    limit = max_pixels()
+    image: Image.Image | None = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # bounded below
+            image = Image.open(path)
+            width, height = image.size
+            if width * height > limit:
+                raise _bomb(path, what, f"{width}×{height} = {width * height:,} pixels", limit)
+            if image.format == "PNG":  # Pillow skips the data's checksums when it decodes
+                image.verify()  # a damaged PNG could otherwise give wrong pixels silently
+                image.close()
+                image = Image.open(path)
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+    except Exception as error:
+        if image is not None:
+            image.close()
+        raise _read_error(path, what, limit, error) from None
+    return image
+
+
+def _read_error(path: Path, what: str, limit: int, error: Exception) -> ProbecheckError:
+    """The user's view of a failure to read ``path``: what, which file, why, and the fix."""
+    if isinstance(error, ProbecheckError):
+        return error
+    if isinstance(error, FileNotFoundError):
+        return ProbecheckError(
+            f"{what} {path} does not exist",
+            fix="check the path (paths in a spec are relative to the spec file)",
+        )
+    if isinstance(error, Image.DecompressionBombError):  # Pillow's own, harder limit
+        counted = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(counted[1]):,} pixels" if counted else "larger than Pillow decodes"
+        return _bomb(path, what, pixels, limit)
+    # decoders raise OSError, ValueError, SyntaxError, EOFError, struct.error…
+    return ProbecheckError(
+        f"cannot read {what} {path}: {_reason(path, error)}",
+        fix="give a PNG, JPEG, TIFF, BMP or WebP file that opens in an image viewer",
+    )
+
+
+def _reason(path: Path, error: Exception) -> str:
+    if isinstance(error, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(error, Image.UnidentifiedImageError):
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        kind = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+        if kind:
+            return f"it starts as a {kind} file does, but is truncated or damaged"
+        return f"it is not an image file ({path.stat().st_size:,} bytes in no format Pillow knows)"
+    text = str(error) or type(error).__name__
+    if "truncated" in text.lower() or isinstance(error, (EOFError, SyntaxError)):
+        return f"the file is truncated or damaged ({text})"
+    return text
+
+
+def _bomb(path: Path, what: str, pixels: str, limit: int) -> ProbecheckError:
+    size = path.stat().st_size if path.is_file() else 0
+    return ProbecheckError(
+        f"{what} {path} is {pixels} in a {size:,}-byte file, "
+        f"over the limit of {limit:,} pixels (a decompression bomb, or a needlessly large image)",
+        fix=f"scale it down (the network sees it at a few hundred pixels a side), or raise the "
+        f"limit with {MAX_PIXELS_ENV}=<pixels> if the image is genuine",
+    )
+
 
 def load_image(image: ImageLike) -> NDArray[np.uint8]:
     """Return ``image`` as a contiguous uint8 RGB array of shape (H, W, 3)."""
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        try:
-            with Image.open(path) as opened:
-                opened.load()
-                return _from_pil(opened)
-        except FileNotFoundError:
-            raise ProbecheckError(f"image {path} does not exist", fix="check the path") from None
-        except OSError as error:
-            raise ProbecheckError(
-                f"cannot read image {path}: {error}", fix="give a PNG or JPEG file"
-            ) from None
+        with read_image_file(image) as opened:
+            return _from_pil(opened)
     if isinstance(image, Image.Image):
         return _from_pil(image)
     return _from_array(np.asarray(image))
 
 
 def _from_pil(image: Image.Image) -> NDArray[np.uint8]:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode in _SIXTEEN_BIT_MODES:  # the mode says 16 bits, however dark the pixels
+        sixteen = np.asarray(image).astype(np.float64)
+        return _from_array(np.rint(sixteen / 65535.0 * 255.0).astype(np.uint8))
+    if image.mode in ("I", "F"):
         return _from_array(np.asarray(image))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,14 +133,14 @@ def _deep_compression(arch: str) -> Built:
     path = store.fetch(store.DEEP_COMPRESSION)
     arrays = deep_compression.state_dict_arrays(deep_compression.read(path))
     state = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
+    summary = mismatch_summary(model.state_dict(), state)
+    if summary:
         raise ProbecheckError(
             f"the deep-compression weights are SqueezeNet v1.0's and do not fit {arch!r}: "
-            f"{str(error).splitlines()[0]}",
+            f"{summary}",
             fix="use arch: squeezenet1_0 with weights: deep-compression",
-        ) from None
+        )
+    model.load_state_dict(state, strict=True)
     sha = store.DEEP_COMPRESSION.sha256
     return Built(model, CAFFE_SQUEEZENET, ModelIdentity(arch, "deep-compression", sha))
 
@@ -186,12 +187,13 @@ def _checkpoint(arch: str, path: Path) -> Built:
             f"checkpoint {path} does not exist",
             fix="give a state_dict saved with torch.save, or deep-compression/random/DEFAULT",
         )
-    try:
+    try:  # weights_only: tensors and plain containers are built, nothing else is run
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle errors vary widely; the message is what matters
+    except Exception as error:  # torch's messages run to paragraphs; say what the file is
         raise ProbecheckError(
-            f"cannot load checkpoint {path} with weights_only=True: {error}",
-            fix="save a plain state_dict: torch.save(model.state_dict(), path)",
+            f"cannot load checkpoint {path}: {checkpoint_problem(path, error)}",
+            fix="save a plain state_dict: torch.save(model.state_dict(), path); a file you do "
+            "not trust must never be loaded with weights_only=False",
         ) from None
     prep = IMAGENET
     if isinstance(loaded, dict) and "state_dict" in loaded:
@@ -199,14 +201,91 @@ def _checkpoint(arch: str, path: Path) -> Built:
             prep = Preprocessing.from_dict(loaded["preprocessing"])
         loaded = loaded["state_dict"]
     model = build_architecture(arch)
-    try:
-        model.load_state_dict(loaded, strict=True)
-    except (RuntimeError, TypeError) as error:
-        raise ProbecheckError(
-            f"checkpoint {path} does not fit {arch}: {str(error).splitlines()[0]}",
-            fix="check that arch names the architecture the checkpoint was saved from",
-        ) from None
+    _load_state(model, loaded, f"checkpoint {path} does not fit {arch}")
     return Built(model, prep, ModelIdentity(arch, str(path), store.sha256_of(path)))
+
+
+#: first bytes → what a file that is not a torch.save archive or pickle most likely is
+_NOT_CHECKPOINTS = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"{", "a JSON or text file"),
+    (b"<", "an HTML or XML file (a download that returned a web page?)"),
+    (b"\x93NUMPY", "a numpy .npy array"),
+)
+MISMATCH_SHOWN = 3
+
+
+def checkpoint_problem(path: Path, error: Exception) -> str:
+    """One line on why ``torch.load(path, weights_only=True)`` failed, from the file's bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if not head:
+        return "the file is empty"
+    for magic, kind in _NOT_CHECKPOINTS:
+        if head.startswith(magic):
+            return f"it is {kind}, not a checkpoint"
+    text = str(error)
+    refused = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", text)
+    if refused:
+        return (
+            f"it is a pickle that builds Python objects ({refused[1]}), which weights_only=True "
+            "refuses to run"
+        )
+    archive, pickled = head.startswith(b"PK\x03\x04"), head.startswith(b"\x80")
+    if (archive or pickled) and "Weights only load failed" in text:
+        return "it is a pickle with contents weights_only=True refuses to build"
+    if archive:
+        first = text.split(". ")[0].splitlines()[0]
+        return f"it is a torch.save archive, but truncated or damaged ({first})"
+    if not pickled:
+        return "it is not a torch checkpoint (neither a torch.save archive nor a pickle)"
+    first = text.split(". ")[0].splitlines()[0] if text else "no message"
+    return f"it is not a torch checkpoint ({type(error).__name__}: {first})"
+
+
+def _load_state(model: nn.Module, state: object, what: str) -> None:
+    """``model.load_state_dict(state)``, or an error listing a few mismatched keys of each kind."""
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ProbecheckError(
+            f"{what}: it holds a {type(state).__name__}, not a state_dict (names → tensors)",
+            fix="save a plain state_dict: torch.save(model.state_dict(), path)",
+        )
+    summary = mismatch_summary(model.state_dict(), state)
+    if summary:
+        prefixed = [k for k in state if k.startswith("module.")]
+        hint = (
+            "the keys start with 'module.' (saved from a DataParallel wrapper): save "
+            "model.module.state_dict() instead; "
+            if prefixed and len(prefixed) == len(state)
+            else ""
+        )
+        raise ProbecheckError(
+            f"{what}: {summary}",
+            fix=hint + "check that arch names the architecture the weights were saved from",
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def mismatch_summary(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str:
+    """A few keys of each kind of mismatch, with counts; '' where the state_dicts fit."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    wrong = [
+        f"{k} {list(given[k].shape)} (expected {list(expected[k].shape)})"
+        for k in expected
+        if k in given and given[k].shape != expected[k].shape
+    ]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+        if keys:
+            shown = ", ".join(keys[:MISMATCH_SHOWN])
+            more = f", and {len(keys) - MISMATCH_SHOWN} more" if len(keys) > MISMATCH_SHOWN else ""
+            parts.append(f"{len(keys)} {label} ({shown}{more})")
+    return "; ".join(parts)
 
 
 def save_checkpoint(built_model: nn.Module, preprocessing: Preprocessing, path: str | Path) -> Path:

@@ -65,15 +65,45 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _checked(path: Path, remote: RemoteFile) -> Path:
+def _checked(path: Path, remote: RemoteFile, *, offline: bool) -> Path:
+    """``path`` if its bytes are the release's; otherwise the error that says how to get them.
+
+    Run on every load, not only after a download: a file truncated by a full disk or edited
+    in place is refused before a single weight is decoded. (Hashing the 676 kB file costs about
+    a millisecond, so the digest is not cached.)
+    """
     actual = sha256_of(path)
-    if actual != remote.sha256:
-        raise WeightsNotFoundError(
-            f"{path} has sha256 {actual}, expected {remote.sha256}: it is not the released "
-            f"{remote.filename}",
-            fix=f"replace it with the file from {remote.url}",
+    if actual == remote.sha256:
+        return path
+    size = path.stat().st_size
+    if size < remote.size:
+        what = f"is {size:,} bytes, but the release is {remote.size:,}: it is truncated"
+    elif size > remote.size:
+        what = f"is {size:,} bytes, but the release is {remote.size:,}: it is another file"
+    else:
+        what = "has the release's size but other bytes: it was altered or damaged"
+    if offline:
+        fix = (
+            f"replace it with a good copy (sha256 {remote.sha256[:12]}…, {remote.size:,} "
+            f"bytes) from {remote.url}, or unset {WEIGHTS_DIR_ENV} to download one into the "
+            f"cache {path_in_cache(remote).parent}"
         )
-    return path
+    else:
+        fix = (
+            f"delete {path}: the next run downloads a good copy from {remote.url}; with no "
+            f"network, put a good copy (sha256 {remote.sha256[:12]}…) in a directory and set "
+            f"{WEIGHTS_DIR_ENV} to it"
+        )
+    raise WeightsNotFoundError(
+        f"{path} {what} (sha256 {actual}, expected {remote.sha256}); "
+        f"it is not the released {remote.filename}",
+        fix=fix,
+    )
+
+
+def path_in_cache(remote: RemoteFile) -> Path:
+    """Where ``remote`` lives in the cache, downloaded or not."""
+    return cache_dir() / remote.filename
 
 
 def fetch(remote: RemoteFile, *, download: bool = True) -> Path:
@@ -82,10 +112,10 @@ def fetch(remote: RemoteFile, *, download: bool = True) -> Path:
     if offline:
         candidate = Path(offline).expanduser() / remote.filename
         if candidate.is_file():
-            return _checked(candidate, remote)
-    cached = cache_dir() / remote.filename
+            return _checked(candidate, remote, offline=True)
+    cached = path_in_cache(remote)
     if cached.is_file():
-        return _checked(cached, remote)
+        return _checked(cached, remote, offline=False)
     problem = "downloading is switched off"
     if download:
         try:

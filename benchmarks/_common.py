@@ -58,6 +58,9 @@ def apply_threads(threads: int | None) -> int:
 
     if threads is not None:
         torch.set_num_threads(threads)
+    # probecheck runs its forwards at PROBECHECK_THREADS (default 1): the same count as bare
+    # torch here, or the ratios would compare thread counts, not code
+    os.environ["PROBECHECK_THREADS"] = str(torch.get_num_threads())
     return torch.get_num_threads()
 
 

@@ -9,6 +9,7 @@ hook that kept a reference would report post-ReLU numbers for a pre-ReLU layer.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,29 @@ from probecheck.zoo.images import ImageLike, image_digest, load_image
 from probecheck.zoo.preprocess import Preprocessing
 
 DEFAULT_CACHE_BYTES = 1 << 30
-CPU_MAX_BATCH = 8
+#: On a CPU every image gets a forward of its own: batched, an image's numbers change in their
+#: last bits with the batch's size (conv10 differs between batches of 1 and of 2+), and which
+#: images share a batch depends on the cache and on how xdist spreads the specs. Alone, an
+#: image's numbers depend on nothing but the image. (Batches were no faster on a CPU anyway.)
+CPU_MAX_BATCH = 1
 ACCELERATOR_MAX_BATCH = 64
+#: torch's intra-op threads while probing: a fixed number, so the numbers do not depend on the
+#: machine's cores (one thread and two give different last bits in fire6, fire9 and conv10).
+THREADS_ENV = "PROBECHECK_THREADS"
+DEFAULT_THREADS = 1
+
+
+def probe_threads() -> int:
+    """The thread count for forward passes: ``PROBECHECK_THREADS``, else 1."""
+    given = os.environ.get(THREADS_ENV, "").strip()
+    if not given:
+        return DEFAULT_THREADS
+    if not given.isdigit() or int(given) < 1:
+        raise ProbecheckError(
+            f"{THREADS_ENV}={given!r} is not a positive whole number",
+            fix="set it to a thread count such as 1 (the default) or unset it",
+        )
+    return int(given)
 
 
 class _StopForward(Exception):
@@ -101,9 +123,11 @@ class Probe:
         self.aliases: dict[str, str] = names.squeezenet_aliases(version) if version else {}
         self._alias_of = {path: alias for alias, path in self.aliases.items()}
         self._cache = _ActivationCache(cache_bytes)
-        #: Images per forward pass. On a CPU a batch beyond a few images is slower per image
-        #: than single ones (benchmarks/device_check.py); an accelerator gains from large ones.
+        #: Images per forward pass: one on a CPU (see CPU_MAX_BATCH); an accelerator gains
+        #: from large batches (benchmarks/device_check.py).
         self.max_batch = CPU_MAX_BATCH if self.device.type == "cpu" else ACCELERATOR_MAX_BATCH
+        #: torch's intra-op threads during forward passes (see DEFAULT_THREADS).
+        self.threads = probe_threads()
 
     def __repr__(self) -> str:
         return f"Probe({self.identity.arch}, weights={self.identity.weights!r})"
@@ -211,6 +235,7 @@ class Probe:
 
         handles = [self._modules[path].register_forward_hook(hook_for(path)) for path in paths]
         try:
+            self._fix_threads()
             batch = self.prepare(rgbs)
             with torch.inference_mode(), contextlib.suppress(_StopForward):
                 self.model(batch)
@@ -223,9 +248,16 @@ class Probe:
             raise ProbecheckError(f"layer(s) {', '.join(never)} never ran in the forward pass")
         return [{path: captured[path][i].numpy() for path in paths} for i in range(len(rgbs))]
 
+    def _fix_threads(self) -> None:
+        """Run torch at ``self.threads`` threads. Set, not restored: switching the OpenMP pool
+        costs several milliseconds each way, more than a small forward pass."""
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+
     # predictions and the network table -----------------------------------------------------------
     def predict(self, image: ImageLike, top: int = 5) -> list[tuple[str, float]]:
         """The ``top`` ImageNet categories with their softmax scores."""
+        self._fix_threads()
         batch = self.prepare([load_image(image)])
         with torch.inference_mode():
             logits = self.model(batch).reshape(1, -1)

@@ -156,6 +156,7 @@ def test_uncached_images_share_one_batched_forward(
         return real_forward(rgbs, paths, **kwargs)
 
     monkeypatch.setattr(probe, "_forward", counting_forward)
+    monkeypatch.setattr(probe, "max_batch", 8)  # as on an accelerator (a CPU runs images alone)
     a, b, c, d, e = (noise(seed) for seed in range(10, 15))
     passes = probe.forward_passes
     first = probe.activations_many([a, b, c], [PRE, "conv1"])

@@ -143,3 +143,38 @@ def test_show_and_find_write_only_where_told(
     assert main([*find, "--layer", "conv1", "--yaml-out", str(tmp_path / "out/c.yaml")]) == 0
     capsys.readouterr()
     assert changed(before, snapshot(tmp_path)) == ["out/c.yaml", "out/m.png"]
+
+
+def test_a_broken_image_or_mask_in_a_spec_fails_its_claim_with_the_message(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixtures = project / "fixtures"
+    face = (fixtures / "astronaut_face.png").read_bytes()
+    (fixtures / "cut.png").write_bytes(face[: len(face) // 2])
+    (fixtures / "notes.png").write_text("eyes: left and right\n")
+    for spec in (project / "specs").iterdir():
+        spec.unlink()
+    (project / "specs" / "broken.yaml").write_text(
+        "images:\n"
+        "  cut: ../fixtures/cut.png\n"
+        "  face: ../fixtures/astronaut_face.png\n"
+        "regions:\n"
+        "  eyes: {mask: ../fixtures/notes.png}\n"
+        "  box: {boxes: [[0, 0, 8, 8]]}\n"
+        "claims:\n"
+        "  - {id: cut, layer: conv1, channels: [0],"
+        " selective: {image: cut, region: box, ratio_at_least: 1}}\n"
+        "  - {id: mask, layer: conv1, channels: [0],"
+        " selective: {image: face, region: eyes, ratio_at_least: 1}}\n"
+    )
+    result = run_fresh(pytester, monkeypatch, "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*broken.yaml:*: cannot read image *cut.png: the file is truncated or damaged*",
+            "*fix: give a PNG, JPEG*",
+            "*broken.yaml:*: cannot read mask *notes.png: it is not an image file*",
+        ],
+        consecutive=False,
+    )
+    assert "Traceback" not in result.stdout.str()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from probecheck.spec.models import Region, RuleError, Spec, _resolve, references
+from probecheck.spec.models import AnyCheck, Region, RuleError, _resolve, references
 
 __all__ = ["image_problems", "region_problems"]
 
+Checks = Sequence[tuple[tuple, AnyCheck]]
 Size = tuple[int, int]  # (width, height) as the image is shown, EXIF orientation applied
 
 EXIF_ORIENTATION = 0x0112
@@ -81,17 +82,17 @@ def image_problems(
     return problems, sizes
 
 
-def _cases(spec: Spec) -> dict[tuple, dict[str, str]]:
+def _cases(checks: Checks) -> dict[tuple, dict[str, str]]:
     """loc of each case -> the names it uses, by field (image, altered, region, control...)."""
     by_case: dict[tuple, dict[str, str]] = {}
-    for loc, _, name in references(list(enumerate(spec.claims))):
+    for loc, _, name in references(checks):
         by_case.setdefault(loc[:-1], {})[loc[-1]] = name
     return by_case
 
 
-def _used_with(spec: Spec) -> Iterator[tuple[str, str]]:
+def _used_with(checks: Checks) -> Iterator[tuple[str, str]]:
     """(region, image) for every region a case uses on an image."""
-    for fields in _cases(spec).values():
+    for fields in _cases(checks).values():
         image = fields.get("image")
         for field in ("region", "control"):
             if image is not None and field in fields:
@@ -157,9 +158,9 @@ def _mask_problems(name: str, region: Region, size: Size, image: str) -> Iterato
         )
 
 
-def _pair_problems(spec: Spec, sizes: Mapping[str, Size]) -> Iterator[RuleError]:
+def _pair_problems(checks: Checks, sizes: Mapping[str, Size]) -> Iterator[RuleError]:
     """An altered image of another size than the image it is compared with."""
-    for case_loc, fields in _cases(spec).items():
+    for case_loc, fields in _cases(checks).items():
         base = fields.get("image")
         for field in ("altered", "control_altered"):
             other = fields.get(field)
@@ -173,13 +174,15 @@ def _pair_problems(spec: Spec, sizes: Mapping[str, Size]) -> Iterator[RuleError]
                 )
 
 
-def region_problems(spec: Spec, sizes: Mapping[str, Size]) -> list[RuleError]:
-    """Regions that do not fit the images they are used with; masks that are missing or wrong."""
-    problems: list[RuleError] = list(_pair_problems(spec, sizes))
+def region_problems(
+    regions: Mapping[str, Region], checks: Checks, sizes: Mapping[str, Size]
+) -> list[RuleError]:
+    """Regions that do not fit the images ``checks`` use them with; masks missing or wrong."""
+    problems: list[RuleError] = list(_pair_problems(checks, sizes))
     seen: set[tuple[str, Size]] = set()
-    for region_name, image in _used_with(spec):
+    for region_name, image in _used_with(checks):
         size = sizes.get(image)
-        region = spec.regions.get(region_name)
+        region = regions.get(region_name)
         if size is None or region is None or (region_name, size) in seen:
             continue
         seen.add((region_name, size))

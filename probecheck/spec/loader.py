@@ -18,7 +18,15 @@ from pydantic import ValidationError
 from probecheck.errors import SpecError
 from probecheck.spec.files import image_problems, region_problems
 from probecheck.spec.messages import describe
-from probecheck.spec.models import Claim, RuleError, Spec, file_rule_problems
+from probecheck.spec.models import (
+    CHECK_MODELS,
+    Claim,
+    Region,
+    RuleError,
+    Spec,
+    claim_checks,
+    file_rule_problems,
+)
 from probecheck.spec.reading import (
     compose,
     construct,
@@ -26,7 +34,7 @@ from probecheck.spec.reading import (
     read_text,
     tag_problems,
 )
-from probecheck.spec.source import SourceMap
+from probecheck.spec.source import Loc, SourceMap
 
 __all__ = ["load_spec"]
 
@@ -94,7 +102,8 @@ def _validate(
 def _file_problems(spec: Spec, source: SourceMap) -> list[SpecError]:
     """Images that are missing or not images; regions and masks that do not fit them."""
     problems, sizes = image_problems(spec.images, spec.base_dir)
-    return _errors(problems + region_problems(spec, sizes), source)
+    checks = claim_checks(list(enumerate(spec.claims)))
+    return _errors(problems + region_problems(spec.regions, checks, sizes), source)
 
 
 def _names(value: Any) -> set[str] | None:
@@ -104,25 +113,58 @@ def _names(value: Any) -> set[str] | None:
     return None
 
 
+def _valid_parts(data: dict[str, Any]) -> tuple[list[tuple[int, Claim]], list[tuple[Loc, Any]]]:
+    """The claims that validate on their own, and the checks that do (also of other claims)."""
+    claims: list[tuple[int, Claim]] = []
+    checks: list[tuple[Loc, Any]] = []
+    raw_claims = data.get("claims")
+    for i, raw in enumerate(raw_claims if isinstance(raw_claims, list) else []):
+        try:
+            claims.append((i, Claim.model_validate(raw)))
+            continue
+        except ValidationError:
+            pass  # its errors are reported already; its checks may still be sound
+        for name, model in CHECK_MODELS.items():
+            if isinstance(raw, dict) and isinstance(raw.get(name), dict):
+                try:
+                    checks.append((("claims", i, name), model.model_validate(raw[name])))
+                except ValidationError:
+                    continue
+    return claims, claim_checks(claims) + checks
+
+
+def _valid_regions(raw: Any, base_dir: Path) -> dict[str, Region]:
+    """The regions that validate on their own, bound to the spec's directory."""
+    regions: dict[str, Region] = {}
+    for name, value in raw.items() if isinstance(raw, dict) else ():
+        try:
+            regions[name] = Region.model_validate(value)
+        except ValidationError:
+            continue
+        regions[name]._base_dir = base_dir
+    return regions
+
+
 def _problems_of_valid_parts(
     data: dict[str, Any], source: SourceMap, base_dir: Path
 ) -> list[SpecError]:
-    """Rules across the file, checked on the claims that validate on their own.
+    """Rules across the file and its files, checked on the parts that validate on their own.
 
     Pydantic checks the rules across a file only once the whole file validates; a user who
     misspelt one key would otherwise learn of an undefined region only on the next run.
     """
-    claims: list[tuple[int, Claim]] = []
-    for i, raw in enumerate(data.get("claims") if isinstance(data.get("claims"), list) else []):
-        try:
-            claims.append((i, Claim.model_validate(raw)))
-        except ValidationError:
-            continue  # its errors are reported already
+    claims, checks = _valid_parts(data)
     base = data.get("index_base", 0)
     index_base = base if base in (0, 1) and not isinstance(base, bool) else 0
     images, regions = data.get("images"), data.get("regions")
-    rules = file_rule_problems(claims, _names(images), _names(regions), index_base)
+    raw_claims = data.get("claims") if isinstance(data.get("claims"), list) else []
+    ids = [(i, c["id"]) for i, c in enumerate(raw_claims) if isinstance(c, dict) and "id" in c]
+    ids = [(i, claim_id) for i, claim_id in ids if isinstance(claim_id, str)]
+    rules = file_rule_problems(
+        claims, _names(images), _names(regions), index_base, checks=checks, ids=ids
+    )
     if isinstance(images, dict):
         paths = {k: v for k, v in images.items() if isinstance(k, str) and isinstance(v, str) and v}
-        rules += image_problems(paths, base_dir)[0]
+        found, sizes = image_problems(paths, base_dir)
+        rules += found + region_problems(_valid_regions(regions, base_dir), checks, sizes)
     return _errors(rules, source)

@@ -530,37 +530,49 @@ _REFERENCE_KINDS = {
 }
 
 
-def references(claims: Sequence[tuple[int, Claim]]) -> Iterator[tuple[Loc, str, str]]:
-    """(loc, kind, name) for every image or region name used by a case of ``claims``."""
-    for i, claim in claims:
-        for check_name, check in claim.checks.items():
-            for j, case in enumerate(check.cases):
-                for field, kind in _REFERENCE_KINDS.items():
-                    name = getattr(case, field, None)
-                    if name is not None:
-                        yield ("claims", i, check_name, *check.case_loc(j), field), kind, name
+AnyCheck = DropCheck | SelectiveCheck | StrongestCheck
+CHECK_MODELS: dict[str, type[AnyCheck]] = {
+    "drop": DropCheck,
+    "selective": SelectiveCheck,
+    "strongest": StrongestCheck,
+}
 
 
-def _id_problems(claims: Sequence[tuple[int, Claim]]) -> Iterator[RuleError]:
+def claim_checks(claims: Sequence[tuple[int, Claim]]) -> list[tuple[Loc, AnyCheck]]:
+    """(loc, check) for every check of ``claims``: ``("claims", 3, "drop")``."""
+    return [(("claims", i, n), check) for i, claim in claims for n, check in claim.checks.items()]
+
+
+def references(checks: Sequence[tuple[Loc, AnyCheck]]) -> Iterator[tuple[Loc, str, str]]:
+    """(loc, kind, name) for every image or region name used by a case of ``checks``."""
+    for check_loc, check in checks:
+        for j, case in enumerate(check.cases):
+            for field, kind in _REFERENCE_KINDS.items():
+                name = getattr(case, field, None)
+                if name is not None:
+                    yield (*check_loc, *check.case_loc(j), field), kind, name
+
+
+def _id_problems(ids: Sequence[tuple[int, str]]) -> Iterator[RuleError]:
     seen: dict[str, int] = {}
-    for i, claim in claims:
-        if claim.id in seen:
+    for i, claim_id in ids:
+        if claim_id in seen:
             yield RuleError(
-                f"duplicate claim id '{claim.id}' (also claims[{seen[claim.id]}])",
+                f"duplicate claim id '{claim_id}' (also claims[{seen[claim_id]}])",
                 loc=("claims", i, "id"),
                 fix="give every claim a unique id",
             )
         else:
-            seen[claim.id] = i
+            seen[claim_id] = i
 
 
 def _reference_problems(
-    claims: Sequence[tuple[int, Claim]],
+    checks: Sequence[tuple[Loc, AnyCheck]],
     images: Collection[str] | None,
     regions: Collection[str] | None,
 ) -> Iterator[RuleError]:
     """Names used by cases but not defined (a collection of None is not checked)."""
-    for loc, kind, name in references(claims):
+    for loc, kind, name in references(checks):
         known = images if kind == "images" else regions
         if known is None or name in known:
             continue
@@ -597,13 +609,18 @@ def file_rule_problems(
     images: Collection[str] | None,
     regions: Collection[str] | None,
     index_base: int,
+    checks: Sequence[tuple[Loc, AnyCheck]] | None = None,
+    ids: Sequence[tuple[int, str]] | None = None,
 ) -> list[RuleError]:
     """Every problem across the file: duplicate ids, undefined names, bad channel numbers.
 
-    ``claims`` are (index, claim) pairs, so that the loader can check the claims that validate
-    on their own while another part of the file does not.
+    ``claims`` are (index, claim) pairs; ``checks`` (loc, check) and ``ids`` (index, id) pairs
+    default to those of ``claims``: the loader passes the parts that validate on their own
+    while another part of the file does not.
     """
-    problems = [*_id_problems(claims), *_reference_problems(claims, images, regions)]
+    checks = claim_checks(claims) if checks is None else checks
+    ids = [(i, claim.id) for i, claim in claims] if ids is None else ids
+    problems = [*_id_problems(ids), *_reference_problems(checks, images, regions)]
     for i, claim in claims:
         loc: Loc = ("claims", i, "channels")
         problems += _channel_list_problems(claim.channels or [], loc, index_base)

@@ -107,4 +107,5 @@ class SourceMap:
             value = found[0].value if found and isinstance(found[0], ScalarNode) else ""
             if re.fullmatch(NAME_PATTERN, value) and not value.isdigit():
                 ids[i] = value
-        return ids
+        repeated = {v for v in ids.values() if list(ids.values()).count(v) > 1}
+        return {i: v for i, v in ids.items() if v not in repeated}  # a repeated id names none

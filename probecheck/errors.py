@@ -46,14 +46,22 @@ class SpecError(ProbecheckError):
         self.key = key
         self.detail = message
         self.problems: list[SpecError] = [self]
+        self.uncounted = 0
+
+    #: Most problems listed in one message; the rest are counted.
+    SHOWN = 50
 
     @classmethod
-    def gather(cls, problems: list[SpecError]) -> SpecError:
-        """One error for several problems of a file: sorted by line, repeats dropped."""
+    def gather(cls, problems: list[SpecError], *, uncounted: int = 0) -> SpecError:
+        """One error for several problems of a file: sorted by line, repeats dropped.
+
+        ``uncounted`` problems were found but not described (a file with thousands of errors
+        is described only in part): they are added to the count of those not listed.
+        """
         unique = {str(p): p for p in problems}
         ordered = sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0))
         first = ordered[0]
-        if len(ordered) == 1:
+        if len(ordered) == 1 and not uncounted:
             return first
         error = cls(
             first.detail,
@@ -64,13 +72,18 @@ class SpecError(ProbecheckError):
             fix=first.fix,
         )
         error.problems = ordered
+        error.uncounted = uncounted
         return error
 
     def __str__(self) -> str:
-        if len(self.problems) == 1:
+        if len(self.problems) == 1 and not self.uncounted:
             return super().__str__()
-        head = f"{self.path or '<spec>'}: {len(self.problems)} problems"
-        return "\n".join([head, *(ProbecheckError.__str__(p) for p in self.problems)])
+        total = len(self.problems) + self.uncounted
+        lines = [f"{self.path or '<spec>'}: {total} problems"]
+        lines += [ProbecheckError.__str__(p) for p in self.problems[: self.SHOWN]]
+        if total > self.SHOWN:
+            lines.append(f"... and {total - self.SHOWN} more problems (fix these first)")
+        return "\n".join(lines)
 
 
 class WeightsNotFoundError(ProbecheckError):

@@ -38,6 +38,9 @@ from probecheck.spec.source import Loc, SourceMap
 
 __all__ = ["load_spec"]
 
+DESCRIBED = 200
+"""Most of pydantic's errors described for one file; a user fixes the first ones first."""
+
 
 def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Load, validate and normalise the spec file at ``path``; raise SpecError on any problem."""
@@ -61,14 +64,14 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
             fix="start the file with keys such as 'images:', 'regions:' and 'claims:'",
         )
         raise SpecError.gather([top, *problems])
-    spec, found = _validate(data, source, path)
+    spec, found, uncounted = _validate(data, source, path)
     problems += found
     if spec is None:
         problems += _problems_of_valid_parts(data, source, path.parent)
     else:
         problems += _file_problems(spec, source)
     if problems:
-        raise SpecError.gather(problems)
+        raise SpecError.gather(problems, uncounted=uncounted)
     assert spec is not None
     spec._source = source
     for i, claim in enumerate(spec.claims):
@@ -90,13 +93,16 @@ def _errors(rules: list[RuleError], source: SourceMap) -> list[SpecError]:
 
 def _validate(
     data: dict[str, Any], source: SourceMap, path: Path
-) -> tuple[Spec | None, list[SpecError]]:
-    """The validated Spec, or None and a SpecError for each of pydantic's errors."""
+) -> tuple[Spec | None, list[SpecError], int]:
+    """The validated Spec, or None, a SpecError for each of pydantic's errors (up to
+    DESCRIBED) and the number of errors left undescribed."""
     try:
-        return Spec.model_validate(data, context={"path": path}), []
+        return Spec.model_validate(data, context={"path": path}), [], 0
     except ValidationError as exc:
-        described = describe([dict(err) for err in exc.errors()])
-        return None, [source.error(loc, message, fix) for loc, message, fix in described]
+        errors = exc.errors()
+        described = describe([dict(err) for err in errors[:DESCRIBED]])
+        found = [source.error(loc, message, fix) for loc, message, fix in described]
+        return None, found, max(0, len(errors) - DESCRIBED)
 
 
 def _file_problems(spec: Spec, source: SourceMap) -> list[SpecError]:

@@ -42,7 +42,7 @@ PAYLOADS = [
     "claims: !!python/object/apply:os.system ['touch {marker}']\n",
     "claims: !!python/object/apply:subprocess.check_call [['touch', '{marker}']]\n",
     "claims: !!python/object/new:subprocess.Popen [['touch', '{marker}']]\n",
-    "images: {{x: !!python/object/apply:builtins.exec ['open(r\"{marker}\", \"w\")']}}\n",
+    'images: {{x: !!python/object/apply:builtins.exec [\'open(r"{marker}", "w")\']}}\n',
     "claims:\n  - !!python/object/apply:os.system\n    args: ['touch {marker}']\n",
     "model: !!python/name:os.system\nclaims: []\n",
     "model: !!python/module:os\nclaims: []\n",

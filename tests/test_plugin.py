@@ -403,18 +403,20 @@ def test_results_json_is_rewritten_when_no_claim_runs(
     assert data["claims"] == []
 
 
-def test_missing_mask_fails_the_claim_with_a_message(
+def test_missing_mask_is_a_collection_error_naming_it(
     pytester: pytest.Pytester, claims_dir: Path
 ) -> None:
     claim = eye_claim("eye", [15], control=False).replace("region: eyes", "region: painted")
     spec = write_spec(claims_dir, "face.yaml", claim)
     spec.write_text(spec.read_text().replace("regions:", "regions:\n  painted: {mask: nope.png}"))
     result = run(pytester, "--probe-specs", "specs", "--probe-report", "report")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*face.yaml:*nope.png*"])
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*face.yaml:9:13: regions.painted.mask: mask file not found: *nope.png"]
+    )
     assert "Traceback" not in result.stdout.str()
     data = json.loads((pytester.path / "report" / "results.json").read_text())
-    assert "nope.png" in data["claims"][0]["error"]
+    assert data["claims"] == []  # nothing ran
 
 
 def test_baseline_update_needs_a_file(pytester: pytest.Pytester, claims_dir: Path) -> None:

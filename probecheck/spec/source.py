@@ -9,6 +9,7 @@ problem with a key (the loader, or a check against the network's layers) turns i
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,5 +108,5 @@ class SourceMap:
             value = found[0].value if found and isinstance(found[0], ScalarNode) else ""
             if re.fullmatch(NAME_PATTERN, value) and not value.isdigit():
                 ids[i] = value
-        repeated = {v for v in ids.values() if list(ids.values()).count(v) > 1}
+        repeated = {v for v, n in Counter(ids.values()).items() if n > 1}
         return {i: v for i, v in ids.items() if v not in repeated}  # a repeated id names none

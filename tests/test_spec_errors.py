@@ -135,7 +135,7 @@ CASES: list[tuple[str, str, str | None, str, list[tuple[str, str]]]] = [
         "missing or unreadable image files",
         "not an image",
         "README.md",
-        "is not an image Pillow can read",
+        "cannot be read as an image: cannot identify image file",
         [("astronaut_face.png", "README.md")],
     ),
     (
@@ -339,6 +339,18 @@ def test_each_kind_of_spec_error(
         assert problem.line == line_of(text, snippet), str(problem)
         assert problem.column is not None and problem.column >= 1
         assert re.match(rf"{re.escape(str(path))}:\d+:\d+: ", str(problem))
+
+
+def test_an_image_too_large_to_decode_is_named(spec_dir: Path) -> None:
+    from PIL import Image
+
+    huge = spec_dir / "huge.png"
+    Image.new("1", (20_000, 20_000)).save(huge)  # 400 megapixels, 50 kB on disk
+    path = spec_dir / "face.yaml"
+    path.write_text(FACE.replace("../fixtures/astronaut_face.png", "huge.png"), encoding="utf-8")
+    error = collection_error(path)
+    assert f"image {huge} cannot be read as an image: Image size (400000000 pixels)" in str(error)
+    assert error.problems[0].key == "images.face"
 
 
 def test_the_shipped_specs_have_no_error() -> None:

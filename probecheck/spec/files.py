@@ -57,7 +57,7 @@ def _read_size(path: Path, what: str) -> tuple[Size | None, str | None]:
         return header_size(path), None
     except Exception as error:  # Pillow raises many kinds for a file that is not an image
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return None, f"{what} {path} is not an image Pillow can read: {reason}"
+        return None, f"{what} {path} cannot be read as an image: {reason}"
 
 
 def image_problems(

@@ -47,6 +47,10 @@ PAYLOADS = [
     "model: !!python/name:os.system\nclaims: []\n",
     "model: !!python/module:os\nclaims: []\n",
     "claims: !custom/tag {{run: 'touch {marker}'}}\n",
+    "? !!python/object/apply:os.system ['touch {marker}']\n: 1\nclaims: []\n",
+    "base: &b !!python/object/apply:os.system ['touch {marker}']\nclaims: [{{<<: *b}}]\n",
+    "%TAG !p! tag:yaml.org,2002:python/\n---\n"
+    "claims: !p!object/apply:os.system ['touch {marker}']\n",
 ]
 
 

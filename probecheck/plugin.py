@@ -251,8 +251,13 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[ClaimItem]:
         from probecheck.spec import load_spec
+        from probecheck.validate import check_against_network
 
         self._spec = load_spec(self.path)
+        option = self.config.option
+        arch, weights, _, _ = self.config.stash[_KEY].model_for(self._spec)
+        overridden = {f for f in ("arch", "weights") if getattr(option, f"probe_{f}")}
+        check_against_network(self._spec, arch, weights, overridden=overridden)
         for claim in self._spec.claims:
             yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
 

@@ -25,6 +25,7 @@ from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
 from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
 from probecheck.zoo.images import ImageLike, image_digest, load_image
+from probecheck.zoo.layer_table import squeezenet_version
 from probecheck.zoo.preprocess import Preprocessing
 
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -96,16 +97,6 @@ class _ActivationCache:
     def clear(self) -> None:
         self._items.clear()
         self._bytes = 0
-
-
-def squeezenet_version(model: nn.Module) -> str | None:
-    """ "1_0" or "1_1" for torchvision SqueezeNets (told apart by conv1's width), else None."""
-    from torchvision.models import SqueezeNet
-
-    if not isinstance(model, SqueezeNet):
-        return None
-    first = model.features[0]
-    return "1_0" if getattr(first, "out_channels", None) == 96 else "1_1"
 
 
 class Probe:

@@ -19,6 +19,7 @@ LAYERS = {
     "spec": 1,
     "zoo": 2,
     "probe": 3,
+    "validate": 3,
     "regions": 4,
     "masking": 4,
     "metrics": 4,

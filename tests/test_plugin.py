@@ -267,7 +267,7 @@ def test_bad_spec_is_a_clean_collection_error(pytester: pytest.Pytester, claims_
     assert "Traceback" not in result.stdout.str()
 
 
-def test_unknown_layer_fails_the_claim_with_a_fix(
+def test_unknown_layer_is_a_collection_error_with_a_fix(
     pytester: pytest.Pytester, claims_dir: Path
 ) -> None:
     write_spec(
@@ -276,10 +276,15 @@ def test_unknown_layer_fails_the_claim_with_a_fix(
         eye_claim("eye", [15]).replace("fire6-relu_squeeze1x1", "fire6-relu_squeze1x1"),
     )
     result = run(pytester, "--probe-specs", "specs")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*face.yaml:*no layer named 'fire6-relu_squeze1x1'*", "*fire6-relu_squeeze1x1*"]
+        [
+            "*face.yaml:13:5: claims[[]eye[]].layer: unknown layer 'fire6-relu_squeze1x1'"
+            " — did you mean 'fire6-relu_squeeze1x1'?",
+            "*fix: `probecheck layers --arch squeezenet1_0` lists every name*",
+        ]
     )
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_forward_passes_are_shared_across_claims(
@@ -398,18 +403,20 @@ def test_results_json_is_rewritten_when_no_claim_runs(
     assert data["claims"] == []
 
 
-def test_missing_mask_fails_the_claim_with_a_message(
+def test_missing_mask_is_a_collection_error_naming_it(
     pytester: pytest.Pytester, claims_dir: Path
 ) -> None:
     claim = eye_claim("eye", [15], control=False).replace("region: eyes", "region: painted")
     spec = write_spec(claims_dir, "face.yaml", claim)
     spec.write_text(spec.read_text().replace("regions:", "regions:\n  painted: {mask: nope.png}"))
     result = run(pytester, "--probe-specs", "specs", "--probe-report", "report")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*face.yaml:*nope.png*"])
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*face.yaml:9:13: regions.painted.mask: mask file not found: *nope.png"]
+    )
     assert "Traceback" not in result.stdout.str()
     data = json.loads((pytester.path / "report" / "results.json").read_text())
-    assert "nope.png" in data["claims"][0]["error"]
+    assert data["claims"] == []  # nothing ran
 
 
 def test_baseline_update_needs_a_file(pytester: pytest.Pytester, claims_dir: Path) -> None:

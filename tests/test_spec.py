@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from PIL import Image
 
 from probecheck.errors import SpecError
 from probecheck.spec import (
@@ -66,7 +67,8 @@ def write_spec(tmp_path: Path, text: str, name: str = "face.yaml") -> Path:
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir(exist_ok=True)
     for image in IMAGES:
-        (fixtures / image).write_bytes(b"not decoded at load time")
+        if not (fixtures / image).exists():  # real PNGs: the loader reads their headers
+            Image.new("RGB", (256, 256)).save(fixtures / image)
     specs = tmp_path / "specs"
     specs.mkdir(exist_ok=True)
     path = specs / name
@@ -315,7 +317,9 @@ def test_error_format_names_file_line_key_and_fix(tmp_path: Path) -> None:
     assert err.path is not None and err.path.endswith("face.yaml")
     assert err.line == line
     assert err.key == "claims[fire6-eyes].drop.at_lest"
-    assert str(err).startswith(f"{err.path}:{line}: claims[fire6-eyes].drop.at_lest: ")
+    assert err.column == 7  # of the key, 1-based
+    assert str(err).startswith(f"{err.path}:{line}:7: claims[fire6-eyes].drop.at_lest: ")
+    assert err.problems == [err]  # the missing 'at_least' it was meant to be is not repeated
     assert "unknown key 'at_lest'" in str(err)
     assert "\n  fix: " in str(err)
     assert err.fix is not None and "did you mean 'at_least'?" in err.fix
@@ -634,7 +638,7 @@ def test_missing_image_file(tmp_path: Path) -> None:
     assert err.fix is not None and "relative to the spec file" in err.fix
 
 
-def test_mask_files_are_not_checked_at_load_time(tmp_path: Path) -> None:
+def test_masks_of_unused_regions_are_not_read(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, EXAMPLE))
     mask = spec.mask_path("painted")
     assert mask is not None and not mask.exists()

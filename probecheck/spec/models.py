@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
@@ -35,6 +35,7 @@ __all__ = [
     "ModelRef",
     "Region",
     "RuleError",
+    "RuleErrors",
     "SelectiveCase",
     "SelectiveCheck",
     "Spec",
@@ -48,7 +49,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 MaskMethod = Literal["inpaint", "blur", "mean", "gray", "noise"]
 MASK_METHODS: tuple[str, ...] = get_args(MaskMethod)
 
-Number = Annotated[float, Field(strict=True)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Channel = Annotated[int, Field(strict=True)]
 Name = Annotated[str, Field(min_length=1)]
 Box = Annotated[list[Number], Field(min_length=4, max_length=4)]
@@ -65,6 +66,14 @@ class RuleError(ValueError):
         self.message = message
         self.loc = tuple(loc)
         self.fix = fix
+
+
+class RuleErrors(ValueError):
+    """Several rules failed at once (pydantic keeps one error per validator: this carries all)."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
 
 
 class _Model(BaseModel):
@@ -510,6 +519,117 @@ class Claim(_Model):
         return None if value is None else self.channel_labels
 
 
+# ------------------------------------------------------------------- rules across the whole file
+
+_REFERENCE_KINDS = {
+    "image": "images",
+    "altered": "images",
+    "control_altered": "images",
+    "region": "regions",
+    "control": "regions",
+}
+
+
+AnyCheck = DropCheck | SelectiveCheck | StrongestCheck
+CHECK_MODELS: dict[str, type[AnyCheck]] = {
+    "drop": DropCheck,
+    "selective": SelectiveCheck,
+    "strongest": StrongestCheck,
+}
+
+
+def claim_checks(claims: Sequence[tuple[int, Claim]]) -> list[tuple[Loc, AnyCheck]]:
+    """(loc, check) for every check of ``claims``: ``("claims", 3, "drop")``."""
+    return [(("claims", i, n), check) for i, claim in claims for n, check in claim.checks.items()]
+
+
+def references(checks: Sequence[tuple[Loc, AnyCheck]]) -> Iterator[tuple[Loc, str, str]]:
+    """(loc, kind, name) for every image or region name used by a case of ``checks``."""
+    for check_loc, check in checks:
+        for j, case in enumerate(check.cases):
+            for field, kind in _REFERENCE_KINDS.items():
+                name = getattr(case, field, None)
+                if name is not None:
+                    yield (*check_loc, *check.case_loc(j), field), kind, name
+
+
+def _id_problems(ids: Sequence[tuple[int, str]]) -> Iterator[RuleError]:
+    seen: dict[str, int] = {}
+    for i, claim_id in ids:
+        if claim_id in seen:
+            yield RuleError(
+                f"duplicate claim id '{claim_id}' (also claims[{seen[claim_id]}])",
+                loc=("claims", i, "id"),
+                fix="give every claim a unique id",
+            )
+        else:
+            seen[claim_id] = i
+
+
+def _reference_problems(
+    checks: Sequence[tuple[Loc, AnyCheck]],
+    images: Collection[str] | None,
+    regions: Collection[str] | None,
+) -> Iterator[RuleError]:
+    """Names used by cases but not defined (a collection of None is not checked)."""
+    for loc, kind, name in references(checks):
+        known = images if kind == "images" else regions
+        if known is None or name in known:
+            continue
+        close = _suggest(name, list(known))
+        if close:
+            fix = f"use a name defined under {kind}:{close}, or add '{name}' under {kind}:"
+        elif kind == "images":
+            fix = f"add '{name}: path/to/image.png' under images: (relative to the spec file)"
+        else:
+            fix = f"add '{name}: {{boxes: [[x0, y0, x1, y1]]}}' under regions:"
+        yield RuleError(f"'{name}' is not defined under {kind}:", loc=loc, fix=fix)
+
+
+def _channel_list_problems(numbers: list[int], loc: Loc, index_base: int) -> Iterator[RuleError]:
+    seen: set[int] = set()
+    for j, number in enumerate(numbers):
+        if number < index_base:
+            yield RuleError(
+                f"channel {number} is below index_base {index_base}",
+                loc=(*loc, j),
+                fix="channels count from 1 in this file (index_base: 1)"
+                if index_base
+                else "channels must be >= 0 (or set index_base: 1 to count from 1)",
+            )
+        elif number in seen:
+            yield RuleError(
+                f"channel {number} is listed twice", loc=(*loc, j), fix="list each channel once"
+            )
+        seen.add(number)
+
+
+def file_rule_problems(
+    claims: Sequence[tuple[int, Claim]],
+    images: Collection[str] | None,
+    regions: Collection[str] | None,
+    index_base: int,
+    checks: Sequence[tuple[Loc, AnyCheck]] | None = None,
+    ids: Sequence[tuple[int, str]] | None = None,
+) -> list[RuleError]:
+    """Every problem across the file: duplicate ids, undefined names, bad channel numbers.
+
+    ``claims`` are (index, claim) pairs; ``checks`` (loc, check) and ``ids`` (index, id) pairs
+    default to those of ``claims``: the loader passes the parts that validate on their own
+    while another part of the file does not.
+    """
+    checks = claim_checks(claims) if checks is None else checks
+    ids = [(i, claim.id) for i, claim in claims] if ids is None else ids
+    problems = [*_id_problems(ids), *_reference_problems(checks, images, regions)]
+    for i, claim in claims:
+        loc: Loc = ("claims", i, "channels")
+        problems += _channel_list_problems(claim.channels or [], loc, index_base)
+        if claim.strongest is not None and claim.strongest.in_ is not None:
+            loc = ("claims", i, "strongest", "in")
+            problems += _channel_list_problems(claim.strongest.in_, loc, index_base)
+    return problems
+
+
 # -------------------------------------------------------------------------------------- spec
 
 
@@ -541,87 +661,20 @@ class Spec(_Model):
     )
 
     _path: Path | None = PrivateAttr(None)
+    _source: Any = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _validate(self, info: ValidationInfo) -> Spec:
-        self._check_ids()
-        self._check_references()
-        self._check_channels()
+        problems = file_rule_problems(
+            list(enumerate(self.claims)), set(self.images), set(self.regions), self.index_base
+        )
+        if problems:
+            raise RuleErrors(problems)
         self._to_zero_based()
         path = (info.context or {}).get("path")
         if path is not None:
             self._bind(Path(path))
         return self
-
-    # -- rules across the whole file
-
-    def _check_ids(self) -> None:
-        seen: dict[str, int] = {}
-        for i, claim in enumerate(self.claims):
-            if claim.id in seen:
-                raise RuleError(
-                    f"duplicate claim id '{claim.id}' (also claims[{seen[claim.id]}])",
-                    loc=("claims", i, "id"),
-                    fix="give every claim a unique id",
-                )
-            seen[claim.id] = i
-
-    def _references(self) -> Iterator[tuple[Loc, str, str]]:
-        """(loc, kind, name) for every image or region name used by a case."""
-        kinds = {
-            "image": "images",
-            "altered": "images",
-            "control_altered": "images",
-            "region": "regions",
-            "control": "regions",
-        }
-        for i, claim in enumerate(self.claims):
-            for check_name, check in claim.checks.items():
-                for j, case in enumerate(check.cases):
-                    for field, kind in kinds.items():
-                        name = getattr(case, field, None)
-                        if name is not None:
-                            loc = ("claims", i, check_name, *check.case_loc(j), field)
-                            yield loc, kind, name
-
-    def _check_references(self) -> None:
-        for loc, kind, name in self._references():
-            known = self.images if kind == "images" else self.regions
-            if name in known:
-                continue
-            close = _suggest(name, list(known))
-            if close:
-                fix = f"use a name defined under {kind}:{close}, or add '{name}' under {kind}:"
-            elif kind == "images":
-                fix = f"add '{name}: path/to/image.png' under images: (relative to the spec file)"
-            else:
-                fix = f"add '{name}: {{boxes: [[x0, y0, x1, y1]]}}' under regions:"
-            raise RuleError(f"'{name}' is not defined under {kind}:", loc=loc, fix=fix)
-
-    def _check_channel_list(self, numbers: list[int], loc: Loc) -> None:
-        seen: set[int] = set()
-        for j, number in enumerate(numbers):
-            if number < self.index_base:
-                raise RuleError(
-                    f"channel {number} is below index_base {self.index_base}",
-                    loc=(*loc, j),
-                    fix="channels count from 1 in this file (index_base: 1)"
-                    if self.index_base
-                    else "channels must be >= 0 (or set index_base: 1 to count from 1)",
-                )
-            if number in seen:
-                raise RuleError(
-                    f"channel {number} is listed twice",
-                    loc=(*loc, j),
-                    fix="list each channel once",
-                )
-            seen.add(number)
-
-    def _check_channels(self) -> None:
-        for i, claim in enumerate(self.claims):
-            self._check_channel_list(claim.channels or [], ("claims", i, "channels"))
-            if claim.strongest is not None and claim.strongest.in_ is not None:
-                self._check_channel_list(claim.strongest.in_, ("claims", i, "strongest", "in"))
 
     def _to_zero_based(self) -> None:
         """Make every channel number 0-based; remember the base to label them as written."""
@@ -642,6 +695,11 @@ class Spec(_Model):
         self._path = Path(os.path.abspath(path))
         for region in self.regions.values():
             region._base_dir = self._path.parent
+
+    @property
+    def source(self) -> Any:
+        """The file's SourceMap (key path -> line and column), None when not loaded from a file."""
+        return self._source
 
     @property
     def path(self) -> Path | None:

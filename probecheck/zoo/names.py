@@ -55,6 +55,11 @@ def normalise(name: str) -> str:
     return name.strip().replace("/", "-")
 
 
+def closest(name: str, module_paths: list[str], aliases: dict[str, str], n: int = 5) -> list[str]:
+    """The names (aliases first, then module paths) closest to a name that matches none."""
+    return difflib.get_close_matches(normalise(name), [*aliases, *module_paths], n=n, cutoff=0.5)
+
+
 def resolve(name: str, module_paths: list[str], aliases: dict[str, str]) -> str:
     """The module path that ``name`` (path or alias) addresses; else raise naming close ones."""
     if name in module_paths:
@@ -62,8 +67,7 @@ def resolve(name: str, module_paths: list[str], aliases: dict[str, str]) -> str:
     wanted = normalise(name)
     if wanted in aliases:
         return aliases[wanted]
-    known = [*aliases, *module_paths]
-    close = difflib.get_close_matches(wanted, known, n=5, cutoff=0.5)
+    close = closest(name, module_paths, aliases)
     hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else None
     raise LayerNotFoundError(
         f"no layer named {name!r} in this network",

@@ -1,0 +1,88 @@
+"""An architecture's layers without its weights: module paths, aliases and output shapes.
+
+The network is built on torch's meta device (no memory, no weights read, no download) and run
+once on a meta tensor with hooks, so a spec's layer names and channel numbers can be checked when
+it is collected, in milliseconds, before any real network is loaded. Cached per architecture.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from probecheck.zoo import names
+from probecheck.zoo.builders import build_architecture
+
+__all__ = ["LayerTable", "layer_table", "squeezenet_version"]
+
+TRACE_SIZE = 224
+"""Input side of the meta forward; channel counts do not depend on it."""
+
+
+def squeezenet_version(model: nn.Module) -> str | None:
+    """ "1_0" or "1_1" for torchvision SqueezeNets (told apart by conv1's width), else None."""
+    from torchvision.models import SqueezeNet
+
+    if not isinstance(model, SqueezeNet):
+        return None
+    first = model.features[0]
+    return "1_0" if getattr(first, "out_channels", None) == 96 else "1_1"
+
+
+@dataclass(frozen=True)
+class LayerTable:
+    """Every module of an architecture and the shape of its output (None where not traced)."""
+
+    arch: str
+    shapes: dict[str, tuple[int, ...] | None]
+    aliases: dict[str, str]
+
+    def resolve(self, layer: str) -> str:
+        """The module path ``layer`` names (LayerNotFoundError naming close ones if none)."""
+        return names.resolve(layer, list(self.shapes), self.aliases)
+
+    def closest(self, layer: str) -> list[str]:
+        """The names closest to a layer name that matches none, best first."""
+        return names.closest(layer, list(self.shapes), self.aliases, n=3)
+
+    def shape(self, path: str) -> tuple[int, ...] | None:
+        """The output shape (no batch dimension) of the module at ``path``, if traced."""
+        return self.shapes.get(path)
+
+
+def _trace(model: nn.Module) -> dict[str, tuple[int, ...] | None]:
+    """Output shapes of every module on one meta forward; None for all if the trace fails."""
+    modules = {path: module for path, module in model.named_modules() if path}
+    shapes: dict[str, tuple[int, ...] | None] = dict.fromkeys(modules)
+
+    def hook_for(path: str):
+        def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+            if isinstance(output, torch.Tensor) and shapes[path] is None:
+                shapes[path] = tuple(output.shape[1:])  # first call, as the probe records
+
+        return hook
+
+    handles = [module.register_forward_hook(hook_for(p)) for p, module in modules.items()]
+    try:
+        with torch.no_grad():
+            model(torch.empty(1, 3, TRACE_SIZE, TRACE_SIZE, device="meta"))
+    except Exception:  # an op without a meta kernel: names are still known, shapes are not
+        return dict.fromkeys(modules)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+@functools.lru_cache(maxsize=16)
+def layer_table(arch: str) -> LayerTable:
+    """The layer table of ``arch``; ProbecheckError for an unknown architecture."""
+    with torch.device("meta"):
+        model = build_architecture(arch)
+    model.eval()
+    version = squeezenet_version(model)
+    aliases = names.squeezenet_aliases(version) if version else {}
+    return LayerTable(arch, _trace(model), aliases)

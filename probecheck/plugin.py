@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 RESULT_ATTR = "probecheck_result"
+SPEC_ERROR_ATTR = "probecheck_spec_error"
 TILE_ATTR = "probecheck_tile"
 DIAGNOSTIC_MODES = ("failed", "all", "none")
 
@@ -45,6 +46,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="check every spec against these weights: deep-compression, random, DEFAULT, a file",
     )
     group.addoption("--probe-seed", type=int, default=None, help="seed for --probe-weights random")
+    group.addoption(
+        "--probe-preprocess",
+        default=None,
+        metavar="NAME",
+        help="prepare images with this preset for every spec: caffe-squeezenet, imagenet "
+        "(wins over a spec's preprocess: block and a checkpoint's own)",
+    )
     group.addoption(
         "--probe-device",
         default="cpu",
@@ -68,11 +76,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record this run's numbers of passing claims in the --probe-baseline FILE",
     )
     group.addoption(
-        "--probe-tolerance",
-        type=float,
-        default=0.1,
-        metavar="FRACTION",
-        help="how much worse than the baseline a number may get, relative (default 0.1)",
+        "--probe-baseline-tolerance",
+        default="0.05",
+        metavar="ABS",
+        help="how far a number may move against its claim from the baseline, absolute, per "
+        "metric (default 0.05; per metric: 0.05,ratio=0.3)",
     )
     group.addoption(
         "--probe-diagnostics",
@@ -99,24 +107,20 @@ class _Session:
             else None
         )
         self.update_baseline: bool = option.probe_baseline_update
-        self.tolerance: float = option.probe_tolerance
         self.baseline: dict[str, Any] | None = None
-        if self.baseline_path is not None and roots:
-            from probecheck.errors import ProbecheckError
-            from probecheck.report.baseline import load_baseline
+        self.recorded: int | None = None  # claims written by --probe-baseline-update
+        self.spec_errors = 0
+        if roots:
+            self.tolerance, self.baseline = _read_baseline_options(config, self.baseline_path)
 
-            try:  # a bad baseline is a usage error now, not a traceback at the end
-                self.baseline = load_baseline(self.baseline_path)
-            except ProbecheckError as error:
-                raise pytest.UsageError(str(error)) from None
-
-    def regressions(self, result: ClaimResult) -> list[str]:
-        """Numbers of ``result`` worse than the baseline's; none when not comparing."""
+    def compare_with_baseline(self, result: ClaimResult) -> None:
+        """Put the regressions from the baseline (and notes on its gaps) on ``result``."""
         if self.baseline is None or self.baseline_path is None or self.update_baseline:
-            return []
-        from probecheck.report.baseline import regressions
+            return
+        from probecheck.report.baseline import compare
 
-        return regressions(result, self.baseline, self.baseline_path, self.tolerance)
+        found = compare(result, self.baseline, self.baseline_path, self.tolerance)
+        result.regressions, result.notes = found.regressions, found.notes
 
     def is_spec(self, path: Path) -> bool:
         """A YAML file named as a root, or one under a root directory that has ``claims:``.
@@ -132,15 +136,23 @@ class _Session:
         inside = any(root in resolved.parents for root in self.roots)
         return inside and _has_claims_key(resolved)
 
-    def model_for(self, spec: Spec) -> tuple[str, str, int, str]:
-        """The (arch, weights, seed, device) a spec is checked on: its own, or the override."""
+    def model_for(self, spec: Spec) -> dict[str, Any]:
+        """How to load the network ``spec`` is checked on: its own model, or the override.
+
+        Preprocessing, first found wins: ``--probe-preprocess``, the spec's ``preprocess:``
+        block, the one a checkpoint records, and for a checkpoint given with ``--probe-weights``
+        that records none, the preprocessing of the spec's own model (the one it replaces).
+        """
         option = self.config.option
         arch = option.probe_arch or spec.model.arch
         weights = option.probe_weights or spec.model.weights
         if not option.probe_weights and (spec.base_dir / weights).is_file():
             weights = str(spec.base_dir / weights)  # a checkpoint named relative to the spec
         seed = option.probe_seed if option.probe_seed is not None else spec.model.seed
-        return arch, weights, seed, option.probe_device
+        load: dict[str, Any] = {"arch": arch, "weights": weights, "seed": seed}
+        load["device"] = option.probe_device
+        load.update(_preprocessing_for(spec, option))
+        return load
 
     # hooks of this session (registered as a plugin in pytest_configure) ----------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -150,6 +162,7 @@ class _Session:
             from probecheck.results import ClaimResult
 
             self.results.append(ClaimResult.from_dict(json.loads(payload)))
+            self.spec_errors += bool(getattr(report, SPEC_ERROR_ATTR, False))
 
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
@@ -164,14 +177,55 @@ class _Session:
         if self.update_baseline and self.baseline_path is not None:
             from probecheck.report.baseline import update_baseline
 
-            update_baseline(self.baseline_path, self.results)
+            _, self.recorded = update_baseline(self.baseline_path, self.sorted_results())
         from probecheck.report.results_json import write_results
 
         write_results(  # written even with no results: an old file must not pass for this run's
             self.sorted_results(),
             self.report_dir / "results.json",
             forward_passes=self.forward_passes(),
+            models=_models_of(self.results),
         )
+        if self.spec_errors and session.exitstatus in (pytest.ExitCode.OK, 1):
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a spec that cannot load
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        """The candidate's identity on top of the log: arch, weights and their sha256."""
+        if not self.roots:
+            return []
+        option = config.option
+        if not (option.probe_arch or option.probe_weights):
+            return ["probecheck: each spec's own model (listed after collection)"]
+        from probecheck.zoo.fingerprint import describe_model
+
+        weights = option.probe_weights or "each spec's own weights"
+        arch = option.probe_arch or "each spec's own"
+        seed = option.probe_seed if option.probe_seed is not None else 0
+        lines = [f"probecheck model: {describe_model(arch, weights, seed)}"]
+        return lines + _preprocess_header(option)
+
+    def pytest_report_collectionfinish(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> list[str]:
+        """Each spec's own model, where no override names one for all."""
+        option = config.option
+        if not self.roots or option.probe_arch or option.probe_weights:
+            return []
+        from probecheck.zoo.fingerprint import describe_model
+
+        by_model: dict[str, list[str]] = {}
+        for item in items:
+            if isinstance(item, ClaimItem):
+                spec = item.spec_file.spec
+                line = describe_model(
+                    spec.model.arch, spec.model.weights, spec.model.seed, spec.base_dir
+                )
+                names = by_model.setdefault(line, [])
+                if _shown(item.path) not in names:
+                    names.append(_shown(item.path))
+        return [
+            f"probecheck model: {line} ({', '.join(specs)})" for line, specs in by_model.items()
+        ]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results:
@@ -190,10 +244,12 @@ class _Session:
         )
         terminalreporter.section("probecheck")
         terminalreporter.write(text if text.endswith("\n") else text + "\n")
-        if self.update_baseline and self.baseline_path is not None:
-            recorded = sum(1 for r in self.results if r.passed and not r.error)
+        if self.recorded is not None and self.baseline_path is not None:
+            skipped = len(self.results) - self.recorded
+            not_recorded = f"; {skipped} failing claim(s) not recorded" if skipped else ""
             terminalreporter.write_line(
-                f"baseline: recorded {recorded} passing claim(s) in {_shown(self.baseline_path)}"
+                f"baseline: recorded {self.recorded} passing claim(s) in "
+                f"{_shown(self.baseline_path)}{not_recorded}"
             )
 
 
@@ -220,6 +276,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(state, "probecheck-session")
     if not roots:
         return  # (xdist workers parse the original command line, so they decide alike)
+    _keep_spec_files_on_one_worker(config)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if given and not explicit:
         config.args = [str(p) for p in roots]  # `pytest --probe-specs specs/`: the claims alone
@@ -292,6 +349,9 @@ class ClaimItem(pytest.Item):
         self.result: ClaimResult | None = None
         self.tile: Path | None = None
         self.add_marker("probe_claim")
+        # with --dist loadgroup too, a spec's claims share a worker (and its activations)
+        self.add_marker(pytest.mark.xdist_group(name=self.nodeid.split("::", 1)[0]))
+        self.spec_error = False
 
     @property
     def spec_file(self) -> SpecFile:
@@ -308,14 +368,16 @@ class ClaimItem(pytest.Item):
         probe = None
         before = 0
         try:
-            probe = shared_probe(*state.model_for(spec))
+            probe = shared_probe(**state.model_for(spec))
             before = probe.forward_passes
             self.result = evaluate_claim(self.claim, spec, probe, self.spec_file.inputs)
-            self.result.regressions = state.regressions(self.result)
+            state.compare_with_baseline(self.result)
         except Exception as error:  # recorded for the summary and the JSON, then reported
-            message = str(error) if isinstance(error, ProbecheckError) else repr(error)
+            self.spec_error = isinstance(error, ProbecheckError)
+            message = str(error) if self.spec_error else repr(error)
             self.result = _error_result(self.claim, spec, message)
             self.result.forward_passes = probe.forward_passes - before if probe else 0
+            self._record_properties()
             raise
         if self.result.regressions:
             self.result.passed = False
@@ -323,8 +385,17 @@ class ClaimItem(pytest.Item):
             from probecheck.render.tiles import write_claim_tile
 
             self.tile = write_claim_tile(self.result, state.report_dir, stem=self._tile_stem())
+        self._record_properties()
         if not self.result.passed:
             raise ClaimFailed(self.result, self.tile)
+
+    def _record_properties(self) -> None:
+        """The measured numbers as JUnit properties (``--junitxml``), as record_property does."""
+        from probecheck.report.junit import junit_properties
+
+        assert self.result is not None
+        tile = _shown(self.tile) if self.tile is not None else None
+        self.user_properties.extend(junit_properties(self.result, tile))
 
     def _tile_stem(self) -> str:
         """The spec's path from the root directory, ``specs.face``: unique within a session."""
@@ -386,6 +457,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     report = outcome.get_result()
     setattr(report, RESULT_ATTR, json.dumps(item.result.to_dict()))
+    setattr(report, SPEC_ERROR_ATTR, item.spec_error)
     if item.tile is not None:
         setattr(report, TILE_ATTR, str(item.tile))
         if item.config.pluginmanager.hasplugin("html"):
@@ -395,3 +467,92 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
             tile = base64.b64encode(item.tile.read_bytes()).decode("ascii")
             report.extras = [*getattr(report, "extras", []), extras.png(tile, name=item.tile.name)]
+
+
+# helpers of the session: options read once, kept apart from the hooks that use them ------------
+
+
+def _read_baseline_options(
+    config: pytest.Config, baseline_path: Path | None
+) -> tuple[Any, dict[str, Any] | None]:
+    """The tolerance and the baseline document; bad ones are usage errors, found at the start."""
+    from probecheck.errors import ProbecheckError
+    from probecheck.report.baseline import load_baseline, parse_tolerance
+
+    try:
+        tolerance = parse_tolerance(config.option.probe_baseline_tolerance)
+        baseline = load_baseline(baseline_path) if baseline_path is not None else None
+        if config.option.probe_preprocess is not None:
+            from probecheck.zoo.preprocess import preset
+
+            preset(config.option.probe_preprocess)
+    except ProbecheckError as error:
+        raise pytest.UsageError(str(error)) from None
+    return tolerance, baseline
+
+
+def _preprocessing_for(spec: Spec, option: Any) -> dict[str, Any]:
+    """The preprocessing arguments of ``shared_probe`` for ``spec`` under the session's options."""
+    from probecheck.zoo.preprocess import Preprocessing, preset
+
+    if option.probe_preprocess:
+        return {
+            "preprocessing": preset(option.probe_preprocess),
+            "source": f"--probe-preprocess {option.probe_preprocess}",
+        }
+    block = spec.model.preprocess
+    if block is not None:
+        given = Preprocessing(
+            size=(block.size[0], block.size[1]),
+            pixel_scale=block.pixel_scale,
+            mean=(block.mean[0], block.mean[1], block.mean[2]),
+            std=(block.std[0], block.std[1], block.std[2]),
+            channel_order=block.channel_order,
+        )
+        return {"preprocessing": given, "source": f"the preprocess: block of {spec.path}"}
+    if option.probe_weights:
+        from probecheck.zoo.builders import weights_preprocessing
+
+        own = spec.model.weights
+        if (spec.base_dir / own).is_file():
+            own = str(spec.base_dir / own)
+        inherited = weights_preprocessing(spec.model.arch, own)
+        return {"inherited": inherited, "source": f"the spec's model ({spec.model.weights})"}
+    return {}
+
+
+def _preprocess_header(option: Any) -> list[str]:
+    if option.probe_preprocess:
+        return [f"probecheck preprocessing: {option.probe_preprocess} (--probe-preprocess)"]
+    return [
+        "probecheck preprocessing: a spec's preprocess: block, else the checkpoint's own, "
+        "else that of the spec's model"
+    ]
+
+
+def _models_of(results: list[ClaimResult]) -> list[dict[str, Any]]:
+    """The distinct models the results were measured on, for the top of results.json."""
+    seen: dict[str, dict[str, Any]] = {}
+    for result in results:
+        if result.model:
+            seen.setdefault(json.dumps(result.model, sort_keys=True), result.model)
+    return [seen[key] for key in sorted(seen)]
+
+
+def _keep_spec_files_on_one_worker(config: pytest.Config) -> None:
+    """Under ``-n N``, send all claims of a spec file to one worker (``--dist loadfile``).
+
+    xdist's default ``load`` spreads single items, so two workers would each run the forward
+    passes of one spec. A ``--dist`` the user chose is left alone (``loadgroup`` also keeps a
+    spec together: its claims carry an ``xdist_group`` mark).
+    """
+    if getattr(config.option, "dist", "no") != "load" or getattr(config.option, "distload", False):
+        return
+    written = [
+        *config.invocation_params.args,
+        *config.getini("addopts"),
+        *os.environ.get("PYTEST_ADDOPTS", "").split(),
+    ]
+    if any(str(arg) == "--dist" or str(arg).startswith("--dist=") for arg in written):
+        return
+    config.option.dist = "loadfile"

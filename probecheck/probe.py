@@ -197,6 +197,8 @@ class Probe:
                     x, size=prep.size, mode="bilinear", align_corners=False, antialias=True
                 )
             batch[indices] = x
+        if prep.channel_order == "bgr":
+            batch = batch.flip(1)
         mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1)
         std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1)
         return (batch * (prep.pixel_scale / 255.0) - mean) / std
@@ -311,9 +313,18 @@ def load(
     *,
     seed: int = 0,
     device: str = "cpu",
+    preprocessing: Preprocessing | None = None,
+    inherited: Preprocessing | None = None,
+    source: str = "",
 ) -> Probe:
-    """Load ``arch`` with ``weights`` on ``device`` (``cpu``, ``cuda``, ``cuda:1``…) as a Probe."""
-    built = build(arch, weights, seed=seed)
+    """Load ``arch`` with ``weights`` on ``device`` (``cpu``, ``cuda``, ``cuda:1``…) as a Probe.
+
+    ``preprocessing`` replaces the weights' own; ``inherited`` is used for weights that name
+    none (a plain state_dict); see :func:`probecheck.zoo.builders.build`.
+    """
+    built = build(
+        arch, weights, seed=seed, preprocessing=preprocessing, inherited=inherited, source=source
+    )
     if device != "cpu":
         try:
             built.model.to(device)
@@ -324,14 +335,31 @@ def load(
     return Probe(built)
 
 
-_LOADED: dict[tuple[str, str, int, str], Probe] = {}
+_LOADED: dict[tuple, Probe] = {}
 
 
-def shared_probe(arch: str, weights: str, seed: int = 0, device: str = "cpu") -> Probe:
-    """One Probe per (arch, weights, seed, device) in this process, sharing its activation cache."""
-    key = (arch, weights, seed, device)
+def shared_probe(
+    arch: str,
+    weights: str,
+    seed: int = 0,
+    device: str = "cpu",
+    *,
+    preprocessing: Preprocessing | None = None,
+    inherited: Preprocessing | None = None,
+    source: str = "",
+) -> Probe:
+    """One Probe per model and preprocessing in this process, sharing its activation cache."""
+    key = (arch, weights, seed, device, preprocessing, inherited, source)
     if key not in _LOADED:
-        _LOADED[key] = load(arch, weights, seed=seed, device=device)
+        _LOADED[key] = load(
+            arch,
+            weights,
+            seed=seed,
+            device=device,
+            preprocessing=preprocessing,
+            inherited=inherited,
+            source=source,
+        )
     return _LOADED[key]
 
 

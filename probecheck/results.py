@@ -155,6 +155,7 @@ class ClaimResult:
     forward_passes: int = 0
     error: str = ""
     regressions: list[str] = field(default_factory=list)  # worse than the recorded baseline
+    notes: list[str] = field(default_factory=list)  # e.g. no baseline entry: not compared
 
     @property
     def nodeid_name(self) -> str:
@@ -204,6 +205,7 @@ class ClaimResult:
         if self.regressions:
             lines.append("  regressed against the baseline:")
             lines += [f"    {line}" for line in self.regressions]
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

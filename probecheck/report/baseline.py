@@ -2,11 +2,19 @@
 
 A claim can still hold its absolute threshold while its margin melts away: ``drop 0.96`` on the
 trusted model, ``0.72`` on the retrained one, against ``at_least 0.7``. A baseline records the
-trusted numbers (``--probe-baseline-update``) and later runs fail where a number got worse by
-more than the tolerance (``--probe-baseline FILE``).
+trusted numbers (``--probe-baseline-update``) and later runs fail where a number moved against
+the claim by more than an absolute tolerance (``--probe-baseline FILE``).
 
-The file is JSON keyed by ``spec path relative to the baseline file::claim id``. Updating merges:
-claims that were not run keep their recorded numbers.
+The file is JSON keyed by ``spec path relative to the baseline file::claim id``; under each
+claim, per check, per case (named by its images and regions) and per channel, every number
+measured, with the model that measured it. Keys are sorted and indented, so a re-recorded
+baseline reads as a small diff. Updating merges: claims that were not run keep their numbers.
+
+What is compared: the numbers with a direction (``drop``, ``ratio``, ``iou`` higher is better;
+``control_drop``, ``rank`` lower is better). Raw activations (``mean_in``, ``peak`` …) are
+recorded for the reader but move with any retraining, so they are not held to the baseline.
+With ``require: all`` every claimed channel is compared; with ``mean`` and ``any`` the combined
+value the claim is held to. A ``strongest: {in: …}`` check is categorical and left to its verdict.
 """
 
 from __future__ import annotations
@@ -14,18 +22,67 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
-from probecheck.results import ClaimResult, fmt, number_from_json, to_jsonable
+from probecheck.results import (
+    CaseResult,
+    CheckResult,
+    ClaimResult,
+    fmt,
+    number_from_json,
+    to_jsonable,
+)
 
-FORMAT = 1
-#: value → True where higher is better; values not listed are not compared.
+FORMAT = 2
+#: metric → True where higher is better; metrics not listed are recorded, not compared.
 DIRECTIONS = {"drop": True, "control_drop": False, "ratio": True, "iou": True, "rank": False}
-#: changes smaller than this (absolute) never count, so values near zero are not flagged by noise.
-ABSOLUTE_FLOOR = 0.02
+DEFAULT_TOLERANCE = 0.05
+_FIX = "point --probe-baseline at a file written by --probe-baseline-update"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far (absolute) a number may move against its claim: one default, per-metric overrides."""
+
+    default: float = DEFAULT_TOLERANCE
+    per_metric: dict[str, float] = field(default_factory=dict)
+
+    def of(self, metric: str) -> float:
+        return self.per_metric.get(metric, self.default)
+
+
+def parse_tolerance(text: str) -> Tolerance:
+    """``0.05`` or ``0.05,ratio=0.3,rank=2``: a default and optional per-metric tolerances."""
+    default, per_metric = DEFAULT_TOLERANCE, {}
+    for part in (p.strip() for p in str(text).split(",")):
+        name, _, value = part.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number < 0 or (name and name not in DIRECTIONS):
+            raise ProbecheckError(
+                f"--probe-baseline-tolerance {text!r}: cannot read {part!r}",
+                fix="give a number ≥ 0 (0.05), optionally with per-metric ones: "
+                "0.05,ratio=0.3 (metrics: " + ", ".join(DIRECTIONS) + ")",
+            )
+        if name:
+            per_metric[name] = number
+        else:
+            default = number
+    return Tolerance(default, per_metric)
+
+
+@dataclass
+class Comparison:
+    """What comparing one claim with the baseline found: regressions, and notes on gaps."""
+
+    regressions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def baseline_key(result: ClaimResult, baseline_path: str | Path) -> str:
@@ -39,12 +96,20 @@ def baseline_key(result: ClaimResult, baseline_path: str | Path) -> str:
     return f"{Path(shown).as_posix()}::{result.claim_id}"
 
 
-def measured(result: ClaimResult) -> list[dict[str, Any]]:
-    """Per check, the combined values of each case: what a baseline records."""
-    return [
-        {"kind": check.kind, "cases": [dict(case.combined) for case in check.cases]}
+def measured(result: ClaimResult) -> dict[str, Any]:
+    """Per check, per case, per channel: every number of ``result``, as a baseline records it."""
+    return {
+        check.kind: {"cases": [_case_entry(case) for case in check.cases]}
         for check in result.checks
-    ]
+    }
+
+
+def _case_entry(case: CaseResult) -> dict[str, Any]:
+    return {
+        "case": case.describe(),
+        "channels": {str(ch.label): dict(ch.values) for ch in case.channels},
+        "combined": dict(case.combined),
+    }
 
 
 def load_baseline(path: str | Path) -> dict[str, Any]:
@@ -55,76 +120,110 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     try:
         document = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProbecheckError(
-            f"cannot read the baseline {target}: {error}",
-            fix="point --probe-baseline at a file written by --probe-baseline-update",
-        ) from None
+        raise ProbecheckError(f"cannot read the baseline {target}: {error}", fix=_FIX) from None
     if not isinstance(document, dict) or not isinstance(document.get("claims"), dict):
         raise ProbecheckError(
-            f"{target} is not a probecheck baseline (no 'claims' mapping)",
-            fix="point --probe-baseline at a file written by --probe-baseline-update",
+            f"{target} is not a probecheck baseline (no 'claims' mapping)", fix=_FIX
+        )
+    if document.get("probecheck_baseline") != FORMAT:
+        raise ProbecheckError(
+            f"{target} is a baseline of format {document.get('probecheck_baseline')!r}; "
+            f"this probecheck reads format {FORMAT}",
+            fix="record it again on the trusted model: move the old file away and run with "
+            "--probe-baseline-update",
         )
     return document
 
 
-def update_baseline(path: str | Path, results: list[ClaimResult]) -> Path:
-    """Record the numbers of ``results`` (which passed and had no error), keeping other claims."""
+def update_baseline(path: str | Path, results: list[ClaimResult]) -> tuple[Path, int]:
+    """Record the numbers of ``results`` that passed without error, keeping other claims.
+
+    Returns the path and how many claims were recorded.
+    """
     document = load_baseline(path)
+    recorded = 0
     for result in results:
         if result.passed and not result.error:
             document["claims"][baseline_key(result, path)] = {
                 "model": result.model,
                 "checks": to_jsonable(measured(result)),
             }
+            recorded += 1
     document["probecheck_baseline"] = FORMAT
-    document["claims"] = dict(sorted(document["claims"].items()))
-    return write_atomic(
-        path, json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    )
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return write_atomic(path, text + "\n"), recorded
 
 
-def regressions(
-    result: ClaimResult, document: dict[str, Any], baseline_path: str | Path, tolerance: float
-) -> list[str]:
-    """What got worse than recorded by more than ``tolerance`` (relative), one line each."""
-    entry = document["claims"].get(baseline_key(result, baseline_path))
+def compare(
+    result: ClaimResult, document: dict[str, Any], baseline_path: str | Path, tolerance: Tolerance
+) -> Comparison:
+    """Every number of ``result`` that moved against its claim by more than ``tolerance``."""
+    found = Comparison()
+    key = baseline_key(result, baseline_path)
+    entry = document["claims"].get(key)
     if entry is None:
-        return []
-    recorded = entry.get("checks", [])
-    found = []
-    for check, old_check in zip(measured(result), recorded, strict=False):
-        if check["kind"] != old_check.get("kind"):
-            continue
-        for index, (now, recorded_case) in enumerate(
-            zip(check["cases"], old_check.get("cases", []), strict=False)
-        ):
-            where = (
-                f"{check['kind']} case {index + 1}" if len(check["cases"]) > 1 else check["kind"]
-            )
-            before = {key: number_from_json(value) for key, value in recorded_case.items()}
-            found += _case_regressions(where, now, before, tolerance)
+        found.notes.append(
+            f"no baseline entry for {key}: not compared (record it with --probe-baseline-update)"
+        )
+        return found
+    recorded = entry.get("checks", {})
+    for check in result.checks:
+        old_cases = {c.get("case"): c for c in recorded.get(check.kind, {}).get("cases", [])}
+        for case in check.cases:
+            where = f"{result.claim_id}: {check.kind}, case {case.describe()}"
+            old = old_cases.get(case.describe())
+            if old is None:
+                found.notes.append(f"{where}: no baseline entry, not compared")
+                continue
+            _compare_case(result, check, case, old, where, tolerance, found)
     return found
 
 
-def _case_regressions(
-    where: str, now: dict[str, float], before: dict[str, float], tolerance: float
+def _compare_case(
+    result: ClaimResult,
+    check: CheckResult,
+    case: CaseResult,
+    old: dict[str, Any],
+    where: str,
+    tolerance: Tolerance,
+    found: Comparison,
+) -> None:
+    if check.kind == "strongest" and check.thresholds.get("in") is not None:
+        return  # categorical: the verdict says it all
+    if result.require == "all":
+        for channel in case.channels:
+            before = old.get("channels", {}).get(str(channel.label))
+            if before is None:
+                found.notes.append(f"{where}, channel {channel.label}: no baseline entry")
+                continue
+            found.regressions += _moved(
+                f"{where}, channel {channel.label}", channel.values, before, tolerance
+            )
+    else:
+        labels = ", ".join(str(c) for c in result.channels)
+        found.regressions += _moved(
+            f"{where}, channels {labels} ({result.require})",
+            case.combined,
+            old.get("combined", {}),
+            tolerance,
+        )
+
+
+def _moved(
+    where: str, now: dict[str, float], before: dict[str, Any], tolerance: Tolerance
 ) -> list[str]:
     lines = []
-    in_mode = "strongest" in before and "strongest" in now and "rank" not in before
-    if in_mode and now["strongest"] != before["strongest"]:
-        was, got = fmt(before["strongest"]), fmt(now["strongest"])
-        lines.append(f"{where}: strongest channel {got}, was {was}")
-    for key, higher_is_better in DIRECTIONS.items():
-        if key not in now or key not in before:
+    for metric, higher_is_better in DIRECTIONS.items():
+        if metric not in now or metric not in before:
             continue
-        old, new = float(before[key]), float(now[key])
+        old, new = number_from_json(before[metric]), float(now[metric])
         if math.isnan(old):
             continue
+        allowed = tolerance.of(metric)
         worse = (old - new) if higher_is_better else (new - old)
-        allowed = max(ABSOLUTE_FLOOR, tolerance * abs(old)) if math.isfinite(old) else math.inf
-        if math.isnan(new) or worse > allowed:
+        if math.isnan(new) or (math.isfinite(old) and worse > allowed):
             lines.append(
-                f"{where}: {key} {fmt(new)}, was {fmt(old)} in the baseline "
-                f"(allowed {'down' if higher_is_better else 'up'} to {fmt(allowed)})"
+                f"{where}: {metric} regressed from {fmt(old)} to {fmt(new)} "
+                f"(tolerance {fmt(allowed)})"
             )
     return lines

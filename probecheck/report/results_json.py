@@ -20,9 +20,16 @@ __all__ = ["read_results", "results_document", "write_results"]
 
 
 def results_document(
-    results: list[ClaimResult], *, model: dict | None = None, forward_passes: int = 0
+    results: list[ClaimResult],
+    *,
+    model: dict | None = None,
+    models: list[dict] | None = None,
+    forward_passes: int = 0,
 ) -> dict[str, Any]:
-    """The JSON-ready document: version, time, forward passes, every claim and the tallies."""
+    """The JSON-ready document: version, time, forward passes, every claim and the tallies.
+
+    ``models`` are the identities (arch, weights, sha256, preprocessing) the claims ran on.
+    """
     document: dict[str, Any] = {
         "probecheck": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -30,10 +37,13 @@ def results_document(
     }
     if model is not None:
         document["model"] = model
+    if models is not None:
+        document["models"] = models
     document["claims"] = [result.to_dict() for result in results]
     document["passed"] = sum(1 for r in results if r.passed)
     document["failed"] = sum(1 for r in results if not r.passed)
     document["errors"] = sum(1 for r in results if r.error)  # counted among "failed" too
+    document["noted"] = sum(1 for r in results if r.notes)  # e.g. no baseline entry
     return document
 
 
@@ -42,11 +52,12 @@ def write_results(
     path: str | Path,
     *,
     model: dict | None = None,
+    models: list[dict] | None = None,
     forward_passes: int = 0,
 ) -> Path:
     """Write the results document to ``path`` atomically (temp file in the same dir, replace)."""
     text = json.dumps(
-        results_document(results, model=model, forward_passes=forward_passes),
+        results_document(results, model=model, models=models, forward_passes=forward_passes),
         indent=2,
         ensure_ascii=False,
         allow_nan=False,

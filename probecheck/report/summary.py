@@ -45,6 +45,8 @@ def _measured(result: ClaimResult) -> Text:
         text.append(f"{check.kind}: {check.headline()}", style=None if check.passed else "red")
     for line in result.regressions:
         text.append(f"\nregressed: {line}", style="red")
+    for line in result.notes:
+        text.append(f"\nnote: {line}", style="yellow")
     return text
 
 
@@ -88,6 +90,10 @@ def summary_line(
     if errors:
         text.append(", ")
         text.append(f"{errors} error{'s' if errors != 1 else ''}", style="yellow")
+    unbased = sum(1 for r in results if r.notes)
+    if unbased:
+        text.append(", ")
+        text.append(f"{unbased} with baseline notes", style="yellow")
     text.append(f" · {forward_passes} forward passes")
     if report_dir:
         text.append(f" · report: {report_dir}")

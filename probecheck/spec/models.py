@@ -33,6 +33,7 @@ __all__ = [
     "DropCase",
     "DropCheck",
     "ModelRef",
+    "Preprocess",
     "Region",
     "RuleError",
     "RuleErrors",
@@ -96,6 +97,30 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------- model
 
 
+class Preprocess(_Model):
+    """How images become the network's input, where the weights do not say or say wrongly."""
+
+    size: Annotated[
+        list[Annotated[int, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)
+    ] = Field(
+        description="Input size [height, width]; the whole image is resized to it.",
+        examples=[[227, 227]],
+    )
+    channel_order: Literal["rgb", "bgr"] = Field(
+        "rgb",
+        description="The order the network reads colour channels in; mean and std follow it.",
+    )
+    pixel_scale: Annotated[float, Field(strict=True, gt=0)] = Field(
+        1.0, description="Pixels are scaled to 0..pixel_scale (1 or 255) before mean and std."
+    )
+    mean: Annotated[list[Number], Field(min_length=3, max_length=3)] = Field(
+        description="Per channel, subtracted after scaling.", examples=[[123.0, 117.0, 104.0]]
+    )
+    std: Annotated[
+        list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=3, max_length=3)
+    ] = Field([1.0, 1.0, 1.0], description="Per channel, divided by after subtracting the mean.")
+
+
 class ModelRef(_Model):
     """Which network the claims are about: an architecture and its weights."""
 
@@ -112,6 +137,10 @@ class ModelRef(_Model):
         examples=["deep-compression", "DEFAULT", "random"],
     )
     seed: Channel = Field(0, description="Seed for weights: random.", examples=[0])
+    preprocess: Preprocess | None = Field(
+        None,
+        description="Explicit preprocessing; it wins over what the weights or a checkpoint say.",
+    )
 
 
 # -------------------------------------------------------------------------------------- region

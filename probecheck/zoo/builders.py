@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class ModelIdentity:
     weights: str
     sha256: str
     seed: int | None = None
+    preprocessing: str = ""  # what the input is prepared with, and where that came from
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class ModelIdentity:
             "weights": self.weights,
             "sha256": self.sha256,
             "seed": self.seed,
+            "preprocessing": self.preprocessing,
         }
 
 
@@ -53,6 +55,9 @@ class Built:
     preprocessing: Preprocessing
     identity: ModelIdentity
     categories: list[str] = field(default_factory=list)
+    #: ``weights`` (the entry names its own), ``checkpoint`` (recorded in the file) or
+    #: ``default`` (nothing known: torchvision's ImageNet convention).
+    preprocessing_from: str = "weights"
 
 
 def classification_builders() -> list[str]:
@@ -98,26 +103,78 @@ def state_sha256(model: nn.Module) -> str:
 
 
 def build(
-    arch: str = "squeezenet1_0", weights: str = "deep-compression", *, seed: int = 0
+    arch: str = "squeezenet1_0",
+    weights: str = "deep-compression",
+    *,
+    seed: int = 0,
+    preprocessing: Preprocessing | None = None,
+    inherited: Preprocessing | None = None,
+    source: str = "",
 ) -> Built:
-    """Build ``arch`` with ``weights``; the network is in eval mode on the CPU."""
+    """Build ``arch`` with ``weights``; the network is in eval mode on the CPU.
+
+    Preprocessing, first found wins: ``preprocessing`` (given explicitly), the one a checkpoint
+    records, ``inherited`` (for a checkpoint that records none: the preprocessing of the model
+    it replaces), the weights entry's own. ``source`` says where a given or inherited one came
+    from, for the model's identity.
+    """
     if weights == "deep-compression":
         built = _deep_compression(arch)
     elif weights == "random":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = build_architecture(arch)
-        built = Built(model, IMAGENET, ModelIdentity(arch, weights, state_sha256(model), seed))
+        identity = ModelIdentity(arch, weights, state_sha256(model), seed)
+        built = Built(model, IMAGENET, identity, preprocessing_from="default")
     elif _looks_like_path(weights):
         built = _checkpoint(arch, Path(weights))
     else:
         built = _torchvision_weights(arch, weights)
+    if preprocessing is not None:
+        built.preprocessing, origin = preprocessing, source or "given"
+    elif built.preprocessing_from == "checkpoint":
+        origin = "recorded in the checkpoint"
+    elif inherited is not None and built.preprocessing_from == "default":
+        built.preprocessing, origin = inherited, source or "inherited"
+    else:
+        origin = "the weights' own" if built.preprocessing_from != "default" else "default"
+    described = f"{built.preprocessing.describe()} ({origin})"
+    built.identity = replace(built.identity, preprocessing=described)
     built.model.eval()
     if not built.categories:
         from torchvision.models._meta import _IMAGENET_CATEGORIES
 
         built.categories = list(_IMAGENET_CATEGORIES)
     return built
+
+
+def weights_preprocessing(arch: str, weights: str) -> Preprocessing | None:
+    """The preprocessing ``weights`` come with, read without loading them; None where unknown.
+
+    What a candidate checkpoint inherits from the model it replaces.
+    """
+    if weights == "deep-compression":
+        return CAFFE_SQUEEZENET
+    if weights == "random":
+        return IMAGENET
+    if _looks_like_path(weights):
+        path = Path(weights)
+        if not path.is_file():
+            return None
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # the run that loads it reports the problem
+            return None
+        if isinstance(loaded, dict) and "preprocessing" in loaded:
+            return Preprocessing.from_dict(loaded["preprocessing"])
+        return None
+    if ":" in arch:
+        return None
+    try:
+        enum = torchvision.models.get_model_weights(arch)
+        return _enum_preprocessing(enum[weights.rpartition(".")[2]])
+    except (ValueError, KeyError):
+        return None
 
 
 def _looks_like_path(weights: str) -> bool:
@@ -172,13 +229,18 @@ def _torchvision_weights(arch: str, name: str) -> Built:
             f"cannot download torchvision weights {member}: {error}",
             fix="put the file in $TORCH_HOME/hub/checkpoints or give a checkpoint path",
         ) from None
-    transforms = member.transforms()
-    crop = int(transforms.crop_size[0])
-    prep = Preprocessing((crop, crop), 1.0, tuple(transforms.mean), tuple(transforms.std))  # type: ignore[arg-type]
+    prep = _enum_preprocessing(member)
     sha = member.url.rsplit("-", 1)[-1].split(".")[0]  # torchvision names files by a sha256 prefix
     return Built(
         model, prep, ModelIdentity(arch, str(member), sha), list(member.meta.get("categories", []))
     )
+
+
+def _enum_preprocessing(member: Any) -> Preprocessing:
+    """A torchvision weights member's transforms as a Preprocessing (whole image, no crop)."""
+    transforms = member.transforms()
+    crop = int(transforms.crop_size[0])
+    return Preprocessing((crop, crop), 1.0, tuple(transforms.mean), tuple(transforms.std))  # type: ignore[arg-type]
 
 
 def _checkpoint(arch: str, path: Path) -> Built:
@@ -195,14 +257,15 @@ def _checkpoint(arch: str, path: Path) -> Built:
             fix="save a plain state_dict: torch.save(model.state_dict(), path); a file you do "
             "not trust must never be loaded with weights_only=False",
         ) from None
-    prep = IMAGENET
+    prep, origin = IMAGENET, "default"
     if isinstance(loaded, dict) and "state_dict" in loaded:
         if "preprocessing" in loaded:
-            prep = Preprocessing.from_dict(loaded["preprocessing"])
+            prep, origin = Preprocessing.from_dict(loaded["preprocessing"]), "checkpoint"
         loaded = loaded["state_dict"]
     model = build_architecture(arch)
     _load_state(model, loaded, f"checkpoint {path} does not fit {arch}")
-    return Built(model, prep, ModelIdentity(arch, str(path), store.sha256_of(path)))
+    identity = ModelIdentity(arch, str(path), store.sha256_of(path))
+    return Built(model, prep, identity, preprocessing_from=origin)
 
 
 #: first bytes → what a file that is not a torch.save archive or pickle most likely is

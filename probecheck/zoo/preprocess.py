@@ -9,15 +9,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from probecheck.errors import ProbecheckError
+
+CHANNEL_ORDERS = ("rgb", "bgr")
+
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Input = (rgb / 255 * pixel_scale - mean) / std, per RGB channel, at ``size`` (H, W)."""
+    """Input = (rgb / 255 * pixel_scale - mean) / std, per channel, at ``size`` (H, W).
+
+    ``channel_order`` is the order the network reads its input channels in: ``bgr`` for a
+    network converted from Caffe without flipping conv1. ``mean`` and ``std`` are written in
+    that order.
+    """
 
     size: tuple[int, int]
     pixel_scale: float
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    channel_order: str = "rgb"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types, for JSON reports and checkpoints."""
@@ -34,13 +44,16 @@ class Preprocessing:
             pixel_scale=float(data["pixel_scale"]),
             mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+            channel_order=str(data.get("channel_order", "rgb")),  # older checkpoints: rgb
         )
 
     def describe(self) -> str:
         """One line for tables and reports."""
         h, w = self.size
+        order = f"{self.channel_order.upper()}, " if self.channel_order != "rgb" else ""
         return (
-            f"{h}×{w}, pixels 0..{self.pixel_scale:g}, mean {list(self.mean)}, std {list(self.std)}"
+            f"{h}×{w}, {order}pixels 0..{self.pixel_scale:g}, mean {list(self.mean)}, "
+            f"std {list(self.std)}"
         )
 
 
@@ -54,3 +67,16 @@ CAFFE_SQUEEZENET = Preprocessing(
 IMAGENET = Preprocessing(
     size=(224, 224), pixel_scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
 )
+
+#: Named preprocessings for ``--probe-preprocess``.
+PRESETS = {"caffe-squeezenet": CAFFE_SQUEEZENET, "imagenet": IMAGENET}
+
+
+def preset(name: str) -> Preprocessing:
+    """The preset called ``name``; a clear error naming the presets otherwise."""
+    if name not in PRESETS:
+        raise ProbecheckError(
+            f"unknown preprocessing preset {name!r}",
+            fix="use one of: " + ", ".join(PRESETS) + ", or a preprocess: block in the spec",
+        )
+    return PRESETS[name]

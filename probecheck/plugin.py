@@ -199,7 +199,7 @@ class _Session:
         from probecheck.zoo.fingerprint import describe_model
 
         weights = option.probe_weights or "each spec's own weights"
-        arch = option.probe_arch or "each spec's own"
+        arch = option.probe_arch or "(each spec's own)"
         seed = option.probe_seed if option.probe_seed is not None else 0
         lines = [f"probecheck model: {describe_model(arch, weights, seed)}"]
         return lines + _preprocess_header(option)

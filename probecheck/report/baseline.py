@@ -222,8 +222,17 @@ def _moved(
         allowed = tolerance.of(metric)
         worse = (old - new) if higher_is_better else (new - old)
         if math.isnan(new) or (math.isfinite(old) and worse > allowed):
+            was, now_shown = _distinct(old, new)
             lines.append(
-                f"{where}: {metric} regressed from {fmt(old)} to {fmt(new)} "
-                f"(tolerance {fmt(allowed)})"
+                f"{where}: {metric} regressed from {was} to {now_shown} (tolerance {fmt(allowed)})"
             )
     return lines
+
+
+def _distinct(old: float, new: float) -> tuple[str, str]:
+    """Both numbers with as many digits as it takes to tell them apart (171.2 vs 171.1)."""
+    for digits in (3, 4, 5, 6, 8):
+        was, now = f"{old:.{digits}g}", f"{new:.{digits}g}"
+        if was != now:
+            break
+    return (fmt(old), fmt(new)) if digits == 3 else (was, now)

@@ -43,8 +43,9 @@ def _measured(result: ClaimResult) -> Text:
         if i:
             text.append("\n")
         text.append(f"{check.kind}: {check.headline()}", style=None if check.passed else "red")
+    prefix = f"{result.claim_id}: "  # the row names the claim already
     for line in result.regressions:
-        text.append(f"\nregressed: {line}", style="red")
+        text.append(f"\nregressed: {line.removeprefix(prefix)}", style="red")
     for line in result.notes:
         text.append(f"\nnote: {line}", style="yellow")
     return text

@@ -108,8 +108,9 @@ class _Session:
         )
         self.update_baseline: bool = option.probe_baseline_update
         self.baseline: dict[str, Any] | None = None
-        self.recorded: int | None = None  # claims written by --probe-baseline-update
+        self.recorded: tuple[int, int] | None = None  # (this run's, the file's) when updating
         self.spec_errors = 0
+        self.tolerance: Any = None
         if roots:
             self.tolerance, self.baseline = _read_baseline_options(config, self.baseline_path)
 
@@ -177,7 +178,8 @@ class _Session:
         if self.update_baseline and self.baseline_path is not None:
             from probecheck.report.baseline import update_baseline
 
-            _, self.recorded = update_baseline(self.baseline_path, self.sorted_results())
+            _, *counts = update_baseline(self.baseline_path, self.sorted_results())
+            self.recorded = (counts[0], counts[1])
         from probecheck.report.results_json import write_results
 
         write_results(  # written even with no results: an old file must not pass for this run's
@@ -228,28 +230,28 @@ class _Session:
         ]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results:
-            return
-        from probecheck.report.summary import render_summary
+        if self.results:
+            from probecheck.report.summary import render_summary
 
-        writer = terminalreporter._tw
-        color = bool(getattr(writer, "hasmarkup", False)) and not os.environ.get("CI")
-        text = render_summary(
-            self.sorted_results(),
-            forward_passes=self.forward_passes(),
-            report_dir=_shown(self.report_dir),
-            width=max(getattr(writer, "fullwidth", 120), 120),
-            color=color,
-            quiet=self.config.get_verbosity() < 0,
-        )
-        terminalreporter.section("probecheck")
-        terminalreporter.write(text if text.endswith("\n") else text + "\n")
-        if self.recorded is not None and self.baseline_path is not None:
-            skipped = len(self.results) - self.recorded
+            writer = terminalreporter._tw
+            color = bool(getattr(writer, "hasmarkup", False)) and not os.environ.get("CI")
+            text = render_summary(
+                self.sorted_results(),
+                forward_passes=self.forward_passes(),
+                report_dir=_shown(self.report_dir),
+                width=max(getattr(writer, "fullwidth", 120), 120),
+                color=color,
+                quiet=self.config.get_verbosity() < 0,
+            )
+            terminalreporter.section("probecheck")
+            terminalreporter.write(text if text.endswith("\n") else text + "\n")
+        if self.recorded is not None and self.baseline_path is not None:  # never silently
+            recorded, total = self.recorded
+            skipped = len(self.results) - recorded
             not_recorded = f"; {skipped} failing claim(s) not recorded" if skipped else ""
             terminalreporter.write_line(
-                f"baseline: recorded {self.recorded} passing claim(s) in "
-                f"{_shown(self.baseline_path)}{not_recorded}"
+                f"baseline: recorded {recorded} passing claim(s) in "
+                f"{_shown(self.baseline_path)} ({total} in the file){not_recorded}"
             )
 
 

@@ -132,18 +132,18 @@ def test_unrecorded_claims_and_cases_pass_with_a_note(tmp_path: Path) -> None:
 
 def test_update_merges_sorts_and_skips_failing_claims(tmp_path: Path) -> None:
     spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
-    _, count = update_baseline(
+    _, count, total = update_baseline(
         path, [result(spec, {15: 0.9}, claim_id="b"), result(spec, {15: 0.8}, claim_id="a")]
     )
-    assert count == 2
-    _, count = update_baseline(
+    assert (count, total) == (2, 2)
+    _, count, total = update_baseline(
         path,
         [
             result(spec, {15: 0.7}, claim_id="b"),
             result(spec, {15: 0.1}, claim_id="c", passed=False),
         ],
     )
-    assert count == 1
+    assert (count, total) == (1, 2)
     text = path.read_text()
     claims = json.loads(text)["claims"]
     assert list(claims) == ["face.yaml::a", "face.yaml::b"]  # sorted; c failed, not recorded

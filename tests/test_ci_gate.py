@@ -162,7 +162,9 @@ def test_baseline_round_trip_regression_and_tolerance(
     write_spec(gate, "face.yaml", eye_claim())
     base = ["--probe-baseline", "base.json"]
     recorded = run(pytester, "--probe-specs", "specs", *base, "--probe-baseline-update")
-    recorded.stdout.fnmatch_lines(["baseline: recorded 1 passing claim(s) in base.json"])
+    recorded.stdout.fnmatch_lines(
+        ["baseline: recorded 1 passing claim(s) in base.json (1 in the file)"]
+    )
     document = json.loads((pytester.path / "base.json").read_text())
     assert document["claims"]["specs/face.yaml::eye"]["model"]["weights"] == "deep-compression"
 

@@ -328,7 +328,9 @@ def test_baseline_records_then_catches_a_melting_margin(
         "--probe-baseline-update",
     )
     recorded.assert_outcomes(passed=2)
-    recorded.stdout.fnmatch_lines(["*baseline: recorded 2 passing claim(s) in base.json*"])
+    recorded.stdout.fnmatch_lines(
+        ["*baseline: recorded 2 passing claim(s) in base.json (2 in the file)*"]
+    )
     document = json.loads((pytester.path / "base.json").read_text())
     assert sorted(document["claims"]) == ["specs/face.yaml::eye", "specs/face.yaml::eye14"]
     run(pytester, "--probe-specs", "specs", "--probe-baseline", "base.json").assert_outcomes(

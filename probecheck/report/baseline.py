@@ -135,10 +135,10 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def update_baseline(path: str | Path, results: list[ClaimResult]) -> tuple[Path, int]:
+def update_baseline(path: str | Path, results: list[ClaimResult]) -> tuple[Path, int, int]:
     """Record the numbers of ``results`` that passed without error, keeping other claims.
 
-    Returns the path and how many claims were recorded.
+    Returns the path, how many claims this run recorded, and how many the file holds.
     """
     document = load_baseline(path)
     recorded = 0
@@ -151,7 +151,7 @@ def update_baseline(path: str | Path, results: list[ClaimResult]) -> tuple[Path,
             recorded += 1
     document["probecheck_baseline"] = FORMAT
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
-    return write_atomic(path, text + "\n"), recorded
+    return write_atomic(path, text + "\n"), recorded, len(document["claims"])
 
 
 def compare(

@@ -138,22 +138,15 @@ class _Session:
         return inside and _has_claims_key(resolved)
 
     def model_for(self, spec: Spec) -> dict[str, Any]:
-        """How to load the network ``spec`` is checked on: its own model, or the override.
-
-        Preprocessing, first found wins: ``--probe-preprocess``, the spec's ``preprocess:``
-        block, the one a checkpoint records, and for a checkpoint given with ``--probe-weights``
-        that records none, the preprocessing of the spec's own model (the one it replaces).
-        """
+        """The network ``spec`` is checked on: its own model, or the override (arch, weights, seed,
+        device); its preprocessing is :func:`_preprocessing_for`'s."""
         option = self.config.option
         arch = option.probe_arch or spec.model.arch
         weights = option.probe_weights or spec.model.weights
         if not option.probe_weights and (spec.base_dir / weights).is_file():
             weights = str(spec.base_dir / weights)  # a checkpoint named relative to the spec
         seed = option.probe_seed if option.probe_seed is not None else spec.model.seed
-        load: dict[str, Any] = {"arch": arch, "weights": weights, "seed": seed}
-        load["device"] = option.probe_device
-        load.update(_preprocessing_for(spec, option))
-        return load
+        return {"arch": arch, "weights": weights, "seed": seed, "device": option.probe_device}
 
     # hooks of this session (registered as a plugin in pytest_configure) ----------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -314,7 +307,8 @@ class SpecFile(pytest.File):
 
         self._spec = load_spec(self.path)
         option = self.config.option
-        arch, weights, _, _ = self.config.stash[_KEY].model_for(self._spec)
+        model = self.config.stash[_KEY].model_for(self._spec)
+        arch, weights = model["arch"], model["weights"]
         overridden = {f for f in ("arch", "weights") if getattr(option, f"probe_{f}")}
         check_against_network(self._spec, arch, weights, overridden=overridden)
         for claim in self._spec.claims:
@@ -370,7 +364,8 @@ class ClaimItem(pytest.Item):
         probe = None
         before = 0
         try:
-            probe = shared_probe(**state.model_for(spec))
+            preprocessing = _preprocessing_for(spec, self.config.option)
+            probe = shared_probe(**state.model_for(spec), **preprocessing)
             before = probe.forward_passes
             self.result = evaluate_claim(self.claim, spec, probe, self.spec_file.inputs)
             state.compare_with_baseline(self.result)
@@ -494,7 +489,12 @@ def _read_baseline_options(
 
 
 def _preprocessing_for(spec: Spec, option: Any) -> dict[str, Any]:
-    """The preprocessing arguments of ``shared_probe`` for ``spec`` under the session's options."""
+    """The preprocessing arguments of ``shared_probe`` for ``spec`` under the session's options.
+
+    First found wins: ``--probe-preprocess``, the spec's ``preprocess:`` block, the one a
+    checkpoint records, and for a checkpoint given with ``--probe-weights`` that records none,
+    the preprocessing of the spec's own model (the one it replaces).
+    """
     from probecheck.zoo.preprocess import Preprocessing, preset
 
     if option.probe_preprocess:

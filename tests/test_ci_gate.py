@@ -377,12 +377,18 @@ def test_exit_codes_are_pytests(pytester: pytest.Pytester, gate: Path) -> None:
     assert run(pytester, "--probe-specs", "specs").ret == 1
     write_spec(gate, "face.yaml", strongest_claim().replace("in:", "inn:"))  # a spec error
     assert run(pytester, "--probe-specs", "specs").ret == 2
-    # found only when the claim runs (the layer has 48 channels), still a spec error
-    write_spec(gate, "face.yaml", strongest_claim() + eye_claim("wide", 99))
+    # found only when the claim runs (a damaged image file), still an error in the spec's input
+    face = (FIXTURES / "astronaut_face.png").read_bytes()
+    (pytester.path / "cut.png").write_bytes(face[: len(face) // 2])
+    cut = strongest_claim("cut").replace("image: face", "image: cut")
+    spec = write_spec(gate, "face.yaml", strongest_claim() + cut)
+    spec.write_text(
+        spec.read_text().replace("images:", f"images:\n  cut: {pytester.path / 'cut.png'}")
+    )
     result = run(pytester, "--probe-specs", "specs")
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == 2
-    result.stdout.fnmatch_lines(["*out of range*"])
+    result.stdout.fnmatch_lines(["*cannot read image*cut.png*"])
 
 
 # --- xdist ----------------------------------------------------------------------------------------

@@ -328,12 +328,12 @@ class SpecFile(pytest.File):
             self._inputs = SpecInputs(self.spec)
         return self._inputs
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from probecheck.errors import ProbecheckError
 
         if isinstance(excinfo.value, ProbecheckError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)  # a collector's takes no style
 
 
 class ClaimItem(pytest.Item):

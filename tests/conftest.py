@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process runs forget the modules first imported inside them, and libyaml's C parser
+# cannot be imported twice: a second run would mix two copies of yaml's node classes (nodes with no
+# tag). Importing the spec reader here keeps one copy for every run.
+import probecheck.spec.reading  # noqa: F401
+
 WEIGHTS_FILE = "compressed_SqueezeNet.net"
 WEIGHTS_ENV = "PROBECHECK_WEIGHTS_DIR"
 

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from probecheck.image_files import unreadable_reason
 from probecheck.spec.models import AnyCheck, Region, RuleError, _resolve, references
 
 __all__ = ["image_problems", "region_problems"]
@@ -56,8 +57,7 @@ def _read_size(path: Path, what: str) -> tuple[Size | None, str | None]:
     try:
         return header_size(path), None
     except Exception as error:  # Pillow raises many kinds for a file that is not an image
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return None, f"{what} {path} cannot be read as an image: {reason}"
+        return None, f"cannot read {what} {path}: {unreadable_reason(path, error)}"
 
 
 def image_problems(

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from probecheck.errors import ProbecheckError
+from probecheck.image_files import unreadable_reason
 
 ImageLike = Union[str, Path, Image.Image, NDArray]  # noqa: UP007 - runtime alias
 
@@ -30,15 +31,6 @@ DEFAULT_MAX_PIXELS = 50_000_000
 MAX_PIXELS_ENV = "PROBECHECK_MAX_PIXELS"
 
 #: the first bytes of the formats a user is likely to give, to tell "damaged" from "not an image"
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF8", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"BM", "BMP"),
-    (b"RIFF", "WebP"),
-)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
@@ -103,25 +95,9 @@ def _read_error(path: Path, what: str, limit: int, error: Exception) -> Probeche
         return _bomb(path, what, pixels, limit)
     # decoders raise OSError, ValueError, SyntaxError, EOFError, struct.error…
     return ProbecheckError(
-        f"cannot read {what} {path}: {_reason(path, error)}",
+        f"cannot read {what} {path}: {unreadable_reason(path, error)}",
         fix="give a PNG, JPEG, TIFF, BMP or WebP file that opens in an image viewer",
     )
-
-
-def _reason(path: Path, error: Exception) -> str:
-    if isinstance(error, IsADirectoryError):
-        return "it is a directory"
-    if isinstance(error, Image.UnidentifiedImageError):
-        with path.open("rb") as handle:
-            head = handle.read(16)
-        kind = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
-        if kind:
-            return f"it starts as a {kind} file does, but is truncated or damaged"
-        return f"it is not an image file ({path.stat().st_size:,} bytes in no format Pillow knows)"
-    text = str(error) or type(error).__name__
-    if "truncated" in text.lower() or isinstance(error, (EOFError, SyntaxError)):
-        return f"the file is truncated or damaged ({text})"
-    return text
 
 
 def _bomb(path: Path, what: str, pixels: str, limit: int) -> ProbecheckError:

@@ -12,7 +12,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from probecheck.spec.models import MASK_METHODS
 
-__all__ = ["MASK_METHODS", "NOISE_SEED", "mask_image"]
+__all__ = ["MASK_METHODS", "NOISE_SEED", "blur_sigma", "filled_image", "mask_image"]
 
 #: The seed of ``noise`` masking wherever a claim or ``find`` masks a region: reproducible.
 NOISE_SEED = 0
@@ -54,10 +54,15 @@ def _inpaint(image: Image8, mask: BoolMask) -> NDArray:
     return out
 
 
+def blur_sigma(height: float, width: float) -> float:
+    """The blur for a region of this size: strong enough to wipe out its detail."""
+    return max(2.0, 0.25 * min(height, width))
+
+
 def _blur(image: Image8, mask: BoolMask) -> NDArray:
     """A Gaussian blur scaled to the region: strong enough to wipe out its detail."""
     r0, r1, c0, c1 = box = _bbox(mask)
-    sigma = max(2.0, 0.25 * min(r1 - r0, c1 - c0))
+    sigma = blur_sigma(r1 - r0, c1 - c0)
     crop = _padded(box, int(np.ceil(4 * sigma)), image.shape)  # the kernel's reach
     blurred = gaussian(
         image[crop].astype(np.float64), sigma=sigma, channel_axis=-1, preserve_range=True
@@ -103,3 +108,21 @@ def mask_image(image: Image8, mask: BoolMask, method: str, *, seed: int = NOISE_
     if region.any():
         out[region] = _to_uint8(_fill(pixels, region, method, seed)[region])
     return out
+
+
+def filled_image(image: Image8, method: str, *, size: float) -> Image8:
+    """The whole image as ``method`` would fill a region of ``size`` pixels across.
+
+    Occlusion copies its patches from this image: mean (the image's mean colour), gray (128), or
+    blur (the image blurred as ``mask_image`` blurs a region of that size).
+    """
+    pixels = np.asarray(image)
+    if method == "blur":
+        sigma = blur_sigma(size, size)
+        blurred = gaussian(
+            pixels.astype(np.float64), sigma=sigma, channel_axis=-1, preserve_range=True
+        )
+        return _to_uint8(blurred)
+    if method in ("mean", "gray"):
+        return _to_uint8(_fill(pixels, np.ones(pixels.shape[:2], bool), method, NOISE_SEED))
+    raise ValueError(f"unknown fill {method!r}; choose one of mean, gray, blur")

@@ -29,6 +29,9 @@ __all__ = [
     "drop",
     "iou",
     "iou_all",
+    "map_peak",
+    "occlusion_map",
+    "occlusion_starts",
     "region_drop",
     "region_means",
     "selectivity_ratio",
@@ -266,3 +269,60 @@ def combine_values(
         vals = vals[~np.isnan(vals)]
     worst_is_min = higher_is_better == (require == "all")
     return float(vals.min() if worst_is_min else vals.max())
+
+
+def occlusion_starts(length: int, patch: int, stride: int) -> list[int]:
+    """Where patches start along an axis of ``length`` pixels: Captum's ``Occlusion`` sweep.
+
+    ceil((length − patch) / stride) + 1 starts, ``stride`` apart; the last patch is clipped at
+    the edge, so every pixel is covered. Needs 1 ≤ stride ≤ patch ≤ length.
+    """
+    if not 1 <= stride <= patch <= length:
+        raise ValueError(
+            f"need 1 ≤ stride ≤ patch ≤ {length} (the input's side), got patch {patch}, "
+            f"stride {stride}"
+        )
+    count = -(-(length - patch) // stride) + 1
+    return [i * stride for i in range(count)]
+
+
+def _coverage(starts: Sequence[int], patch: int, length: int) -> Floats:
+    """(positions, length) indicator: which pixels each patch start covers."""
+    cover = np.zeros((len(starts), length))
+    for i, start in enumerate(starts):
+        cover[i, start : start + patch] = 1.0
+    return cover
+
+
+def occlusion_map(
+    drops: ArrayLike,
+    starts_y: Sequence[int],
+    starts_x: Sequence[int],
+    patch: int,
+    shape: tuple[int, int],
+) -> Floats:
+    """Per-pixel sensitivity from per-position drops (..., ny, nx), as Captum's ``Occlusion``.
+
+    Each pixel gets the sum of the drops of the patches covering it, divided by how many cover
+    it. Patches are rectangles, so the sum is ``Ryᵀ · drops · Rx`` with 0/1 coverage matrices.
+    """
+    grid = np.asarray(drops, dtype=np.float64)
+    rows = _coverage(starts_y, patch, shape[0])
+    cols = _coverage(starts_x, patch, shape[1])
+    total = np.einsum("...ij,iy,jx->...yx", grid, rows, cols, optimize=True)
+    counts = np.outer(rows.sum(axis=0), cols.sum(axis=0))
+    return total / counts
+
+
+def map_peak(values: ArrayLike) -> tuple[int, int]:
+    """(row, col) of a map's maximum; where it is a plateau, its pixel nearest the centroid.
+
+    Overlapping patches make plateaus, and the first pixel of one would sit on its corner.
+    """
+    grid = np.asarray(values, dtype=np.float64)
+    if grid.ndim != 2:
+        raise ValueError(f"map must be 2-D, got shape {grid.shape}")
+    top = np.nanmax(grid)
+    rows, cols = np.nonzero(grid == top)
+    nearest = np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2)
+    return int(rows[nearest]), int(cols[nearest])

@@ -26,6 +26,7 @@ LAYERS = {
     "metrics": 4,
     "results": 4,
     "checks": 4,
+    "occlusion": 4,
     "find": 4,
     "render": 5,
     "report": 5,

@@ -1,0 +1,451 @@
+"""Occlusion maps: slide a patch over the input and watch one region's mean activation.
+
+The sweep is Captum's ``Occlusion`` on the network's input (the preprocessed image, e.g.
+227×227): patch and stride are input pixels, starts ``stride`` apart and the last patch clipped
+at the edge (:func:`metrics.occlusion_starts`). A patch is filled from the image filled by
+:func:`masking.filled_image` (mean colour, gray or blur), preprocessed like the image. For every
+position the drop of each channel's region mean (area-weighted, as ``metrics.region_means``) is
+``base − occluded``; the per-pixel map averages the drops of the patches covering each pixel
+(:func:`metrics.occlusion_map`).
+
+Only the forward passes that can change the answer are run, and the answer stays exact:
+- the geometry of the layer (receptive field size, jump and offset per axis) is derived by
+  walking the modules up to it; a patch outside the receptive field of every region cell cannot
+  change the region, so its drop is exactly 0 and it is not run;
+- the region's cells depend only on a bounded crop of the input, so the network runs on that
+  crop, its start aligned to the layer's jump so that its cells coincide with the full image's;
+  a crop edge on the image edge keeps the network's own padding and ceil-mode pooling edges;
+- the crop's unoccluded cells are compared with the full image's before any occluded batch is
+  trusted; a network that cannot be analysed (or fails that comparison) runs whole occluded
+  images instead — slower, still exact.
+Forwards are batched, truncated after the layer and run under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from probecheck import metrics
+from probecheck.errors import ProbecheckError
+from probecheck.masking import filled_image
+from probecheck.probe import Probe, require_channels
+from probecheck.regions import area_fractions
+from probecheck.spec.models import OCCLUSION_FILLS
+
+__all__ = [
+    "OCCLUSION_FILLS",
+    "Axis",
+    "Occlusion",
+    "layer_geometry",
+    "occlude",
+]
+
+Floats = NDArray[np.float64]
+
+#: Crop cells may differ from the full image's by float rounding (other blocking), no more.
+_CROP_TOLERANCE = 1e-4
+#: Occluded crops per forward. Crops are small, so more fit a batch than whole images do.
+CROP_BATCH = 32
+
+
+class _StopForward(Exception):
+    """Raised from the layer's hook: nothing after it is needed."""
+
+
+# geometry ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a layer's geometry: cell ``o`` sees input pixels ``o·jump + start`` onward,
+    ``size`` of them (``start`` < 0 where the receptive field reaches into padding)."""
+
+    jump: int = 1
+    start: int = 0
+    size: int = 1
+
+    def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> Axis:
+        """The geometry after a sliding window (convolution or pooling) on this one."""
+        return Axis(
+            jump=self.jump * stride,
+            start=self.start - padding * self.jump,
+            size=self.size + (kernel - 1) * dilation * self.jump,
+        )
+
+    def union(self, other: Axis) -> Axis | None:
+        """Two parallel branches concatenated: they must step alike; their fields join."""
+        if other.jump != self.jump:
+            return None
+        start = min(self.start, other.start)
+        end = max(self.start + self.size, other.start + other.size)
+        return Axis(self.jump, start, end - start)
+
+    def span(self, cell: int) -> tuple[int, int]:
+        """The input pixels [first, last] that cell ``cell`` sees (may reach past the image)."""
+        first = cell * self.jump + self.start
+        return first, first + self.size - 1
+
+
+Geometry = tuple[Axis, Axis]
+
+_POINTWISE = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SiLU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Hardswish,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.BatchNorm2d,
+    nn.LocalResponseNorm,
+    nn.Identity,
+)
+
+
+def _pair(value: object) -> tuple[int, int] | None:
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value  # type: ignore[return-value]
+    return None  # 'same'/'valid' padding strings and the like: not analysed
+
+
+def _window(module: nn.Module, geometry: Geometry) -> Geometry | None:
+    """Conv2d, MaxPool2d or AvgPool2d applied to ``geometry``; None for anything else."""
+    if isinstance(module, nn.Conv2d):
+        if module.padding_mode != "zeros":
+            return None
+        kernel, stride = _pair(module.kernel_size), _pair(module.stride)
+        padding, dilation = _pair(module.padding), _pair(module.dilation)
+    elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        kernel = _pair(module.kernel_size)
+        stride = _pair(module.stride if module.stride else module.kernel_size)
+        padding = _pair(module.padding)
+        dilation = _pair(getattr(module, "dilation", 1))
+    else:
+        return None
+    if None in (kernel, stride, padding, dilation):
+        return None
+    return (
+        geometry[0].window(kernel[0], stride[0], padding[0], dilation[0]),  # type: ignore[index]
+        geometry[1].window(kernel[1], stride[1], padding[1], dilation[1]),  # type: ignore[index]
+    )
+
+
+def _fire_class() -> type | None:
+    try:
+        from torchvision.models.squeezenet import Fire
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        return None
+    return Fire
+
+
+def _through(module: nn.Module, geometry: Geometry, inner: list[str]) -> Geometry | None:
+    """The geometry after ``module`` (or after its submodule ``inner``, a path inside it)."""
+    if isinstance(module, _POINTWISE):
+        return None if inner else geometry
+    fire = _fire_class()
+    if fire is not None and isinstance(module, fire):
+        squeezed = _window(module.squeeze, geometry)
+        if squeezed is None:
+            return None
+        branch = inner[0] if inner else ""
+        if branch.startswith("squeeze"):
+            return squeezed
+        one = _window(module.expand1x1, squeezed)
+        three = _window(module.expand3x3, squeezed)
+        if branch.startswith("expand1x1"):
+            return one
+        if branch.startswith("expand3x3"):
+            return three
+        if one is None or three is None or branch:
+            return None
+        joined = (one[0].union(three[0]), one[1].union(three[1]))
+        return None if None in joined else joined  # type: ignore[return-value]
+    if isinstance(module, nn.Sequential):
+        children = list(module.named_children())
+        stop = len(children)
+        if inner:
+            names = [name for name, _ in children]
+            if inner[0] not in names:
+                return None
+            stop = names.index(inner[0])
+        for _, child in children[:stop]:
+            geometry = _through(child, geometry, [])  # type: ignore[assignment]
+            if geometry is None:
+                return None
+        if inner:
+            return _through(children[stop][1], geometry, inner[1:])
+        return geometry
+    if inner:
+        return None
+    return _window(module, geometry)
+
+
+def layer_geometry(model: nn.Module, path: str) -> Geometry | None:
+    """(rows, cols) geometry of the layer at ``path``, or None where it cannot be derived.
+
+    Derived for torchvision networks whose ``forward`` begins with ``features(x)`` (SqueezeNet,
+    VGG, AlexNet) and layers inside ``features``: Conv2d, Max/AvgPool2d (ceil mode too),
+    pointwise modules, and SqueezeNet's Fire with its two concatenated expand branches.
+    """
+    from torchvision.models import VGG, AlexNet, SqueezeNet
+
+    parts = path.split(".")
+    if not isinstance(model, (SqueezeNet, VGG, AlexNet)) or parts[0] != "features":
+        return None
+    return _through(model.features, (Axis(), Axis()), parts[1:])
+
+
+# the sweep ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Occlusion:
+    """The sweep of one image: per-position drops of every channel's region mean, and how.
+
+    ``drops[c, i, j]`` is ``base[c] − mean_in(c)`` with the patch at (``starts_y[i]``,
+    ``starts_x[j]``) in input pixels; ``input_size`` is the network's (H, W).
+    """
+
+    drops: Floats  # (C, ny, nx)
+    base: Floats  # (C,)
+    starts_y: list[int]
+    starts_x: list[int]
+    patch: int
+    stride: int
+    fill: str
+    input_size: tuple[int, int]
+    skipped: int  # positions outside every region cell's receptive field: drop exactly 0
+    forwards: int  # batched forward passes run
+    crop: tuple[int, int, int, int] | None  # (y0, y1, x0, x1) of the input run, or None (whole)
+
+    @property
+    def positions(self) -> int:
+        return len(self.starts_y) * len(self.starts_x)
+
+    def sensitivity(self, channels: int | list[int] | None = None) -> Floats:
+        """Per-pixel map(s) at input resolution, as Captum's Occlusion computes them.
+
+        One channel gives (H, W); a list (or None: all channels) gives (len, H, W).
+        """
+        if isinstance(channels, int):
+            grid = self.drops[channels]
+        else:
+            grid = self.drops if channels is None else self.drops[channels]
+        return metrics.occlusion_map(
+            grid, self.starts_y, self.starts_x, self.patch, self.input_size
+        )
+
+
+def _crop_axis(cells: NDArray[np.intp], axis: Axis, length: int) -> tuple[int, int]:
+    """[start, end) of the input the cells need, the start a multiple of the axis' jump."""
+    first = axis.span(int(cells.min()))[0]
+    last = axis.span(int(cells.max()))[1]
+    start = 0 if first <= 0 else (first // axis.jump) * axis.jump
+    end = length if last >= length - 1 else last + 1
+    return start, end
+
+
+def _influence(weights: Floats, geometry: Geometry, size: tuple[int, int]) -> NDArray[np.bool_]:
+    """Input pixels inside the receptive field of some region cell (weight > 0)."""
+    mask = np.zeros(size, dtype=bool)
+    rows, cols = np.nonzero(weights > 0)
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        y0, y1 = geometry[0].span(r)
+        x0, x1 = geometry[1].span(c)
+        mask[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1] = True
+    return mask
+
+
+def _layer_output(probe: Probe, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The module's output for ``batch``; the forward stops there."""
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+        if not isinstance(output, torch.Tensor):
+            raise ProbecheckError(f"the layer returns {type(output).__name__}, not a tensor")
+        captured.append(output)
+        raise _StopForward
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.inference_mode(), contextlib.suppress(_StopForward):
+            probe.model(batch)
+    finally:
+        handle.remove()
+    probe.forward_passes += 1
+    if not captured:
+        raise ProbecheckError("the layer never ran in the forward pass")
+    return captured[0]
+
+
+def occlude(
+    probe: Probe,
+    rgb: NDArray[np.uint8],
+    layer: str,
+    region: NDArray[np.bool_],
+    *,
+    patch: int = 24,
+    stride: int = 12,
+    fill: str = "mean",
+    batch_size: int | None = None,
+    use_geometry: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Occlusion:
+    """Sweep ``patch`` over ``rgb`` and measure every channel of ``layer`` over ``region``.
+
+    ``region`` is a mask at the image's resolution. ``progress`` is called with the number of
+    positions just measured (skipped ones included). ``use_geometry=False`` runs whole images
+    for every position (the slow, simple reference; the result is the same).
+    """
+    if fill not in OCCLUSION_FILLS:
+        raise ProbecheckError(
+            f"unknown fill {fill!r}", fix=f"choose one of {', '.join(OCCLUSION_FILLS)}"
+        )
+    height, width = probe.preprocessing.size
+    try:
+        starts_y = metrics.occlusion_starts(height, patch, stride)
+        starts_x = metrics.occlusion_starts(width, patch, stride)
+    except ValueError as error:
+        raise ProbecheckError(
+            f"occlusion patch {patch}, stride {stride}: {error}",
+            fix=f"patch and stride are pixels of the {width}×{height} network input",
+        ) from None
+    path = probe.resolve(layer)
+    module = dict(probe.model.named_modules())[path]
+    full = require_channels(probe.activations(rgb, layer)[layer], layer)
+    weights = area_fractions(region, full.shape[1:])
+    if weights.sum() <= 0:
+        raise ProbecheckError("the region covers no cell of the layer's map")
+    scale = (rgb.shape[0] / height + rgb.shape[1] / width) / 2
+    images = probe.prepare([rgb, filled_image(rgb, fill, size=patch * scale)])
+    image, baseline = images[:1], images[1:]
+
+    geometry = layer_geometry(probe.model, path) if use_geometry else None
+    window = (0, height, 0, width)
+    offset = (0, 0)
+    relevant = np.ones((len(starts_y), len(starts_x)), dtype=bool)
+    if geometry is not None:
+        rows, cols = np.nonzero(weights > 0)
+        y0, y1 = _crop_axis(rows, geometry[0], height)
+        x0, x1 = _crop_axis(cols, geometry[1], width)
+        window, offset = (y0, y1, x0, x1), (y0 // geometry[0].jump, x0 // geometry[1].jump)
+        influence = _influence(weights, geometry, (height, width))
+        for i, sy in enumerate(starts_y):
+            for j, sx in enumerate(starts_x):
+                relevant[i, j] = influence[sy : sy + patch, sx : sx + patch].any()
+
+    sweep = _Sweep(probe, module, image, baseline, full, weights, starts_y, starts_x, patch)
+    result = sweep.run(window, offset, relevant, batch_size or CROP_BATCH, progress)
+    if result is None:  # the window's cells differ from the full image's: run whole images
+        relevant[:] = True
+        window = (0, height, 0, width)
+        result = sweep.run(window, (0, 0), relevant, batch_size or probe.max_batch, progress)
+        assert result is not None  # whole images are the full image's own cells
+    drops, base, forwards = result
+    whole = window == (0, height, 0, width)
+    return Occlusion(
+        drops=drops,
+        base=base,
+        starts_y=starts_y,
+        starts_x=starts_x,
+        patch=patch,
+        stride=stride,
+        fill=fill,
+        input_size=(height, width),
+        skipped=int((~relevant).sum()),
+        forwards=forwards,
+        crop=None if whole else window,
+    )
+
+
+@dataclass
+class _Sweep:
+    """What every run of the sweep shares: the network, the inputs and the region's cells."""
+
+    probe: Probe
+    module: nn.Module
+    image: torch.Tensor  # (1, 3, H, W) preprocessed
+    baseline: torch.Tensor  # (1, 3, H, W) the fill, preprocessed
+    full: NDArray[np.float32]  # (C, h, w) the layer on the whole image
+    weights: Floats  # (h, w) region fractions
+    starts_y: list[int]
+    starts_x: list[int]
+    patch: int
+
+    def run(
+        self,
+        window: tuple[int, int, int, int],
+        offset: tuple[int, int],
+        relevant: NDArray[np.bool_],
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[Floats, Floats, int] | None:
+        """(drops, base, forwards) from forwards on ``window`` of the input; None if its cells
+        do not reproduce the full image's (then nothing of this run is used)."""
+        y0, y1, x0, x1 = window
+        rows, cols = np.nonzero(self.weights > 0)
+        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        weights = torch.from_numpy(self.weights[r0:r1, c0:c1])
+        total = float(weights.sum())
+        cells = (
+            slice(r0 - offset[0], r1 - offset[0]),
+            slice(c0 - offset[1], c1 - offset[1]),
+        )
+        image = self.image[:, :, y0:y1, x0:x1]
+        baseline = self.baseline[:, :, y0:y1, x0:x1]
+        todo = [(i, j) for i, j in zip(*np.nonzero(relevant), strict=True)]
+        channels = self.full.shape[0]
+        drops = np.zeros((channels, len(self.starts_y), len(self.starts_x)))
+        if progress is not None and (~relevant).any():
+            progress(int((~relevant).sum()))
+        base: Floats | None = None
+        forwards = 0
+        # the unoccluded window rides in the first batch: its cells are checked, and are the base
+        jobs: list[tuple[int, int] | None] = [None, *todo]
+        for begin in range(0, len(jobs), batch_size):
+            chunk = jobs[begin : begin + batch_size]
+            batch = image.expand(len(chunk), -1, -1, -1).clone()
+            for k, job in enumerate(chunk):
+                if job is None:
+                    continue
+                sy, sx = self.starts_y[job[0]], self.starts_x[job[1]]
+                ys = slice(max(sy, y0) - y0, min(sy + self.patch, y1) - y0)
+                xs = slice(max(sx, x0) - x0, min(sx + self.patch, x1) - x0)
+                batch[k, :, ys, xs] = baseline[0, :, ys, xs]
+            output = _layer_output(self.probe, self.module, batch)
+            forwards += 1
+            picked = output[:, :, cells[0], cells[1]].to("cpu", torch.float64)
+            if tuple(picked.shape[2:]) != tuple(weights.shape):
+                return None
+            if base is None and not self._same_cells(picked[0].numpy(), (r0, r1, c0, c1)):
+                return None
+            means = (torch.einsum("bchw,hw->bc", picked, weights) / total).numpy()
+            if base is None:
+                base = means[0]
+            for k, job in enumerate(chunk):
+                if job is not None:
+                    drops[:, job[0], job[1]] = base - means[k]
+            if progress is not None:
+                progress(sum(job is not None for job in chunk))
+        assert base is not None
+        return drops, base, forwards
+
+    def _same_cells(self, cells: NDArray[np.float64], box: tuple[int, int, int, int]) -> bool:
+        """The window's region cells equal the full image's, up to float rounding."""
+        r0, r1, c0, c1 = box
+        reference = self.full[:, r0:r1, c0:c1].astype(np.float64)
+        scale = max(float(np.abs(reference).max()), 1e-12)
+        return float(np.abs(cells - reference).max()) <= _CROP_TOLERANCE * scale

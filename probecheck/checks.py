@@ -17,10 +17,12 @@ from numpy.typing import NDArray
 from probecheck import metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
+from probecheck.occlusion import occlude
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions, load_mask_png, rasterise
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
 from probecheck.spec import Claim, DropCheck, SelectiveCheck, Spec, StrongestCheck
+from probecheck.spec.models import OcclusionCheck
 from probecheck.zoo.images import load_image, require_same_size
 
 MAX_ALTERNATIVES = 10
@@ -106,6 +108,8 @@ class _Batch:
         self._makers: dict[Hashable, Callable[[], NDArray[np.uint8]]] = {}
         self.rgb: dict[Hashable, NDArray[np.uint8]] = {}
         self.maps: dict[Hashable, NDArray[np.float32]] = {}
+        self.probe: Probe | None = None
+        self.layer = ""
 
     def want(self, key: Hashable, make: Callable[[], NDArray[np.uint8]]) -> Hashable:
         self._makers.setdefault(key, make)
@@ -120,6 +124,7 @@ class _Batch:
         )
 
     def run(self, probe: Probe, layer: str) -> None:
+        self.probe, self.layer = probe, layer
         keys = list(self._makers)
         self.rgb = {key: self._makers[key]() for key in keys}
         outputs = probe.activations_many([self.rgb[k] for k in keys], [layer])
@@ -206,7 +211,12 @@ def _plan(kind: str, check: Any, batch: _Batch) -> list[_CasePlan]:
 def _measure(
     kind: str, check: Any, plans: list[_CasePlan], claim: Claim, batch: _Batch, inputs: SpecInputs
 ) -> CheckResult:
-    measure = {"drop": _drop_case, "selective": _selective_case, "strongest": _strongest_case}[kind]
+    measure = {
+        "drop": _drop_case,
+        "selective": _selective_case,
+        "strongest": _strongest_case,
+        "occlusion": _occlusion_case,
+    }[kind]
     cases: list[CaseResult] = []
     ok_everywhere: NDArray[np.bool_] | None = None
     order_score: Floats | None = None
@@ -234,6 +244,13 @@ def _thresholds(kind: str, check: Any, claim: Claim) -> dict[str, Any]:
         if check.ratio_at_least is not None:
             return {"ratio_at_least": check.ratio_at_least}
         return {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
+    if isinstance(check, OcclusionCheck):
+        found: dict[str, Any] = {}
+        if check.peak_in_region:
+            found["peak_in_region"] = True
+        if check.iou_at_least is not None:
+            found |= {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
+        return found | {"patch": check.patch, "stride": check.step, "fill": check.fill}
     assert isinstance(check, StrongestCheck)
     return {"in": check.in_labels} if check.in_ is not None else {"top_k": check.top_k}
 
@@ -435,3 +452,72 @@ def _strongest_case(
         ok,
         -rank,
     )
+
+
+_MAP_CHUNK = 64  # channels whose per-pixel occlusion maps are held at once
+
+
+def _occlusion_case(
+    check: OcclusionCheck,
+    case: Any,
+    plan: _CasePlan,
+    claim: Claim,
+    batch: _Batch,
+    inputs: SpecInputs,
+) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
+    """The sweep measures every channel at once: the maps of all of them are scored."""
+    A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
+    assert batch.probe is not None
+    region = inputs.region(case.region, rgb.shape[:2])
+    sweep = occlude(
+        batch.probe, rgb, batch.layer, region, patch=check.patch, stride=check.step, fill=check.fill
+    )
+    height, width = sweep.input_size
+    inside = area_fractions(region, (height, width))
+    channels = A.shape[0]
+    peak_in, peak_x, peak_y = np.zeros(channels), np.zeros(channels), np.zeros(channels)
+    map_in, map_out, iou = np.zeros(channels), np.zeros(channels), np.zeros(channels)
+    for start in range(0, channels, _MAP_CHUNK):
+        chunk = list(range(start, min(start + _MAP_CHUNK, channels)))
+        maps = sweep.sensitivity(chunk)
+        map_in[chunk], map_out[chunk] = metrics.region_means(maps, inside)
+        if check.iou_at_least is not None:
+            iou[chunk] = metrics.iou_all(maps, region, check.quantile)
+        for c, single in zip(chunk, maps, strict=True):
+            row, col = metrics.map_peak(single)
+            y = min(int((row + 0.5) * rgb.shape[0] / height), rgb.shape[0] - 1)
+            x = min(int((col + 0.5) * rgb.shape[1] / width), rgb.shape[1] - 1)
+            peak_x[c], peak_y[c], peak_in[c] = x, y, float(region[y, x])
+    quiet = metrics.silent(sweep.base, metrics.channel_peaks(A))
+    columns = {"base": sweep.base, "map_in": map_in, "map_out": map_out}
+    values: dict[str, tuple[Floats, bool, float]] = {}
+    ok = ~quiet
+    reasons: dict[int, str] = {}
+    if check.peak_in_region:
+        peak_in = np.where(quiet, 0.0, peak_in)
+        values["peak_in"] = (peak_in, True, 1.0)
+        columns["peak_in"] = peak_in
+        ok &= peak_in >= 1
+        reasons |= {int(c): "the map peaks outside the region" for c in np.flatnonzero(peak_in < 1)}
+    if check.iou_at_least is not None:
+        iou = np.where(quiet, 0.0, iou)
+        values["iou"] = (iou, True, float(check.iou_at_least))
+        columns["iou"] = iou
+        ok &= iou >= check.iou_at_least
+        low = np.flatnonzero(iou < check.iou_at_least)
+        reasons |= {int(c): f"iou below {check.iou_at_least:g}" for c in low}
+    columns |= {"peak_x": peak_x, "peak_y": peak_y}
+    combined, passed = _combine(claim, ok, values)
+    reasons |= {
+        int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
+    }
+    evidence = CaseEvidence(image=rgb, maps=A, region=region, occlusion=sweep)
+    result = CaseResult(
+        _inputs_of(case),
+        _channel_results(claim, ok, columns, reasons),
+        combined,
+        bool(passed),
+        evidence,
+    )
+    order = np.where(quiet, -np.inf, map_in - map_out)  # alternatives: most focused first
+    return result, ok, order

@@ -28,6 +28,8 @@ class CaseEvidence:
     altered_maps: NDArray[np.float32] | None = None
     control_altered: NDArray[np.uint8] | None = None
     control_altered_maps: NDArray[np.float32] | None = None
+    #: an occlusion sweep (probecheck.occlusion.Occlusion): per-position drops of every channel
+    occlusion: Any = None
 
 
 @dataclass
@@ -90,6 +92,9 @@ class CheckResult:
                 continue
             worst = _worst(values, higher)
             op = "≥" if higher else "≤"
+            if key == "peak_in":
+                parts.append("peak in region" if worst >= 1 else "peak outside the region")
+                continue
             parts.append(
                 f"{_SHORT.get(key, key)} {fmt(worst)} {op} {fmt(self.thresholds[threshold_key])}"
             )
@@ -107,6 +112,7 @@ class CheckResult:
 _HEADLINE_KEYS: dict[str, dict[str, tuple[str, bool]]] = {
     "drop": {"drop": ("at_least", True), "control_drop": ("control_at_most", False)},
     "selective": {"ratio": ("ratio_at_least", True), "iou": ("iou_at_least", True)},
+    "occlusion": {"peak_in": ("peak_in_region", True), "iou": ("iou_at_least", True)},
 }
 _SHORT = {"control_drop": "control"}
 

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage.transform import resize
 
+from probecheck import metrics
 from probecheck.regions import outline
 from probecheck.render.montage import (
     BLACK,
@@ -40,6 +41,7 @@ from probecheck.render.montage import (
     text_width,
     vstack,
 )
+from probecheck.render.occlusion import occlusion_overlay
 from probecheck.results import CaseEvidence, CaseResult, CheckResult, ClaimResult, fmt
 
 __all__ = ["claim_tile", "tile_name", "write_claim_tile"]
@@ -189,7 +191,9 @@ def _alternative_panels(
             [(f"would pass: ch {label}", GREEN)],
             f"on {case.inputs.get('image') or 'image'}",
         ]
-        if evidence.altered_maps is not None:
+        if evidence.occlusion is not None:
+            panels.append(_occlusion_panel(evidence, index, lines))
+        elif evidence.altered_maps is not None:
             lo, hi = _range(evidence.maps[index], evidence.altered_maps[index])
             panels.append(_Panel(_map(evidence.maps[index], evidence, lo, hi), lines))
             panels.append(
@@ -350,6 +354,51 @@ def _strongest_groups(
     return [[image], panels]
 
 
+def _occlusion_panel(ev: CaseEvidence, channel: int, lines: list[Line]) -> _Panel:
+    """The channel's occlusion map over the image, region outlined, peak crossed."""
+    sweep = ev.occlusion
+    sensitivity = metrics.occlusion_map(
+        sweep.drops[channel], sweep.starts_y, sweep.starts_x, sweep.patch, sweep.input_size
+    )
+    row, col = metrics.map_peak(sensitivity)
+    height, width = ev.image.shape[:2]
+    peak = (
+        min(int((col + 0.5) * width / sweep.input_size[1]), width - 1),
+        min(int((row + 0.5) * height / sweep.input_size[0]), height - 1),
+    )
+    picture = occlusion_overlay(ev.image, sensitivity, region=ev.region, peak=peak)
+    return _Panel(fit_panel(picture, PANEL_HEIGHT), lines)
+
+
+def _occlusion_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
+    t = check.thresholds
+    sweep = f"{t.get('patch')}-px patch, stride {t.get('stride')}, {t.get('fill')}"
+    groups = [[_image_panel(case, ev, sweep)]]
+    for ch in case.channels:
+        v = ch.values
+        verdicts: list[Line] = []
+        if t.get("peak_in_region"):
+            inside = v.get("peak_in", math.nan) >= 1
+            verdicts.append(
+                [
+                    ("peak in region " if inside else "peak outside ", GREEN if inside else RED),
+                    _verdict(inside),
+                ]
+            )
+        if t.get("iou_at_least") is not None:
+            verdicts.append(_judged("iou", v.get("iou", math.nan), t.get("iou_at_least"), True))
+        lines: list[Line] = [
+            [(f"ch {ch.label} · occlusion map", RED if not ch.passed else BLACK)],
+            f"drop in {fmt(v.get('map_in', math.nan))} · out {fmt(v.get('map_out', math.nan))}",
+            *verdicts,
+        ]
+        if ev.occlusion is None or not 0 <= ch.channel < ev.occlusion.drops.shape[0]:
+            groups.append([_Panel(_map(ev.maps[ch.channel], ev), lines)])
+        else:
+            groups.append([_occlusion_panel(ev, ch.channel, lines)])
+    return groups
+
+
 def _generic_groups(case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
     groups = [[_image_panel(case, ev)]]
     for ch in case.channels:
@@ -367,6 +416,8 @@ def _case_row(check: CheckResult, case: CaseResult, base: int, claimed: set[int]
         groups = _selective_groups(check, case, ev)
     elif check.kind == "strongest":
         groups = _strongest_groups(check, case, ev, base)
+    elif check.kind == "occlusion":
+        groups = _occlusion_groups(check, case, ev)
     else:
         groups = _generic_groups(case, ev)
     shown = set(claimed)
@@ -420,6 +471,8 @@ _SCALING = {
     "drop": "a channel's maps share one scale across the images of its case",
     "selective": "each map scaled on its own",
     "strongest": "the maps of a case share one scale, so their brightness compares",
+    "occlusion": "each map: the drop of the region mean when a patch covers each pixel, "
+    "scaled to its own largest drop",
 }
 
 

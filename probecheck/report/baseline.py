@@ -39,7 +39,14 @@ from probecheck.results import (
 
 FORMAT = 2
 #: metric → True where higher is better; metrics not listed are recorded, not compared.
-DIRECTIONS = {"drop": True, "control_drop": False, "ratio": True, "iou": True, "rank": False}
+DIRECTIONS = {
+    "drop": True,
+    "control_drop": False,
+    "ratio": True,
+    "iou": True,
+    "rank": False,
+    "peak_in": True,
+}
 DEFAULT_TOLERANCE = 0.05
 _FIX = "point --probe-baseline at a file written by --probe-baseline-update"
 

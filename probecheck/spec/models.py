@@ -34,6 +34,8 @@ __all__ = [
     "DropCheck",
     "ModelRef",
     "Preprocess",
+    "OcclusionCase",
+    "OcclusionCheck",
     "Region",
     "RuleError",
     "RuleErrors",
@@ -49,6 +51,8 @@ Loc = tuple[str | int, ...]
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 MaskMethod = Literal["inpaint", "blur", "mean", "gray", "noise"]
 MASK_METHODS: tuple[str, ...] = get_args(MaskMethod)
+OcclusionFill = Literal["mean", "gray", "blur"]
+OCCLUSION_FILLS: tuple[str, ...] = get_args(OcclusionFill)
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Channel = Annotated[int, Field(strict=True)]
@@ -451,9 +455,80 @@ class StrongestCheck(_Check):
         return self.in_labels
 
 
+class OcclusionCase(_Model):
+    """One image and the region whose mean the occluding patch should move most."""
+
+    image: ImageName
+    region: RegionName
+
+
+class OcclusionCheck(_Check):
+    """Slide a patch over the image: the channel's region mean must react most to the region.
+
+    The sensitivity map averages, per pixel, the drops of the region mean under the patches
+    covering it (Captum's Occlusion). Patch and stride are pixels of the network's input. With
+    both peak_in_region and iou_at_least, both must hold.
+    """
+
+    _case_type: ClassVar[type[_Model]] = OcclusionCase
+
+    patch: Annotated[int, Field(strict=True, ge=1)] = Field(
+        24, description="Side of the square patch, in pixels of the network's input.", examples=[24]
+    )
+    stride: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        None,
+        description="Step between patch positions (at most the patch); default half the patch.",
+        examples=[12],
+    )
+    fill: OcclusionFill = Field(
+        "mean", description="What covers the patch: the image's mean colour, gray, or a blur."
+    )
+    peak_in_region: Literal[True] | None = Field(
+        None, description="The map's peak lies inside the region.", examples=[True]
+    )
+    iou_at_least: Number | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Smallest IoU of the map thresholded at its quantile with the region.",
+        examples=[0.3],
+    )
+    quantile: Number = Field(
+        0.9, gt=0, lt=1, description="Threshold quantile for iou_at_least.", examples=[0.9]
+    )
+    cases: list[OcclusionCase] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Several cases; the check holds where every case holds.",
+    )
+    image: ImageName | None = None
+    region: RegionName | None = None
+
+    @model_validator(mode="after")
+    def _validate(self) -> OcclusionCheck:
+        if self.peak_in_region is None and self.iou_at_least is None:
+            raise RuleError(
+                "give 'peak_in_region: true', 'iou_at_least', or both",
+                fix="add peak_in_region: true or iou_at_least: 0.3",
+            )
+        if self.stride is not None and self.stride > self.patch:
+            raise RuleError(
+                f"stride {self.stride} is larger than the patch {self.patch}",
+                loc=("stride",),
+                fix="use a stride of at most the patch, so that every pixel is covered",
+            )
+        self._normalise_cases()
+        return self
+
+    @property
+    def step(self) -> int:
+        """The stride, or half the patch where none is given."""
+        return self.stride if self.stride is not None else max(1, self.patch // 2)
+
+
 # ------------------------------------------------------------------------------------- claim
 
-CHECK_NAMES = ("drop", "selective", "strongest")
+CHECK_NAMES = ("drop", "selective", "strongest", "occlusion")
 
 
 class Claim(_Model):
@@ -494,6 +569,12 @@ class Claim(_Model):
         description="The layer's strongest channel is one of 'in' (or channels are in top_k).",
         examples=[{"image": "face", "in": [36]}],
     )
+    occlusion: OcclusionCheck | None = Field(
+        None,
+        description="Sliding a patch over the image moves the channels' region mean most "
+        "inside the region.",
+        examples=[{"image": "face", "region": "eyes", "patch": 24, "peak_in_region": True}],
+    )
 
     _line: int = PrivateAttr(0)
     _index_base: int = PrivateAttr(0)
@@ -503,11 +584,12 @@ class Claim(_Model):
         if not self.checks:
             raise RuleError(
                 "a claim needs at least one check",
-                fix="add drop:, selective: or strongest: to this claim",
+                fix="add drop:, selective:, strongest: or occlusion: to this claim",
             )
         only_strongest_in = (
             self.drop is None
             and self.selective is None
+            and self.occlusion is None
             and self.strongest is not None
             and self.strongest.in_ is not None
         )
@@ -519,8 +601,9 @@ class Claim(_Model):
         return self
 
     @property
-    def checks(self) -> dict[str, DropCheck | SelectiveCheck | StrongestCheck]:
-        """The checks this claim has, by name, in the order drop, selective, strongest."""
+    def checks(self) -> dict[str, DropCheck | SelectiveCheck | StrongestCheck | OcclusionCheck]:
+        """The checks this claim has, by name, in the order drop, selective, strongest,
+        occlusion."""
         found = {name: getattr(self, name) for name in CHECK_NAMES}
         return {name: check for name, check in found.items() if check is not None}
 

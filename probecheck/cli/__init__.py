@@ -17,7 +17,7 @@ from rich.console import Console
 from probecheck import __version__
 from probecheck.errors import ProbecheckError
 
-SUBCOMMANDS = ("layers", "show", "find", "schema")
+SUBCOMMANDS = ("layers", "show", "find", "occlusion", "schema")
 
 
 def model_arguments(parser: argparse.ArgumentParser) -> None:

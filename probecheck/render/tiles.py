@@ -372,7 +372,7 @@ def _occlusion_panel(ev: CaseEvidence, channel: int, lines: list[Line]) -> _Pane
 
 def _occlusion_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
     t = check.thresholds
-    sweep = f"{t.get('patch')}-px patch, stride {t.get('stride')}, {t.get('fill')}"
+    sweep = f"patch {t.get('patch')}/{t.get('stride')} px, {t.get('fill')}"
     groups = [[_image_panel(case, ev, sweep)]]
     for ch in case.channels:
         v = ch.values

@@ -409,8 +409,6 @@ class _Sweep:
         todo = [(i, j) for i, j in zip(*np.nonzero(relevant), strict=True)]
         channels = self.full.shape[0]
         drops = np.zeros((channels, len(self.starts_y), len(self.starts_x)))
-        if progress is not None and (~relevant).any():
-            progress(int((~relevant).sum()))
         base: Floats | None = None
         forwards = 0
         # the unoccluded window rides in the first batch: its cells are checked, and are the base
@@ -433,8 +431,10 @@ class _Sweep:
             if base is None and not self._same_cells(picked[0].numpy(), (r0, r1, c0, c1)):
                 return None
             means = (torch.einsum("bchw,hw->bc", picked, weights) / total).numpy()
-            if base is None:
+            if base is None:  # the window holds: from here on, progress is final
                 base = means[0]
+                if progress is not None and (~relevant).any():
+                    progress(int((~relevant).sum()))
             for k, job in enumerate(chunk):
                 if job is not None:
                     drops[:, job[0], job[1]] = base - means[k]

@@ -147,7 +147,9 @@ def test_real_input_size_eyes(real_probe: Probe, face: np.ndarray) -> None:
     """The 227×227 input, the eye region, the eye channel's layer: the shortcuts skip and crop."""
     region = rasterise(face.shape[:2], boxes=EYES)
     layer = "fire6-relu_squeeze1x1"
-    fast = occlude(real_probe, face, layer, region, patch=48, stride=45, fill="mean")
+    done: list[int] = []
+    fast = occlude(real_probe, face, layer, region, patch=48, stride=45, progress=done.append)
+    assert sum(done) == fast.positions
     slow = reference_drops(real_probe, face, layer, region, 48, 45, "mean")
     assert_same(fast.drops, slow)
     assert fast.skipped > 0
@@ -176,8 +178,18 @@ def test_a_wrong_geometry_is_caught_and_the_result_stays_exact(
     wrong = (Axis(jump=8, start=0, size=9), Axis(jump=8, start=0, size=9))
     monkeypatch.setattr(occlusion, "layer_geometry", lambda model, path: wrong)
     region = rasterise(face.shape[:2], boxes=REGIONS["middle"])
-    fast = occlude(small_probe, face, "fire6-relu_squeeze1x1", region, patch=24, stride=20)
+    done: list[int] = []
+    fast = occlude(
+        small_probe,
+        face,
+        "fire6-relu_squeeze1x1",
+        region,
+        patch=24,
+        stride=20,
+        progress=done.append,
+    )
     assert fast.crop is None and fast.skipped == 0
+    assert sum(done) == fast.positions  # the abandoned crop run reported nothing
     slow = reference_drops(small_probe, face, "fire6-relu_squeeze1x1", region, 24, 20, "mean")
     assert_same(fast.drops, slow)
 

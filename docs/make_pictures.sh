@@ -9,7 +9,7 @@ trap 'rm -rf "$report"' EXIT
 probecheck show fixtures/astronaut_face.png --layer conv1 --tile-size 56 \
   --out docs/face_conv1_montage.png --force
 # the eye channel's tile: face and eyes removed, maps on one scale, regions outlined
-pytest --probe-specs specs/face.yaml -k "fire6-eyes and not pre and not occlusion" --probe-diagnostics all \
+pytest --probe-specs specs/face.yaml -k "fire6-eyes and not pre" --probe-diagnostics all \
   --probe-report "$report/pass" -p no:cacheprovider -q
 cp "$report/pass/specs.face__fire6-eyes.png" docs/eye_channel_tile.png
 # a claim that fails on purpose, and the tile that shows why

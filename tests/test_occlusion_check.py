@@ -99,7 +99,7 @@ def test_the_shipped_eye_claim_holds(tmp_path: Path) -> None:
     from probecheck.probe import shared_probe
 
     spec = load_spec(ROOT / "specs" / "face.yaml")
-    claim = spec.claim("fire6-eyes-occlusion")
+    claim = spec.claim("fire6-occluded-eyes")
     result = evaluate_claim(claim, spec, shared_probe("squeezenet1_0", "deep-compression"))
     assert result.passed, result.failure_message()
     values = result.checks[0].cases[0].channels[0].values

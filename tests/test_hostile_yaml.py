@@ -136,6 +136,7 @@ def test_a_device_is_not_read(tmp_path: Path) -> None:
         (b"claims: \xc3\x28\n", "not valid UTF-8"),
         ("claims: *nowhere\n", "found undefined alias"),
         ("id: 2024-02-30\nclaims: []\n", "a value cannot be read"),
+        ("!!int ", "a value cannot be read as !!int ('')"),
     ],
 )
 def test_malformed_text(tmp_path: Path, text: str | bytes, words: str) -> None:

@@ -46,6 +46,8 @@ KEYS = [
     "altered", "mask_with", "region", "control", "control_altered", "at_least",
     "control_at_most", "ratio_at_least", "iou_at_least", "quantile", "in", "top_k", "cases",
     "boxes", "ellipses", "polygons", "mask", "face", "eyes", "astronaut", "flag", "edge",
+    "occlusion", "patch", "stride", "fill", "peak_in_region", "preprocess", "size",
+    "channel_order", "pixel_scale", "std",
 ]  # fmt: skip
 WORDS = [
     *KEYS, "squeezenet1_0", "squeezenet1_1", "resnet18", "deep-compression", "random",

@@ -278,10 +278,12 @@ def construct(root: Node, text: str, shown: str) -> Any:
         return loader.construct_document(root)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, shown) from None
-    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date that does not exist
-        line, column = position(_unreadable_scalar(root, loader) or root)
+    except Exception as exc:  # a date that does not exist, an empty `!!int`: the data's fault
+        node = _unreadable_scalar(root, loader) or root
+        line, column = position(node)
+        tag = str(node.tag).replace(_CORE, "!!")
         raise SpecError(
-            f"a value cannot be read: {exc}",
+            f"a value cannot be read as {tag} ({node.value!r}): {exc or type(exc).__name__}",
             path=shown,
             line=line,
             column=column,

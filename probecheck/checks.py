@@ -7,7 +7,7 @@ forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from probecheck import metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
 from probecheck.occlusion import occlude
+from probecheck.plan import CaseInputs, InputKey, case_inputs, claim_needs, prefetch
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions, load_mask_png, rasterise
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
@@ -87,6 +88,12 @@ class SpecInputs:
             self._fractions[key] = area_fractions(self.region(name, shape), grid)
         return self._fractions[key]
 
+    def variant(self, key: InputKey) -> NDArray[np.uint8]:
+        """The input variant ``key`` names (see :mod:`probecheck.plan`)."""
+        if key[0] == "masked":
+            return self.masked(*key[1:])
+        return self.image(key[1])
+
     def masked(self, image: str, region: str, method: str) -> NDArray[np.uint8]:
         """``image`` with ``region`` removed by ``method`` (inpaint, blur, mean, gray, noise)."""
         key = (image, region, method)
@@ -105,28 +112,20 @@ class _Batch:
 
     def __init__(self, inputs: SpecInputs) -> None:
         self.inputs = inputs
-        self._makers: dict[Hashable, Callable[[], NDArray[np.uint8]]] = {}
-        self.rgb: dict[Hashable, NDArray[np.uint8]] = {}
-        self.maps: dict[Hashable, NDArray[np.float32]] = {}
+        self._keys: dict[InputKey, None] = {}
+        self.rgb: dict[InputKey, NDArray[np.uint8]] = {}
+        self.maps: dict[InputKey, NDArray[np.float32]] = {}
         self.probe: Probe | None = None
         self.layer = ""
 
-    def want(self, key: Hashable, make: Callable[[], NDArray[np.uint8]]) -> Hashable:
-        self._makers.setdefault(key, make)
-        return key
-
-    def named(self, name: str) -> Hashable:
-        return self.want(("image", name), lambda: self.inputs.image(name))
-
-    def masked(self, image: str, region: str, method: str) -> Hashable:
-        return self.want(
-            ("masked", image, region, method), lambda: self.inputs.masked(image, region, method)
-        )
+    def want(self, case: CaseInputs) -> CaseInputs:
+        self._keys |= dict.fromkeys(case.variants())
+        return case
 
     def run(self, probe: Probe, layer: str) -> None:
         self.probe, self.layer = probe, layer
-        keys = list(self._makers)
-        self.rgb = {key: self._makers[key]() for key in keys}
+        keys = list(self._keys)
+        self.rgb = {key: self.inputs.variant(key) for key in keys}
         outputs = probe.activations_many([self.rgb[k] for k in keys], [layer])
         self.maps = {
             key: require_channels(out[layer], layer) for key, out in zip(keys, outputs, strict=True)
@@ -179,29 +178,22 @@ def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
 # planning: which images each case needs ---------------------------------------------------------
 
 
-@dataclass
-class _CasePlan:
-    image: Hashable
-    altered: Hashable | None = None
-    control_altered: Hashable | None = None
+def prefetch_claims(claims: Iterable[Claim], probe: Probe, inputs: SpecInputs) -> int:
+    """Run every input the claims of one spec need, once, before they are checked.
+
+    The claims then find their activations in the probe's cache; returns the forward passes.
+    """
+    return prefetch(probe, claim_needs(claims), inputs.variant)
 
 
-def _plan(kind: str, check: Any, batch: _Batch) -> list[_CasePlan]:
+def _plan(kind: str, check: Any, batch: _Batch) -> list[CaseInputs]:
     plans = []
     for case in check.cases:
-        plan = _CasePlan(batch.named(case.image))
-        if kind == "drop":
-            if case.altered is not None:
-                _same_size(batch.inputs, case.image, case.altered)
-                plan.altered = batch.named(case.altered)
-                if case.control_altered is not None:
-                    _same_size(batch.inputs, case.image, case.control_altered)
-                    plan.control_altered = batch.named(case.control_altered)
-            else:
-                plan.altered = batch.masked(case.image, case.region, case.mask_with)
-                if case.control is not None:
-                    plan.control_altered = batch.masked(case.image, case.control, case.mask_with)
-        plans.append(plan)
+        if kind == "drop" and case.altered is not None:
+            _same_size(batch.inputs, case.image, case.altered)
+            if case.control_altered is not None:
+                _same_size(batch.inputs, case.image, case.control_altered)
+        plans.append(batch.want(case_inputs(kind, case)))
     return plans
 
 
@@ -209,7 +201,7 @@ def _plan(kind: str, check: Any, batch: _Batch) -> list[_CasePlan]:
 
 
 def _measure(
-    kind: str, check: Any, plans: list[_CasePlan], claim: Claim, batch: _Batch, inputs: SpecInputs
+    kind: str, check: Any, plans: list[CaseInputs], claim: Claim, batch: _Batch, inputs: SpecInputs
 ) -> CheckResult:
     measure = {
         "drop": _drop_case,
@@ -313,7 +305,7 @@ def _channel_results(
 
 
 def _drop_case(
-    check: DropCheck, case: Any, plan: _CasePlan, claim: Claim, batch: _Batch, inputs: SpecInputs
+    check: DropCheck, case: Any, plan: CaseInputs, claim: Claim, batch: _Batch, inputs: SpecInputs
 ) -> tuple[CaseResult, NDArray[np.bool_], Floats]:
     A, Aa = batch.maps[plan.image], batch.maps[plan.altered]
     rgb = batch.rgb[plan.image]
@@ -377,7 +369,7 @@ def _drop_case(
 def _selective_case(
     check: SelectiveCheck,
     case: Any,
-    plan: _CasePlan,
+    plan: CaseInputs,
     claim: Claim,
     batch: _Batch,
     inputs: SpecInputs,
@@ -411,7 +403,7 @@ def _selective_case(
 def _strongest_case(
     check: StrongestCheck,
     case: Any,
-    plan: _CasePlan,
+    plan: CaseInputs,
     claim: Claim,
     batch: _Batch,
     inputs: SpecInputs,
@@ -460,7 +452,7 @@ _MAP_CHUNK = 64  # channels whose per-pixel occlusion maps are held at once
 def _occlusion_case(
     check: OcclusionCheck,
     case: Any,
-    plan: _CasePlan,
+    plan: CaseInputs,
     claim: Claim,
     batch: _Batch,
     inputs: SpecInputs,

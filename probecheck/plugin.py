@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from probecheck.zoo.devices import device_name
+
 if TYPE_CHECKING:
     from probecheck.checks import SpecInputs
+    from probecheck.probe import Probe
     from probecheck.results import ClaimResult
     from probecheck.spec import Claim, Spec
 
@@ -56,7 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--probe-device",
         default="cpu",
-        help="where the network runs: cpu (default), cuda, cuda:1, mps…",
+        type=device_name,
+        help="where the network runs: cpu (default), cuda, cuda:1, mps, or auto (cuda where "
+        "available, else mps, else cpu)",
     )
     group.addoption(
         "--probe-report",
@@ -300,6 +305,7 @@ class SpecFile(pytest.File):
 
     _spec: Spec | None = None
     _inputs: SpecInputs | None = None
+    _planned: set[str] | None = None
 
     def collect(self) -> Iterator[ClaimItem]:
         from probecheck.spec import load_spec
@@ -327,6 +333,24 @@ class SpecFile(pytest.File):
 
             self._inputs = SpecInputs(self.spec)
         return self._inputs
+
+    def prefetch(self, item: ClaimItem, probe: Probe) -> None:
+        """Before ``item`` runs, run every input of the claims of this file that this process
+        will run (and has not planned yet) once, through all the layers they ask of it."""
+        planned = self._planned if self._planned is not None else set()
+        self._planned = planned
+        if item.name in planned:
+            return
+        from probecheck.checks import prefetch_claims
+
+        pending = [
+            other
+            for other in _scheduled_items(self.session)
+            if isinstance(other, ClaimItem) and other.parent is self and other.name not in planned
+        ]
+        pending += [] if item in pending else [item]
+        planned.update(other.name for other in pending)
+        prefetch_claims([other.claim for other in pending], probe, self.inputs)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from probecheck.errors import ProbecheckError
@@ -367,7 +391,9 @@ class ClaimItem(pytest.Item):
             preprocessing = _preprocessing_for(spec, self.config.option)
             probe = shared_probe(**state.model_for(spec), **preprocessing)
             before = probe.forward_passes
+            self.spec_file.prefetch(self, probe)
             self.result = evaluate_claim(self.claim, spec, probe, self.spec_file.inputs)
+            self.result.forward_passes = probe.forward_passes - before  # the plan's included
             state.compare_with_baseline(self.result)
         except Exception as error:  # recorded for the summary and the JSON, then reported
             self.spec_error = isinstance(error, ProbecheckError)
@@ -418,6 +444,24 @@ class ClaimItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         about = f": {self.claim.about}" if self.claim.about else ""
         return self.path, max(self.claim.line - 1, 0), f"claim {self.claim.id}{about}"
+
+
+def _scheduled_items(session: pytest.Session) -> list[pytest.Item]:
+    """The items this process runs: the selected ones or, in an xdist worker, those sent to it
+    so far (read from xdist's queue; all selected items where that queue cannot be read)."""
+    if hasattr(session.config, "workerinput"):
+        for plugin in session.config.pluginmanager.get_plugins():
+            queue = getattr(plugin, "torun", None)
+            current = getattr(plugin, "item_index", None)
+            try:
+                with queue.lock() as indices:  # type: ignore[union-attr]
+                    pending = [i for i in indices if isinstance(i, int)]
+            except Exception:
+                continue
+            upcoming = getattr(plugin, "nextitem_index", None)
+            wanted = [i for i in (current, upcoming) if isinstance(i, int)] + pending
+            return [session.items[i] for i in wanted if 0 <= i < len(session.items)]
+    return session.items
 
 
 def _shown(path: Path) -> str:

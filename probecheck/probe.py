@@ -24,6 +24,7 @@ from torch import nn
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
 from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
+from probecheck.zoo.devices import resolve_device
 from probecheck.zoo.images import ImageLike, image_digest, load_image
 from probecheck.zoo.layer_table import squeezenet_version
 from probecheck.zoo.preprocess import Preprocessing
@@ -107,7 +108,10 @@ class Probe:
         self.preprocessing: Preprocessing = built.preprocessing
         self.identity: ModelIdentity = built.identity
         self.categories: list[str] = built.categories
+        #: Images run through the network, one forward pass each, however they were batched.
         self.forward_passes = 0
+        #: Calls of the network (a batch of images is one).
+        self.batches = 0
         self._modules = dict(self.model.named_modules())
         self._modules.pop("", None)
         version = squeezenet_version(self.model)
@@ -235,7 +239,8 @@ class Probe:
         finally:
             for handle in handles:
                 handle.remove()
-        self.forward_passes += 1
+        self.forward_passes += len(rgbs)
+        self.batches += 1
         never = [path for path in paths if path not in captured]
         if never:
             raise ProbecheckError(f"layer(s) {', '.join(never)} never ran in the forward pass")
@@ -255,6 +260,7 @@ class Probe:
         with torch.inference_mode():
             logits = self.model(batch).reshape(1, -1)
         self.forward_passes += 1
+        self.batches += 1
         scores = torch.softmax(logits.double(), dim=1)[0]
         values, indices = torch.topk(scores, k=min(top, scores.numel()))
         labels = self.categories or [str(i) for i in range(scores.numel())]
@@ -283,6 +289,7 @@ class Probe:
             for handle in handles:
                 handle.remove()
         self.forward_passes += 1
+        self.batches += 1
         rows = []
         for path, module in self._modules.items():
             shape = shapes.get(path, ())
@@ -317,11 +324,13 @@ def load(
     inherited: Preprocessing | None = None,
     source: str = "",
 ) -> Probe:
-    """Load ``arch`` with ``weights`` on ``device`` (``cpu``, ``cuda``, ``cuda:1``…) as a Probe.
+    """Load ``arch`` with ``weights`` on ``device`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``,
+    ``auto``…) as a Probe.
 
     ``preprocessing`` replaces the weights' own; ``inherited`` is used for weights that name
     none (a plain state_dict); see :func:`probecheck.zoo.builders.build`.
     """
+    device = resolve_device(device)
     built = build(
         arch, weights, seed=seed, preprocessing=preprocessing, inherited=inherited, source=source
     )
@@ -349,6 +358,7 @@ def shared_probe(
     source: str = "",
 ) -> Probe:
     """One Probe per model and preprocessing in this process, sharing its activation cache."""
+    device = resolve_device(device)
     key = (arch, weights, seed, device, preprocessing, inherited, source)
     if key not in _LOADED:
         _LOADED[key] = load(

@@ -287,18 +287,6 @@ def test_unknown_layer_is_a_collection_error_with_a_fix(
     assert "Traceback" not in result.stdout.str()
 
 
-def test_forward_passes_are_shared_across_claims(
-    pytester: pytest.Pytester, claims_dir: Path
-) -> None:
-    # three claims on the same images and layer: the cache serves two of them
-    claims = eye_claim("a", [15]) + eye_claim("b", [25]) + eye_claim("c", [14])
-    write_spec(claims_dir, "face.yaml", claims)
-    result = run(pytester, "--probe-specs", "specs", "--probe-report", "report")
-    data = json.loads((pytester.path / "report" / "results.json").read_text())
-    assert data["forward_passes"] <= 1
-    result.stdout.fnmatch_lines([f"*{data['forward_passes']} forward passes*"])
-
-
 def test_other_model_override(pytester: pytest.Pytester, claims_dir: Path) -> None:
     write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]))
     result = run(

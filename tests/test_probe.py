@@ -158,18 +158,20 @@ def test_uncached_images_share_one_batched_forward(
     monkeypatch.setattr(probe, "_forward", counting_forward)
     monkeypatch.setattr(probe, "max_batch", 8)  # as on an accelerator (a CPU runs images alone)
     a, b, c, d, e = (noise(seed) for seed in range(10, 15))
-    passes = probe.forward_passes
+    passes, images = probe.batches, probe.forward_passes
     first = probe.activations_many([a, b, c], [PRE, "conv1"])
-    assert (batches, probe.forward_passes - passes) == ([3], 1)
+    assert (batches, probe.batches - passes) == ([3], 1)
+    assert probe.forward_passes - images == 3  # a forward pass per image, batched or not
     # two of four are cached: only the other two go through, together, once
     second = probe.activations_many([a, d, b, e, d], [PRE, "conv1"])
-    assert (batches, probe.forward_passes - passes) == ([3, 2], 2)
+    assert (batches, probe.batches - passes) == ([3, 2], 2)
+    assert probe.forward_passes - images == 5
     np.testing.assert_array_equal(second[0][PRE], first[0][PRE])
     np.testing.assert_array_equal(second[2][PRE], first[1][PRE])
     np.testing.assert_array_equal(second[1][PRE], second[4][PRE])
     # everything cached: no forward at all
     probe.activations_many([e, c, a], "conv1")
-    assert (batches, probe.forward_passes - passes) == ([3, 2], 2)
+    assert (batches, probe.batches - passes, probe.forward_passes - images) == ([3, 2], 2, 5)
     # batched results are each image's own
     probe.clear_cache()
     for image, batched in zip([a, b, c], first, strict=True):
@@ -345,9 +347,10 @@ def test_batches_are_split_at_max_batch_with_the_same_numbers(
     whole = probe.activations_many(images, [PRE])
     probe.clear_cache()
     monkeypatch.setattr(probe, "max_batch", 2)
-    passes = probe.forward_passes
+    passes, counted = probe.batches, probe.forward_passes
     split = probe.activations_many(images, [PRE])
-    assert probe.forward_passes - passes == 3  # 2 + 2 + 1
+    assert probe.batches - passes == 3  # 2 + 2 + 1
+    assert probe.forward_passes - counted == 5
     for a, b in zip(whole, split, strict=True):
         np.testing.assert_allclose(a[PRE], b[PRE], rtol=1e-5, atol=1e-3)
 

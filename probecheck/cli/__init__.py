@@ -16,6 +16,7 @@ from rich.console import Console
 
 from probecheck import __version__
 from probecheck.errors import ProbecheckError
+from probecheck.zoo.devices import device_name
 
 SUBCOMMANDS = ("layers", "show", "find", "occlusion", "schema")
 
@@ -31,7 +32,13 @@ def model_arguments(parser: argparse.ArgumentParser) -> None:
         help="deep-compression, random, a torchvision weights name (DEFAULT) or a checkpoint path",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --weights random")
-    parser.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda, …")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        type=device_name,
+        help="where the network runs: cpu (default), cuda, cuda:1, mps, or auto (cuda where "
+        "available, else mps, else cpu)",
+    )
 
 
 def make_console(*, stderr: bool = False) -> Console:

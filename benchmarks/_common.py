@@ -224,3 +224,52 @@ def bare_forward(model: Any, module: Any, x: Any) -> Callable[[], Any]:
         return captured[0]
 
     return run
+
+
+def bare_truncated_forward(model: Any, module: Any, x: Any) -> Callable[[], Any]:
+    """The baseline for one layer: a forward of ``x`` under inference mode that stops once
+    ``module`` has run, with one plain hook that clones its output, as hand-written torch would."""
+    import torch
+
+    class Stop(Exception):
+        pass
+
+    captured: list[Any] = []
+
+    def hook(_module: Any, _inputs: object, output: Any) -> None:
+        captured.append(output.clone())
+        raise Stop
+
+    def run() -> Any:
+        captured.clear()
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.inference_mode():
+                model(x)
+        except Stop:
+            pass
+        finally:
+            handle.remove()
+        return captured[0]
+
+    return run
+
+
+def spread(seconds: list[float]) -> float:
+    """The standard deviation of durations, in milliseconds: what counts as noise."""
+    return statistics.stdev(seconds) * 1e3 if len(seconds) > 1 else 0.0
+
+
+def bounding_function(fn: Callable[[], Any]) -> str:
+    """The function with the most internal time while ``fn`` runs (cProfile), with its share."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(fn)
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt or 1.0  # type: ignore[attr-defined]
+    rows = stats.stats.items()  # type: ignore[attr-defined]
+    (filename, line, name), (_, _, internal, _, _) = max(rows, key=lambda row: row[1][2])
+    where = name if filename == "~" else f"{name} ({Path(filename).name}:{line})"
+    return f"{where}, {internal / total:.0%} of the time"

@@ -7,9 +7,9 @@ forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,7 @@ from probecheck.zoo.images import load_image, require_same_size
 MAX_ALTERNATIVES = 10
 
 Floats = NDArray[np.float64]
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,6 +43,7 @@ class SpecInputs:
     _fractions: dict[tuple[str, tuple[int, int], tuple[int, int]], Floats] = field(
         default_factory=dict
     )
+    _measured: dict[Hashable, Any] = field(default_factory=dict)
 
     def image(self, name: str) -> NDArray[np.uint8]:
         """The named image as uint8 RGB."""
@@ -88,6 +90,13 @@ class SpecInputs:
             self._fractions[key] = area_fractions(self.region(name, shape), grid)
         return self._fractions[key]
 
+    def measured(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The every-channel numbers ``key`` names, computed once for all the claims that ask:
+        claims about other channels of the same layer, images and regions read them again."""
+        if key not in self._measured:
+            self._measured[key] = compute()
+        return self._measured[key]
+
     def variant(self, key: InputKey) -> NDArray[np.uint8]:
         """The input variant ``key`` names (see :mod:`probecheck.plan`)."""
         if key[0] == "masked":
@@ -117,6 +126,11 @@ class _Batch:
         self.maps: dict[InputKey, NDArray[np.float32]] = {}
         self.probe: Probe | None = None
         self.layer = ""
+        self.scope: tuple[Hashable, ...] = ()
+
+    def measured(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+        """Numbers of this claim's network and layer, shared with other claims (see SpecInputs)."""
+        return self.inputs.measured((*self.scope, *key), compute)
 
     def want(self, case: CaseInputs) -> CaseInputs:
         self._keys |= dict.fromkeys(case.variants())
@@ -126,6 +140,7 @@ class _Batch:
         self.probe, self.layer = probe, layer
         keys = list(self._keys)
         self.rgb = {key: self.inputs.variant(key) for key in keys}
+        self.scope = (probe.identity, str(probe.device), probe.resolve(layer))
         outputs = probe.activations_many([self.rgb[k] for k in keys], [layer])
         self.maps = {
             key: require_channels(out[layer], layer) for key, out in zip(keys, outputs, strict=True)
@@ -178,12 +193,18 @@ def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
 # planning: which images each case needs ---------------------------------------------------------
 
 
-def prefetch_claims(claims: Iterable[Claim], probe: Probe, inputs: SpecInputs) -> int:
-    """Run every input the claims of one spec need, once, before they are checked.
+def prefetch_claim(
+    claim: Claim, planned: dict[InputKey, set[str]], probe: Probe, inputs: SpecInputs
+) -> int:
+    """Run the inputs ``claim`` reads that the probe has not cached yet, each through every layer
+    that ``planned`` (:func:`probecheck.plan.claim_needs` of the session's claims) asks of it.
 
-    The claims then find their activations in the probe's cache; returns the forward passes.
+    Claims checked after this one then find their inputs cached at their layers, so no input
+    runs twice, and a process runs only the inputs of the claims it checks (an xdist worker,
+    a ``-k`` or ``--lf`` selection). Returns the forward passes.
     """
-    return prefetch(probe, claim_needs(claims), inputs.variant)
+    needs = {key: planned.get(key, set()) | layers for key, layers in claim_needs([claim]).items()}
+    return prefetch(probe, needs, inputs.variant)
 
 
 def _plan(kind: str, check: Any, batch: _Batch) -> list[CaseInputs]:
@@ -311,8 +332,11 @@ def _drop_case(
     rgb = batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
     w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])
-    peak = metrics.channel_peaks(A)
-    main = metrics.region_drop(A, Aa, w, peak)
+    peak = batch.measured(("peaks", plan.image), lambda: metrics.channel_peaks(A))
+    main = batch.measured(
+        ("drop", plan.image, plan.altered, case.region),
+        lambda: metrics.region_drop(A, Aa, w, peak),
+    )
     quiet, drop = main.silent, main.drop_or_zero  # silent channels: drop 0, and that reason
     ok = ~quiet & (drop >= check.at_least)
     columns = {"drop": drop, "mean_in": main.mean_in, "mean_in_altered": main.mean_in_altered}
@@ -324,7 +348,10 @@ def _drop_case(
     if case.control is not None:
         control = inputs.region(case.control, rgb.shape[:2])
         wc = inputs.fractions(case.control, rgb.shape[:2], A.shape[1:])
-        side = metrics.region_drop(A, batch.maps[plan.control_altered], wc, peak)
+        side = batch.measured(
+            ("drop", plan.image, plan.control_altered, case.control),
+            lambda: metrics.region_drop(A, batch.maps[plan.control_altered], wc, peak),
+        )
         c_drop = side.drop_or_zero
         ok &= c_drop <= check.control_at_most
         columns |= {
@@ -377,14 +404,21 @@ def _selective_case(
     A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
     w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])
-    positive = np.maximum(A, 0)
-    mean_in, mean_out = metrics.region_means(positive, w)
+    mean_in, mean_out = batch.measured(
+        ("positive_means", plan.image, case.region),
+        lambda: metrics.region_means(np.maximum(A, 0), w),
+    )
     if check.ratio_at_least is not None:
         name, threshold = "ratio", check.ratio_at_least
-        score = metrics.selectivity_ratio(A, w)
+        score = batch.measured(
+            ("ratio", plan.image, case.region), lambda: metrics.selectivity_ratio(A, w)
+        )
     else:
         name, threshold = "iou", check.iou_at_least
-        score = metrics.iou_all(A, region, check.quantile)
+        score = batch.measured(
+            ("iou", plan.image, case.region, check.quantile),
+            lambda: metrics.iou_all(A, region, check.quantile),
+        )
     ok = score >= threshold
     columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
     combined, passed = _combine(claim, ok, {name: (score, True, threshold)})
@@ -400,6 +434,15 @@ def _selective_case(
     return result, ok, score
 
 
+def _ranks(A: NDArray[np.float32], w: Floats | None) -> tuple[NDArray[np.intp], Floats, Floats]:
+    """Channels strongest first, each channel's rank (1 = strongest), and the scores ranked."""
+    ranking = metrics.channel_ranking(A, w)
+    rank = np.empty(len(ranking), dtype=np.float64)
+    rank[ranking] = np.arange(1, len(ranking) + 1)
+    score = metrics.channel_peaks(A) if w is None else metrics.region_means(A, w)[0]
+    return ranking, rank, score
+
+
 def _strongest_case(
     check: StrongestCheck,
     case: Any,
@@ -411,10 +454,9 @@ def _strongest_case(
     A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2]) if case.region is not None else None
     w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:]) if region is not None else None
-    ranking = metrics.channel_ranking(A, w)
-    rank = np.empty(len(ranking), dtype=np.float64)
-    rank[ranking] = np.arange(1, len(ranking) + 1)
-    score = metrics.channel_peaks(A) if w is None else metrics.region_means(A, w)[0]
+    ranking, rank, score = batch.measured(
+        ("strongest", plan.image, case.region), lambda: _ranks(A, w)
+    )
     score_name = "peak" if w is None else "region_mean"
     top = int(ranking[0])
     columns = {"rank": rank, score_name: score}

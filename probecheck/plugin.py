@@ -284,6 +284,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args += [str(p) for p in roots if str(p) not in config.args]
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell each spec file which of its claims were selected: its activation plan covers them."""
+    for item in session.items:
+        if isinstance(item, ClaimItem):
+            item.spec_file.selected.append(item.claim)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     state = parent.config.stash.get(_KEY, None)
     if state is not None and state.is_spec(file_path):
@@ -305,7 +312,12 @@ class SpecFile(pytest.File):
 
     _spec: Spec | None = None
     _inputs: SpecInputs | None = None
-    _planned: set[str] | None = None
+    _needs: dict[tuple[str, ...], set[str]] | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: The claims selected for this session (after -k, --lf…), set once collection ends.
+        self.selected: list[Claim] = []
 
     def collect(self) -> Iterator[ClaimItem]:
         from probecheck.spec import load_spec
@@ -335,22 +347,14 @@ class SpecFile(pytest.File):
         return self._inputs
 
     def prefetch(self, item: ClaimItem, probe: Probe) -> None:
-        """Before ``item`` runs, run every input of the claims of this file that this process
-        will run (and has not planned yet) once, through all the layers they ask of it."""
-        planned = self._planned if self._planned is not None else set()
-        self._planned = planned
-        if item.name in planned:
-            return
-        from probecheck.checks import prefetch_claims
+        """Before ``item`` runs, run its inputs that are not cached yet, each once, through
+        every layer that the claims of this file selected for the session ask of it."""
+        from probecheck.checks import prefetch_claim
+        from probecheck.plan import claim_needs
 
-        pending = [
-            other
-            for other in _scheduled_items(self.session)
-            if isinstance(other, ClaimItem) and other.parent is self and other.name not in planned
-        ]
-        pending += [] if item in pending else [item]
-        planned.update(other.name for other in pending)
-        prefetch_claims([other.claim for other in pending], probe, self.inputs)
+        if self._needs is None:
+            self._needs = claim_needs(self.selected)
+        prefetch_claim(item.claim, self._needs, probe, self.inputs)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from probecheck.errors import ProbecheckError
@@ -444,24 +448,6 @@ class ClaimItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         about = f": {self.claim.about}" if self.claim.about else ""
         return self.path, max(self.claim.line - 1, 0), f"claim {self.claim.id}{about}"
-
-
-def _scheduled_items(session: pytest.Session) -> list[pytest.Item]:
-    """The items this process runs: the selected ones or, in an xdist worker, those sent to it
-    so far (read from xdist's queue; all selected items where that queue cannot be read)."""
-    if hasattr(session.config, "workerinput"):
-        for plugin in session.config.pluginmanager.get_plugins():
-            queue = getattr(plugin, "torun", None)
-            current = getattr(plugin, "item_index", None)
-            try:
-                with queue.lock() as indices:  # type: ignore[union-attr]
-                    pending = [i for i in indices if isinstance(i, int)]
-            except Exception:
-                continue
-            upcoming = getattr(plugin, "nextitem_index", None)
-            wanted = [i for i in (current, upcoming) if isinstance(i, int)] + pending
-            return [session.items[i] for i in wanted if 0 <= i < len(session.items)]
-    return session.items
 
 
 def _shown(path: Path) -> str:

@@ -210,7 +210,18 @@ class Probe:
     def _forward(
         self, rgbs: list[NDArray[np.uint8]], paths: list[str], *, truncate: bool = True
     ) -> list[dict[str, NDArray[np.float32]]]:
-        """One forward of the batch with hooks on ``paths``; hooks are removed whatever happens."""
+        """Prepare the images and run them as one batch, hooked at ``paths``."""
+        self._fix_threads()
+        return self.hooked_forward(self.prepare(rgbs), paths, truncate=truncate)
+
+    def hooked_forward(
+        self, batch: torch.Tensor, paths: list[str], *, truncate: bool = True
+    ) -> list[dict[str, NDArray[np.float32]]]:
+        """One forward of a prepared batch with hooks on the modules ``paths``, stopped once the
+        last of them has run (unless not ``truncate``); per image, ``{path: array}``.
+
+        Nothing is cached here; hooks are removed whatever happens.
+        """
         captured: dict[str, torch.Tensor] = {}
         pending = set(paths)
 
@@ -233,18 +244,17 @@ class Probe:
         handles = [self._modules[path].register_forward_hook(hook_for(path)) for path in paths]
         try:
             self._fix_threads()
-            batch = self.prepare(rgbs)
             with torch.inference_mode(), contextlib.suppress(_StopForward):
                 self.model(batch)
         finally:
             for handle in handles:
                 handle.remove()
-        self.forward_passes += len(rgbs)
+        self.forward_passes += len(batch)
         self.batches += 1
         never = [path for path in paths if path not in captured]
         if never:
             raise ProbecheckError(f"layer(s) {', '.join(never)} never ran in the forward pass")
-        return [{path: captured[path][i].numpy() for path in paths} for i in range(len(rgbs))]
+        return [{path: captured[path][i].numpy() for path in paths} for i in range(len(batch))]
 
     def _fix_threads(self) -> None:
         """Run torch at ``self.threads`` threads. Set, not restored: switching the OpenMP pool

@@ -9,7 +9,7 @@ diagnostic tile and are never serialised.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -216,7 +216,12 @@ class ClaimResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; nan and inf become None and the strings 'inf'/'-inf'."""
-        data = asdict(self)
+        # evidence (images, maps) is dropped before asdict, which would deep-copy every array
+        checks = [
+            replace(check, cases=[replace(case, evidence=None) for case in check.cases])
+            for check in self.checks
+        ]
+        data = asdict(replace(self, checks=checks))
         for check in data["checks"]:
             for case in check["cases"]:
                 case.pop("evidence", None)

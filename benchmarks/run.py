@@ -1,0 +1,305 @@
+"""The speed and scale figures, one line each, every ratio measured against a baseline in this run.
+
+1. hooked, truncated activations of one layer (``Probe.hooked_forward``) vs a bare truncated
+   torch forward on the same preprocessed tensor (goal ≤ 1.05×); the line also gives
+   ``Probe.activations`` of the decoded image, cache cleared (preprocessing included) vs the same;
+2. forward passes of the example suite (``pytest --probe-specs specs/``) vs its distinct inputs
+   (goal: equal);
+3. suite time with the same images and 1×, 10×, 50× the claims (goal: flat);
+4. ``find`` over every layer with a paired altered image vs two full bare forwards (goal ≤ 1.3×);
+5. occlusion maps: ``figure_occlusion()`` of ``benchmarks/bench_occlusion.py``;
+6. ``pytest`` on an unrelated test file with and without the plugin (goal: no difference).
+
+Where a timed goal is missed, the line names the function that bounds it (cProfile, most
+internal time). Run: ``python benchmarks/run.py [--repeats N] [--threads T] [--only 1,3]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import _common
+
+LAYER = "fire6-relu_squeeze1x1"
+FACE = _common.FIXTURES / "astronaut_face.png"
+NO_EYES = _common.FIXTURES / "astronaut_face_eyes_removed.png"
+EYES = [[61, 76, 107, 103], [147, 80, 202, 107]]
+SCALES = (1, 10, 50)
+UNRELATED_TEST = """
+def test_arithmetic():
+    assert sum(range(10)) == 45
+
+
+def test_strings():
+    assert "probe".upper() == "PROBE"
+"""
+
+
+def verdict(ratio: float, goal: float) -> str:
+    return "meets the goal" if ratio <= goal else "misses the goal"
+
+
+def bound_by(fn: Callable[[], Any]) -> str:
+    """Why a goal is missed: the function with the most internal time when ``fn`` runs."""
+    return f"; bounded by {_common.bounding_function(fn)}"
+
+
+# 1 ------------------------------------------------------------------------------------------------
+def figure_activations(args: Any) -> str:
+    import probecheck
+    from probecheck.zoo.images import load_image
+
+    probe = probecheck.load()
+    rgb = load_image(FACE)
+    path = probe.resolve(LAYER)
+    x = probe.prepare([rgb])
+    bare = _common.bare_truncated_forward(probe.model, probe.model.get_submodule(path), x)
+    cases = {
+        "bare": bare,
+        "hooked": lambda: probe.hooked_forward(x, [path]),
+        "image": _common.Case(lambda: probe.activations(rgb, LAYER), probe.clear_cache),
+    }
+    times = _common.interleaved(cases, args.repeats, args.warmup, budget_s=args.budget / 5)
+    base, ours = _common.ms(times["bare"]), _common.ms(times["hooked"])
+    ratio = ours / base
+    line = (
+        f"1. activations of {LAYER}, truncated, same tensor: probecheck (Probe.hooked_forward) "
+        f"{_common.fmt_ms(ours)} ms / bare truncated torch {_common.fmt_ms(base)} ms = "
+        f"{_common.fmt_ratio(ratio)} (goal ≤ 1.05×, {verdict(ratio, 1.05)}; "
+        f"{_common.rounds(times)} rounds); from the decoded image, preprocessing and cache "
+        f"included (Probe.activations): {_common.fmt_ratio(_common.ms(times['image']) / base)}"
+    )
+    if ratio > 1.05:
+
+        def repeated() -> None:
+            for _ in range(20):
+                probe.hooked_forward(x, [path])
+
+        line += bound_by(repeated)
+    return line
+
+
+# 2 and 3: the suite through pytest, in this process ----------------------------------------------
+def run_suite(spec_dir: Path, report: Path) -> dict[str, Any]:
+    """``pytest --probe-specs spec_dir`` here, with every shared network's cache cleared first."""
+    import pytest
+
+    from probecheck import probe as probe_module
+
+    for loaded in probe_module._LOADED.values():
+        loaded.clear_cache()
+    args = ["-q", "-p", "no:cacheprovider", "--probe-specs", str(spec_dir)]
+    args += ["--probe-report", str(report), "--probe-diagnostics", "none"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = pytest.main(args)
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise SystemExit(f"pytest --probe-specs {spec_dir} ended with {code!r}")
+    return json.loads((report / "results.json").read_text())
+
+
+def distinct_inputs(spec_dir: Path) -> int:
+    """Inputs the claims of ``spec_dir`` read, told apart by model and pixel content."""
+    from probecheck.checks import SpecInputs
+    from probecheck.plan import claim_needs
+    from probecheck.spec import load_spec
+    from probecheck.zoo.images import image_digest
+
+    seen = set()
+    for path in sorted(spec_dir.glob("*.yaml")):
+        spec = load_spec(path)
+        inputs = SpecInputs(spec)
+        model = (spec.model.arch, spec.model.weights, spec.model.seed)
+        seen |= {(model, image_digest(inputs.variant(key))) for key in claim_needs(spec.claims)}
+    return len(seen)
+
+
+def figure_forward_passes(args: Any, scratch: Path) -> str:
+    data = run_suite(_common.SPECS, scratch / "report-suite")
+    distinct = distinct_inputs(_common.SPECS)
+    passes = data["forward_passes"]
+    outcome = "meets the goal" if passes == distinct else "misses the goal"
+    return (
+        f"2. forward passes of specs/ ({len(data['claims'])} claims): {passes} / "
+        f"{distinct} distinct inputs = {_common.fmt_ratio(passes / distinct)} "
+        f"(goal 1.00×, {outcome})"
+    )
+
+
+def scaled_specs(scale: int, directory: Path) -> Path:
+    """The example specs with every claim written ``scale`` times (ids suffixed), images and
+    regions unchanged: more claims, the same inputs."""
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in sorted(_common.SPECS.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        document["images"] = {
+            name: str((path.parent / file).resolve()) for name, file in document["images"].items()
+        }
+        document["claims"] = [
+            {**claim, "id": f"{claim['id']}-{copy}"}
+            for copy in range(scale)
+            for claim in document["claims"]
+        ]
+        (directory / path.name).write_text(yaml.safe_dump(document, sort_keys=False))
+    return directory
+
+
+def figure_claim_scale(args: Any, scratch: Path) -> str:
+    dirs = {scale: scaled_specs(scale, scratch / f"specs-{scale}x") for scale in SCALES}
+    cases = {
+        scale: (lambda d=directory, s=scale: run_suite(d, scratch / f"report-{s}x"))
+        for scale, directory in dirs.items()
+    }
+    times = _common.interleaved(
+        {str(scale): case for scale, case in cases.items()},
+        max(3, args.repeats // 2),
+        args.warmup,
+        budget_s=args.budget,
+        min_rounds=3,
+    )
+    base = _common.ms(times["1"])
+    ratios = {scale: _common.ms(times[str(scale)]) / base for scale in SCALES}
+    shown = ", ".join(
+        f"{scale}× {_common.fmt_ms(_common.ms(times[str(scale)]) / 1e3)} s "
+        f"({_common.fmt_ratio(ratios[scale])})"
+        for scale in SCALES
+    )
+    worst = max(ratios.values())
+    line = (
+        f"3. suite time, same images, 1×/10×/50× the claims: {shown} of the 1× time "
+        f"(goal flat, ≤ 1.05×: {verdict(worst, 1.05)}; {_common.rounds(times)} rounds)"
+    )
+    if worst > 1.05:
+        line += bound_by(cases[SCALES[-1]])
+    return line
+
+
+# 4 ------------------------------------------------------------------------------------------------
+def figure_find(args: Any) -> str:
+    import numpy as np
+    import torch
+
+    from probecheck.find import rank_channels
+    from probecheck.probe import shared_probe
+    from probecheck.zoo.images import load_image
+
+    probe = shared_probe("squeezenet1_0", "deep-compression")
+    face, no_eyes = load_image(FACE), load_image(NO_EYES)
+    region = np.zeros(face.shape[:2], dtype=bool)
+    for x0, y0, x1, y1 in EYES:
+        region[y0:y1, x0:x1] = True
+    tensors = [probe.prepare([face]), probe.prepare([no_eyes])]
+
+    def bare() -> None:
+        with torch.inference_mode():
+            for x in tensors:
+                probe.model(x)
+
+    def find() -> None:
+        rank_channels(probe, face, region, altered=no_eyes)
+
+    cases = {"bare": bare, "find": _common.Case(find, probe.clear_cache)}
+    times = _common.interleaved(cases, args.repeats, args.warmup, budget_s=args.budget / 3)
+    base, ours = _common.ms(times["bare"]), _common.ms(times["find"])
+    ratio = ours / base
+    line = (
+        f"4. find over every layer with a paired altered image: {_common.fmt_ms(ours)} ms / two "
+        f"full bare forwards {_common.fmt_ms(base)} ms = {_common.fmt_ratio(ratio)} "
+        f"(goal ≤ 1.3×, {verdict(ratio, 1.3)}; {_common.rounds(times)} rounds)"
+    )
+    if ratio > 1.3:
+
+        def repeated() -> None:
+            for _ in range(5):
+                probe.clear_cache()
+                find()
+
+        line += bound_by(repeated)
+    return line
+
+
+# 5 ------------------------------------------------------------------------------------------------
+def figure_occlusion(args: Any) -> str:
+    try:
+        module = importlib.import_module("bench_occlusion")
+    except ImportError as error:
+        return f"5. occlusion map vs Captum's Occlusion: not available: {error}"
+    if not hasattr(module, "figure_occlusion"):
+        return "5. occlusion map vs Captum's Occlusion: not available: no figure_occlusion()"
+    return module.figure_occlusion()
+
+
+# 6 ------------------------------------------------------------------------------------------------
+def figure_plugin_cost(args: Any, scratch: Path) -> str:
+    test_file = scratch / "unrelated" / "test_unrelated.py"
+    test_file.parent.mkdir()
+    test_file.write_text(UNRELATED_TEST)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def pytest_run(*extra: str) -> Callable[[], None]:
+        def run() -> None:
+            subprocess.run(
+                [*command, *extra], cwd=test_file.parent, env=env, check=True, capture_output=True
+            )
+
+        return run
+
+    times = _common.interleaved(
+        {"without": pytest_run("-p", "no:probecheck"), "with": pytest_run()},
+        max(args.repeats, 7),
+        args.warmup,
+        budget_s=args.budget / 2,
+        min_rounds=5,
+    )
+    base, ours = _common.ms(times["without"]), _common.ms(times["with"])
+    spread = _common.spread(times["without"])
+    difference = ours - base
+    outcome = "no measurable difference" if abs(difference) <= spread else "a measurable difference"
+    return (
+        f"6. pytest on an unrelated test file: with the plugin {_common.fmt_ms(ours)} ms / "
+        f"without (-p no:probecheck) {_common.fmt_ms(base)} ms = "
+        f"{_common.fmt_ratio(ours / base)}; difference {difference:+.0f} ms against a spread of "
+        f"±{spread:.0f} ms between runs without it (goal: none, {outcome}; "
+        f"{_common.rounds(times)} rounds)"
+    )
+
+
+FIGURES = {
+    1: lambda args, scratch: figure_activations(args),
+    2: figure_forward_passes,
+    3: figure_claim_scale,
+    4: lambda args, scratch: figure_find(args),
+    5: lambda args, scratch: figure_occlusion(args),
+    6: figure_plugin_cost,
+}
+
+
+def main() -> None:
+    parser = _common.parser(__doc__.splitlines()[0], repeats=7, budget=120.0)
+    parser.add_argument("--only", default="", help="comma-separated figure numbers (default all)")
+    args = parser.parse_args()
+    _common.use_offline_weights()
+    threads = _common.apply_threads(args.threads)
+    print(f"run.py: {_common.environment()}", flush=True)
+    print(f"torch.get_num_threads() = {threads}; medians of interleaved rounds", flush=True)
+    chosen = [int(n) for n in args.only.split(",") if n.strip()] or list(FIGURES)
+    with tempfile.TemporaryDirectory(prefix="probecheck-bench-") as scratch:
+        for number in chosen:
+            print(FIGURES[number](args, Path(scratch)), flush=True)
+    print(f"load average at the end: {_common.load_average()}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -104,15 +104,16 @@ def _layer_scores(
     region: BoolMask,
     control_maps: NDArray | None,
     control: BoolMask | None,
+    fractions: Callable[[BoolMask, tuple[int, int]], NDArray[np.float64]] = area_fractions,
 ) -> list[ChannelScore]:
     """Every channel of one layer, measured as a drop check and a selective check measure it."""
-    w = area_fractions(region, maps.shape[1:])
+    w = fractions(region, maps.shape[1:])
     peak = metrics.channel_peaks(maps)
     main = metrics.region_drop(maps, altered_maps, w, peak)
     mean_in, quiet, drop = main.mean_in, main.silent, main.drop
     control_drop = None
     if control_maps is not None and control is not None:
-        wc = area_fractions(control, maps.shape[1:])
+        wc = fractions(control, maps.shape[1:])
         control_drop = metrics.region_drop(maps, control_maps, wc, peak).drop_or_zero
     selectivity = metrics.selectivity_ratio(maps, w)
     score = _scores(drop, control_drop, quiet)
@@ -237,6 +238,15 @@ def rank_channels(
         probe.resolve(name)  # an unknown layer fails here, before the forward pass
     images = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
     outputs = probe.activations_many(images, names)
+    made: dict[tuple[int, tuple[int, int]], NDArray[np.float64]] = {}
+
+    def fractions(mask: BoolMask, grid: tuple[int, int]) -> NDArray[np.float64]:
+        """Area fractions once per region and grid: many layers share a grid."""
+        key = (id(mask), grid)
+        if key not in made:
+            made[key] = area_fractions(mask, grid)
+        return made[key]
+
     rows: list[ChannelScore] = []
     for done, name in enumerate(names, start=1):
         maps = [out[name] for out in outputs]
@@ -249,7 +259,7 @@ def rank_channels(
                 )
         else:
             control_maps = maps[2] if control_rgb is not None else None
-            rows += _layer_scores(name, maps[0], maps[1], region, control_maps, control)
+            rows += _layer_scores(name, maps[0], maps[1], region, control_maps, control, fractions)
         if on_layer is not None:
             on_layer(done, len(names), name)
     return sorted(rows, key=ChannelScore.sort_key)

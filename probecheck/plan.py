@@ -2,11 +2,11 @@
 
 Claims checked one by one would each run their images through the network up to their own
 layer, so an image asked about at fire6 by one claim and at fire9 by the next runs twice. The
-plan gathers, before any claim runs, every input variant (a spec image, a paired altered image,
-an image masked over a region) and every layer the claims need of it, then runs each distinct
-input once, hooked at all its layers and truncated after the deepest; the probe's activation
-cache then answers the claims without another forward. Check kinds the plan does not know are
-left out: their claims run their own forwards, as before.
+plan gathers every input variant the selected claims read (a spec image, a paired altered image,
+an image masked over a region) and every layer they ask of it; each distinct input then runs
+once, hooked at all its layers and truncated after the deepest, and the probe's activation cache
+answers the claims. Check kinds the plan does not know are left out: their claims run their own
+forwards, as before.
 """
 
 from __future__ import annotations

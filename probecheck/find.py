@@ -117,21 +117,25 @@ def _layer_scores(
         control_drop = metrics.region_drop(maps, control_maps, wc, peak).drop_or_zero
     selectivity = metrics.selectivity_ratio(maps, w)
     score = _scores(drop, control_drop, quiet)
-    nan = float("nan")
+    # plain Python numbers first: indexing numpy arrays element by element costs more than this
+    count = maps.shape[0]
+    controls = [float("nan")] * count if control_drop is None else control_drop.tolist()
+    faint = mean_in < FAINT_FRACTION * peak
     return [
-        ChannelScore(
-            layer=layer,
-            channel=c,
-            drop=float(drop[c]),
-            control_drop=nan if control_drop is None else float(control_drop[c]),
-            selectivity=float(selectivity[c]),
-            mean_in=float(mean_in[c]),
-            peak=float(peak[c]),
-            score=float(score[c]),
-            silent=bool(quiet[c]),
-            faint=bool(mean_in[c] < FAINT_FRACTION * peak[c]),
+        ChannelScore(layer, c, *numbers)
+        for c, numbers in enumerate(
+            zip(
+                drop.tolist(),
+                controls,
+                selectivity.tolist(),
+                mean_in.tolist(),
+                peak.tolist(),
+                score.tolist(),
+                quiet.tolist(),
+                faint.tolist(),
+                strict=True,
+            )
         )
-        for c in range(maps.shape[0])
     ]
 
 

@@ -351,14 +351,15 @@ class SpecFile(pytest.File):
         every layer that the claims of this file selected for the session ask of it.
 
         Outside xdist every selected claim runs in this process, so the first claim runs the
-        inputs of all of them, batched; an xdist worker runs only the inputs of its claims.
+        inputs of all of them (batched where the probe batches); an xdist worker runs only the
+        inputs of its claims.
         """
         from probecheck.checks import prefetch_claim
         from probecheck.plan import claim_needs, prefetch
 
         if self._needs is None:
             self._needs = claim_needs(self.selected)
-            if not hasattr(self.config, "workerinput"):  # all selected claims run here: batch them
+            if not hasattr(self.config, "workerinput"):  # all selected claims run here
                 prefetch(probe, self._needs, self.inputs.variant)
         prefetch_claim(item.claim, self._needs, probe, self.inputs)
 

@@ -291,7 +291,11 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated figure numbers (default all)")
     args = parser.parse_args()
     _common.use_offline_weights()
-    threads = _common.apply_threads(args.threads)
+    if args.threads is not None:  # the probe runs at PROBECHECK_THREADS: both sides alike
+        os.environ["PROBECHECK_THREADS"] = str(args.threads)
+    from probecheck.probe import probe_threads
+
+    threads = _common.apply_threads(probe_threads())
     print(f"run.py: {_common.environment()}", flush=True)
     print(f"torch.get_num_threads() = {threads}; medians of interleaved rounds", flush=True)
     chosen = [int(n) for n in args.only.split(",") if n.strip()] or list(FIGURES)

@@ -124,14 +124,23 @@ def distinct_inputs(spec_dir: Path) -> int:
 
 
 def figure_forward_passes(args: Any, scratch: Path) -> str:
+    from probecheck.spec import load_spec
+
     data = run_suite(_common.SPECS, scratch / "report-suite")
     distinct = distinct_inputs(_common.SPECS)
-    passes = data["forward_passes"]
+    sweeps = {  # occlusion sweeps run their own forwards: shifted patches, not planned inputs
+        claim.id
+        for path in sorted(_common.SPECS.glob("*.yaml"))
+        for claim in load_spec(path).claims
+        if "occlusion" in claim.checks
+    }
+    swept = sum(c["forward_passes"] for c in data["claims"] if c["claim_id"] in sweeps)
+    passes = data["forward_passes"] - swept
     outcome = "meets the goal" if passes == distinct else "misses the goal"
     return (
         f"2. forward passes of specs/ ({len(data['claims'])} claims): {passes} / "
         f"{distinct} distinct inputs = {_common.fmt_ratio(passes / distinct)} "
-        f"(goal 1.00×, {outcome})"
+        f"(goal 1.00×, {outcome}; besides, {swept} of occlusion sweeps)"
     )
 
 

@@ -26,8 +26,8 @@ from probecheck.zoo.images import image_digest
 
 #: An input variant: ("image", name) or ("masked", image, region, method).
 InputKey = tuple[str, ...]
-#: The check kinds whose inputs the plan knows.
-PLANNED_KINDS = ("drop", "selective", "strongest")
+#: The check kinds whose inputs the plan knows (occlusion: its image; the sweep runs its own).
+PLANNED_KINDS = ("drop", "selective", "strongest", "occlusion")
 
 
 def image_key(name: str) -> InputKey:

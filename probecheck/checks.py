@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from probecheck import metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
-from probecheck.occlusion import occlude
+from probecheck.occlusion import Occlusion, occlude
 from probecheck.plan import CaseInputs, InputKey, case_inputs, claim_needs, prefetch
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions, load_mask_png, rasterise
@@ -503,25 +503,18 @@ def _occlusion_case(
     A, rgb = batch.maps[plan.image], batch.rgb[plan.image]
     assert batch.probe is not None
     region = inputs.region(case.region, rgb.shape[:2])
-    sweep = occlude(
-        batch.probe, rgb, batch.layer, region, patch=check.patch, stride=check.step, fill=check.fill
+    probe = batch.probe
+    sweep = batch.measured(  # a sweep is hundreds of forwards: claims that repeat it share it
+        ("occlusion", plan.image, case.region, check.patch, check.step, check.fill),
+        lambda: occlude(
+            probe, rgb, batch.layer, region, patch=check.patch, stride=check.step, fill=check.fill
+        ),
     )
-    height, width = sweep.input_size
-    inside = area_fractions(region, (height, width))
-    channels = A.shape[0]
-    peak_in, peak_x, peak_y = np.zeros(channels), np.zeros(channels), np.zeros(channels)
-    map_in, map_out, iou = np.zeros(channels), np.zeros(channels), np.zeros(channels)
-    for start in range(0, channels, _MAP_CHUNK):
-        chunk = list(range(start, min(start + _MAP_CHUNK, channels)))
-        maps = sweep.sensitivity(chunk)
-        map_in[chunk], map_out[chunk] = metrics.region_means(maps, inside)
-        if check.iou_at_least is not None:
-            iou[chunk] = metrics.iou_all(maps, region, check.quantile)
-        for c, single in zip(chunk, maps, strict=True):
-            row, col = metrics.map_peak(single)
-            y = min(int((row + 0.5) * rgb.shape[0] / height), rgb.shape[0] - 1)
-            x = min(int((col + 0.5) * rgb.shape[1] / width), rgb.shape[1] - 1)
-            peak_x[c], peak_y[c], peak_in[c] = x, y, float(region[y, x])
+    key = ("occlusion-maps", plan.image, case.region, check.patch, check.step, check.fill)
+    peak_in, peak_x, peak_y, map_in, map_out, iou = batch.measured(
+        (*key, check.quantile if check.iou_at_least is not None else None),
+        lambda: _occlusion_numbers(sweep, region, rgb.shape[:2], A.shape[0], check),
+    )
     quiet = metrics.silent(sweep.base, metrics.channel_peaks(A))
     columns = {"base": sweep.base, "map_in": map_in, "map_out": map_out}
     values: dict[str, tuple[Floats, bool, float]] = {}
@@ -555,3 +548,29 @@ def _occlusion_case(
     )
     order = np.where(quiet, -np.inf, map_in - map_out)  # alternatives: most focused first
     return result, ok, order
+
+
+def _occlusion_numbers(
+    sweep: Occlusion,
+    region: NDArray[np.bool_],
+    shape: tuple[int, int],
+    channels: int,
+    check: OcclusionCheck,
+) -> tuple[Floats, Floats, Floats, Floats, Floats, Floats]:
+    """Every channel's map scored: where it peaks, its mean in and out of the region, its IoU."""
+    height, width = sweep.input_size
+    inside = area_fractions(region, (height, width))
+    peak_in, peak_x, peak_y = np.zeros(channels), np.zeros(channels), np.zeros(channels)
+    map_in, map_out, iou = np.zeros(channels), np.zeros(channels), np.zeros(channels)
+    for start in range(0, channels, _MAP_CHUNK):
+        chunk = list(range(start, min(start + _MAP_CHUNK, channels)))
+        maps = sweep.sensitivity(chunk)
+        map_in[chunk], map_out[chunk] = metrics.region_means(maps, inside)
+        if check.iou_at_least is not None:
+            iou[chunk] = metrics.iou_all(maps, region, check.quantile)
+        for c, single in zip(chunk, maps, strict=True):
+            row, col = metrics.map_peak(single)
+            y = min(int((row + 0.5) * shape[0] / height), shape[0] - 1)
+            x = min(int((col + 0.5) * shape[1] / width), shape[1] - 1)
+            peak_x[c], peak_y[c], peak_in[c] = x, y, float(region[y, x])
+    return peak_in, peak_x, peak_y, map_in, map_out, iou

@@ -153,7 +153,7 @@ def evaluate_claim(
     """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input."""
     inputs = inputs or SpecInputs(spec)
     layer_path = probe.resolve(claim.layer)
-    before = probe.forward_passes
+    before, occluded_before = probe.forward_passes, probe.occluded_passes
     batch = _Batch(inputs)
     plans = [(name, check, _plan(name, check, batch)) for name, check in claim.checks.items()]
     batch.run(probe, claim.layer)
@@ -173,6 +173,7 @@ def evaluate_claim(
         line=claim.line,
         model=probe.identity.to_dict(),
         forward_passes=probe.forward_passes - before,
+        occluded_passes=probe.occluded_passes - occluded_before,
     )
 
 

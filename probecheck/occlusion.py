@@ -285,7 +285,8 @@ def _layer_output(probe: Probe, module: nn.Module, batch: torch.Tensor) -> torch
             probe.model(batch)
     finally:
         handle.remove()
-    probe.forward_passes += 1
+    probe.occluded_passes += len(batch)
+    probe.batches += 1
     if not captured:
         raise ProbecheckError("the layer never ran in the forward pass")
     return captured[0]

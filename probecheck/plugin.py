@@ -166,6 +166,9 @@ class _Session:
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
 
+    def occluded_passes(self) -> int:
+        return sum(result.occluded_passes for result in self.results)
+
     def sorted_results(self) -> list[ClaimResult]:
         """In spec and line order, whatever order xdist workers finished in."""
         return sorted(self.results, key=lambda r: (r.spec, r.line, r.claim_id))
@@ -184,6 +187,7 @@ class _Session:
             self.sorted_results(),
             self.report_dir / "results.json",
             forward_passes=self.forward_passes(),
+            occluded_passes=self.occluded_passes(),
             models=_models_of(self.results),
         )
         if self.spec_errors and session.exitstatus in (pytest.ExitCode.OK, 1):
@@ -236,6 +240,7 @@ class _Session:
             text = render_summary(
                 self.sorted_results(),
                 forward_passes=self.forward_passes(),
+                occluded_passes=self.occluded_passes(),
                 report_dir=_shown(self.report_dir),
                 width=max(getattr(writer, "fullwidth", 120), 120),
                 color=color,

@@ -112,6 +112,9 @@ class Probe:
         self.forward_passes = 0
         #: Calls of the network (a batch of images is one).
         self.batches = 0
+        #: Patched copies (or crops) of an image run by occlusion sweeps: not distinct inputs,
+        #: so counted apart from ``forward_passes``.
+        self.occluded_passes = 0
         self._modules = dict(self.model.named_modules())
         self._modules.pop("", None)
         version = squeezenet_version(self.model)

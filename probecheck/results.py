@@ -159,6 +159,7 @@ class ClaimResult:
     line: int = 0
     model: dict[str, Any] = field(default_factory=dict)
     forward_passes: int = 0
+    occluded_passes: int = 0  # patched inputs an occlusion sweep ran, apart from forward_passes
     error: str = ""
     regressions: list[str] = field(default_factory=list)  # worse than the recorded baseline
     notes: list[str] = field(default_factory=list)  # e.g. no baseline entry: not compared

@@ -100,3 +100,14 @@ def test_errors_are_counted_and_markup_is_not_interpreted() -> None:
     assert (
         text.strip().splitlines()[-1] == "1 claim: 0 passed, 0 failed, 1 error · 0 forward passes"
     )
+
+
+def test_occlusion_sweeps_are_counted_apart_from_the_forward_passes() -> None:
+    """The forward passes are the specs' distinct inputs; a sweep's patched copies are not."""
+    results = [_result("a", 0.9, True)]
+    text = render_summary(results, forward_passes=8, report_dir=None, color=False, quiet=True)
+    assert text.strip().endswith("8 forward passes") and "patched" not in text
+    text = render_summary(
+        results, forward_passes=8, occluded_passes=147, report_dir=None, color=False, quiet=True
+    )
+    assert "8 forward passes (+ 147 patched inputs of occlusion sweeps)" in text

@@ -25,6 +25,7 @@ def results_document(
     model: dict | None = None,
     models: list[dict] | None = None,
     forward_passes: int = 0,
+    occluded_passes: int = 0,
 ) -> dict[str, Any]:
     """The JSON-ready document: version, time, forward passes, every claim and the tallies.
 
@@ -34,6 +35,7 @@ def results_document(
         "probecheck": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "forward_passes": int(forward_passes),
+        "occluded_passes": int(occluded_passes),
     }
     if model is not None:
         document["model"] = model
@@ -54,10 +56,17 @@ def write_results(
     model: dict | None = None,
     models: list[dict] | None = None,
     forward_passes: int = 0,
+    occluded_passes: int = 0,
 ) -> Path:
     """Write the results document to ``path`` atomically (temp file in the same dir, replace)."""
     text = json.dumps(
-        results_document(results, model=model, models=models, forward_passes=forward_passes),
+        results_document(
+            results,
+            model=model,
+            models=models,
+            forward_passes=forward_passes,
+            occluded_passes=occluded_passes,
+        ),
         indent=2,
         ensure_ascii=False,
         allow_nan=False,

@@ -78,9 +78,14 @@ def _table(results: list[ClaimResult], color: bool) -> Table:
 
 
 def summary_line(
-    results: list[ClaimResult], *, forward_passes: int, report_dir: str | None
+    results: list[ClaimResult],
+    *,
+    forward_passes: int,
+    report_dir: str | None,
+    occluded_passes: int = 0,
 ) -> Text:
-    """``N claims: P passed, F failed · K forward passes · report: DIR``."""
+    """``N claims: P passed, F failed · K forward passes · report: DIR``; occlusion sweeps'
+    patched inputs are shown apart, since they are not distinct inputs of the specs."""
     errors = sum(1 for r in results if r.error)
     passed = sum(1 for r in results if r.passed and not r.error)
     failed = len(results) - passed - errors
@@ -96,6 +101,8 @@ def summary_line(
         text.append(", ")
         text.append(f"{unbased} with baseline notes", style="yellow")
     text.append(f" · {forward_passes} forward passes")
+    if occluded_passes:
+        text.append(f" (+ {occluded_passes} patched inputs of occlusion sweeps)")
     if report_dir:
         text.append(f" · report: {report_dir}")
     return text
@@ -106,6 +113,7 @@ def render_summary(
     *,
     forward_passes: int,
     report_dir: str | None,
+    occluded_passes: int = 0,
     width: int = 120,
     color: bool = True,
     quiet: bool = False,
@@ -129,7 +137,12 @@ def render_summary(
     if results and not quiet:
         console.print(_table(results, color))
     console.print(
-        summary_line(results, forward_passes=forward_passes, report_dir=report_dir),
+        summary_line(
+            results,
+            forward_passes=forward_passes,
+            report_dir=report_dir,
+            occluded_passes=occluded_passes,
+        ),
         soft_wrap=True,
     )
     return buffer.getvalue()

@@ -169,3 +169,18 @@ def test_tolerance_is_a_default_and_per_metric_overrides(text: str, expected: To
 def test_bad_tolerance_is_a_clear_error(text: str) -> None:
     with pytest.raises(ProbecheckError, match="--probe-baseline-tolerance"):
         parse_tolerance(text)
+
+
+def test_an_infinite_baseline_still_regresses_and_a_corrupt_one_is_named(tmp_path: Path) -> None:
+    """A ratio recorded as inf (a channel firing only inside) that falls to a finite number has
+    regressed; a number hand-edited into a string is a clear error, not a crash."""
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+    update_baseline(path, [result(spec, {15: math.inf})])
+    document = load_baseline(path)
+    assert compare(result(spec, {15: math.inf}), document, path, TOL).regressions == []
+    (line,) = compare(result(spec, {15: 2.1}), document, path, TOL).regressions
+    assert "drop regressed from inf to 2.1" in line
+    text = path.read_text()
+    path.write_text(text.replace('"drop": "inf"', '"drop": "lots"', 1))
+    with pytest.raises(ProbecheckError, match="records drop as 'lots', not a number"):
+        compare(result(spec, {15: 2.1}), load_baseline(path), path, TOL)

@@ -29,7 +29,7 @@ for variant in benign lose-eyes; do
     if [ "$variant" = lose-eyes ]; then flags=(--lose-eyes); expected=1; fi
     echo
     echo "=== candidate: $variant (the gate must exit $expected) ==="
-    "$PYTHON" docs/ci/make_candidate.py "$WORK/$variant.pt" "${flags[@]}" || exit 2
+    "$PYTHON" docs/ci/make_candidate.py "$WORK/$variant.pt" ${flags[@]+"${flags[@]}"} || exit 2
     report="$WORK/$variant-report"
     # -o cache_dir keeps pytest's own cache out of the checkout too.
     "$PYTHON" -m pytest "${GATE_ARGS[@]}" --probe-weights "$WORK/$variant.pt" \

@@ -10,7 +10,8 @@ claim, per check, per case (named by its images and regions) and per channel, ev
 measured, with the model that measured it. Keys are sorted and indented, so a re-recorded
 baseline reads as a small diff. Updating merges: claims that were not run keep their numbers.
 
-What is compared: the numbers with a direction (``drop``, ``ratio``, ``iou`` higher is better;
+What is compared: the numbers with a direction (``drop``, ``ratio``, ``iou``, the occlusion
+check's ``peak_in`` higher is better;
 ``control_drop``, ``rank`` lower is better). Raw activations (``mean_in``, ``peak`` …) are
 recorded for the reader but move with any retraining, so they are not held to the baseline.
 With ``require: all`` every claimed channel is compared; with ``mean`` and ``any`` the combined
@@ -223,12 +224,19 @@ def _moved(
     for metric, higher_is_better in DIRECTIONS.items():
         if metric not in now or metric not in before:
             continue
-        old, new = number_from_json(before[metric]), float(now[metric])
+        recorded = before[metric]
+        if isinstance(recorded, bool) or not (
+            recorded in (None, "inf", "-inf") or isinstance(recorded, (int, float))
+        ):
+            raise ProbecheckError(
+                f"{where}: the baseline records {metric} as {recorded!r}, not a number", fix=_FIX
+            )
+        old, new = number_from_json(recorded), float(now[metric])
         if math.isnan(old):
             continue
         allowed = tolerance.of(metric)
-        worse = (old - new) if higher_is_better else (new - old)
-        if math.isnan(new) or (math.isfinite(old) and worse > allowed):
+        worse = (old - new) if higher_is_better else (new - old)  # inf → finite: inf, worse
+        if math.isnan(new) or worse > allowed:
             was, now_shown = _distinct(old, new)
             lines.append(
                 f"{where}: {metric} regressed from {was} to {now_shown} (tolerance {fmt(allowed)})"

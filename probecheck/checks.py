@@ -505,15 +505,15 @@ def _occlusion_case(
     assert batch.probe is not None
     region = inputs.region(case.region, rgb.shape[:2])
     probe = batch.probe
+    sweep_key = (plan.image, case.region, check.patch, check.step, check.fill)
     sweep = batch.measured(  # a sweep is hundreds of forwards: claims that repeat it share it
-        ("occlusion", plan.image, case.region, check.patch, check.step, check.fill),
+        ("occlusion", *sweep_key),
         lambda: occlude(
             probe, rgb, batch.layer, region, patch=check.patch, stride=check.step, fill=check.fill
         ),
     )
-    key = ("occlusion-maps", plan.image, case.region, check.patch, check.step, check.fill)
     peak_in, peak_x, peak_y, map_in, map_out, iou = batch.measured(
-        (*key, check.quantile if check.iou_at_least is not None else None),
+        ("occlusion-maps", *sweep_key, check.quantile if check.iou_at_least is not None else None),
         lambda: _occlusion_numbers(sweep, region, rgb.shape[:2], A.shape[0], check),
     )
     quiet = metrics.silent(sweep.base, metrics.channel_peaks(A))

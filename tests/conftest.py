@@ -50,3 +50,38 @@ def real_probe(weights_dir: Path):
     with pytest.MonkeyPatch.context() as patch:  # load from weights_dir, whatever a test set
         patch.setenv(WEIGHTS_ENV, str(weights_dir))
         return probecheck.load("squeezenet1_0", "deep-compression")
+
+
+# --- pytester runs of specs on the real weights -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def heavy_modules(weights_dir: Path) -> None:
+    """Import numpy, torch and the checks before any pytester run starts.
+
+    pytester restores ``sys.modules`` after each in-process run, and numpy cannot be imported
+    twice in one process; imported here, ahead of the pytester fixture, they stay. The loaded
+    model is then shared by every run, as it is across the claims of one session.
+    """
+    import probecheck.checks
+    import probecheck.render.tiles
+    import probecheck.report.junit
+    import probecheck.report.results_json
+    import probecheck.report.summary
+    import probecheck.zoo.builders
+    import probecheck.zoo.fingerprint  # noqa: F401
+
+
+@pytest.fixture
+def claims_dir(
+    heavy_modules: None,
+    pytester: pytest.Pytester,
+    weights_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A pytester directory whose runs find the real weights (absolute path: pytester chdirs)."""
+    monkeypatch.setenv("PROBECHECK_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.delenv("CI", raising=False)
+    specs = pytester.path / "specs"
+    specs.mkdir()
+    return specs

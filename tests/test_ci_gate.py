@@ -72,24 +72,12 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-# --- fixtures: the heavy modules, candidates made once, a pytester directory ---------------------
-
-
-@pytest.fixture(scope="module")
-def heavy(weights_dir: Path) -> None:
-    """Import torch and the checks before pytester snapshots ``sys.modules`` (see test_plugin)."""
-    import probecheck.checks
-    import probecheck.render.tiles
-    import probecheck.report.junit
-    import probecheck.report.results_json
-    import probecheck.report.summary
-    import probecheck.zoo.builders
-    import probecheck.zoo.fingerprint  # noqa: F401
+# --- fixtures: candidates made once, a pytester directory -----------------------------------------
 
 
 @pytest.fixture(scope="module")
 def candidates(
-    heavy: None, weights_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    heavy_modules: None, weights_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
     """Checkpoints made by docs/ci/make_candidate.py: benign (fake int8) and lost eyes."""
     make = load_script("make_candidate")
@@ -103,14 +91,9 @@ def candidates(
 
 
 @pytest.fixture
-def gate(
-    heavy: None, pytester: pytest.Pytester, weights_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    monkeypatch.setenv("PROBECHECK_WEIGHTS_DIR", str(weights_dir))
-    monkeypatch.delenv("CI", raising=False)
-    specs = pytester.path / "specs"
-    specs.mkdir()
-    return specs
+def gate(claims_dir: Path) -> Path:
+    """The specs directory of a pytester run on the real weights (conftest's claims_dir)."""
+    return claims_dir
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -56,35 +56,6 @@ def write_spec(directory: Path, name: str, claims: str, *, base: int = 0) -> Pat
     return path
 
 
-@pytest.fixture(scope="session")
-def heavy_modules(weights_dir: Path) -> None:
-    """Import numpy, torch and the checks before any pytester run starts.
-
-    pytester restores ``sys.modules`` after each in-process run, and numpy cannot be imported
-    twice in one process; imported here, ahead of the pytester fixture, they stay. The loaded
-    model is then shared by every run, as it is across the claims of one session.
-    """
-    import probecheck.checks
-    import probecheck.render.tiles
-    import probecheck.report.results_json
-    import probecheck.report.summary  # noqa: F401
-
-
-@pytest.fixture
-def claims_dir(
-    heavy_modules: None,
-    pytester: pytest.Pytester,
-    weights_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Path:
-    """A pytester directory whose runs find the real weights (absolute path: pytester chdirs)."""
-    monkeypatch.setenv("PROBECHECK_WEIGHTS_DIR", str(weights_dir))
-    monkeypatch.delenv("CI", raising=False)
-    specs = pytester.path / "specs"
-    specs.mkdir()
-    return specs
-
-
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", *args)
 

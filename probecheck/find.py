@@ -9,10 +9,12 @@ gets plain dataclasses and a YAML string.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ __all__ = [
 
 #: Layer types searched when no layer is named: where a "feature detector" lives.
 SEARCHED_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ReLU)
+#: Layer types whose outputs are never below 0.
+NON_NEGATIVE_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 #: A selective check is only proposed when the channel is this much stronger inside than out.
 SELECTIVE_MIN_RATIO = 1.5
 #: The largest ratio_at_least proposed (also for a channel firing only inside, ratio inf):
@@ -89,6 +93,8 @@ class ChannelScore:
 SCORE_FORMULA = "min(drop, 1) − |control drop|, ties by selectivity"
 #: mean_in below this fraction of the channel's peak: too faint in the region to rank.
 FAINT_FRACTION = 0.05
+#: A full-map float32 sum is exact to ~1e-7 of itself: a remainder below this share of it is 0.
+FLOAT32_SUM_TOLERANCE = 1e-5
 
 
 def _scores(drop: NDArray, control_drop: NDArray | None, quiet: NDArray) -> NDArray:
@@ -97,46 +103,213 @@ def _scores(drop: NDArray, control_drop: NDArray | None, quiet: NDArray) -> NDAr
     return np.where(quiet | np.isnan(score), -np.inf, score)
 
 
-def _layer_scores(
-    layer: str,
+@dataclass(frozen=True)
+class Support:
+    """The cells of one activation grid that a region touches, and their area fractions.
+
+    A region covers few cells, so its weighted means gather those cells only: the terms left
+    out are the zeros of ``regions.area_fractions``, and the sums are those of the checks.
+    """
+
+    cells: NDArray[np.intp]  # flat indices into the (h·w) grid
+    weights: NDArray[np.float64]  # the area fractions at those cells
+    inside: float  # Σ w
+    outside: float  # Σ (1 − w): 0 where the region covers the whole grid
+
+    @classmethod
+    def of(cls, mask: BoolMask, grid: tuple[int, int]) -> Support:
+        w = area_fractions(mask, grid).ravel()
+        cells = np.flatnonzero(w)
+        weights = w[cells]
+        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()))
+
+    def mean(self, flat: NDArray) -> NDArray[np.float64]:
+        """Per channel, the area-weighted mean of (C, h·w) maps over the region (float64)."""
+        return (flat[:, self.cells].astype(np.float64) @ self.weights) / self.inside
+
+
+@dataclass(frozen=True)
+class LayerNumbers:
+    """Every channel of one layer on one image, as arrays of shape (C,), all float64.
+
+    ``drop`` is nan where the channel is silent in the region; ``control_drop`` counts a
+    silent channel's control drop as 0 and is None without a control. ``selectivity`` is
+    mean_in / mean_out of max(A, 0) (``metrics.selectivity_ratio``).
+    """
+
+    mean_in: NDArray[np.float64]
+    peak: NDArray[np.float64]
+    drop: NDArray[np.float64]
+    silent: NDArray[np.bool_]
+    control_drop: NDArray[np.float64] | None
+    selectivity: NDArray[np.float64]
+
+    @property
+    def faint(self) -> NDArray[np.bool_]:
+        return self.mean_in < FAINT_FRACTION * self.peak
+
+
+def _flat(maps: NDArray) -> NDArray:
+    return maps.reshape(maps.shape[0], -1)
+
+
+def layer_numbers(
     maps: NDArray,
     altered_maps: NDArray,
-    region: BoolMask,
-    control_maps: NDArray | None,
-    control: BoolMask | None,
-    fractions: Callable[[BoolMask, tuple[int, int]], NDArray[np.float64]] = area_fractions,
-) -> list[ChannelScore]:
-    """Every channel of one layer, measured as a drop check and a selective check measure it."""
-    w = fractions(region, maps.shape[1:])
-    peak = metrics.channel_peaks(maps)
-    main = metrics.region_drop(maps, altered_maps, w, peak)
-    mean_in, quiet, drop = main.mean_in, main.silent, main.drop
+    region: Support,
+    control_maps: NDArray | None = None,
+    control: Support | None = None,
+    *,
+    non_negative: bool = False,
+) -> LayerNumbers:
+    """The numbers a drop check, its control and a selective check measure, for every channel.
+
+    The same definitions as :mod:`probecheck.metrics` (``region_drop``, ``silent``,
+    ``selectivity_ratio``), computed on the region's cells only; the full-map reductions (the
+    peak, the sum of max(A, 0)) run in torch, in float32, which changes the third significant
+    digit of no number printed. ``non_negative`` (a ReLU's output) skips clamping at 0.
+    """
+    import torch
+
+    flat = _flat(maps)
+    whole = torch.from_numpy(flat)
+    peak = whole.amax(dim=1).double().numpy()
+    mean_in = region.mean(flat)
+    mean_in_altered = region.mean(_flat(altered_maps))
+    quiet = metrics.silent(mean_in, peak)
+    drop = metrics.drop(mean_in, mean_in_altered)
     control_drop = None
     if control_maps is not None and control is not None:
-        wc = fractions(control, maps.shape[1:])
-        control_drop = metrics.region_drop(maps, control_maps, wc, peak).drop_or_zero
-    selectivity = metrics.selectivity_ratio(maps, w)
-    score = _scores(drop, control_drop, quiet)
-    # plain Python numbers first: indexing numpy arrays element by element costs more than this
-    count = maps.shape[0]
-    controls = [float("nan")] * count if control_drop is None else control_drop.tolist()
-    faint = mean_in < FAINT_FRACTION * peak
-    return [
-        ChannelScore(layer, c, *numbers)
-        for c, numbers in enumerate(
-            zip(
-                drop.tolist(),
-                controls,
-                selectivity.tolist(),
-                mean_in.tolist(),
-                peak.tolist(),
-                score.tolist(),
-                quiet.tolist(),
-                faint.tolist(),
-                strict=True,
-            )
+        base = control.mean(flat)
+        changed = metrics.drop(base, control.mean(_flat(control_maps)))
+        control_drop = np.where(metrics.silent(base, peak), 0.0, changed)
+    positive_in = np.maximum(flat[:, region.cells], 0.0).astype(np.float64) @ region.weights
+    positive = whole if non_negative else whole.clamp_min(0.0)
+    positive_all = positive.sum(dim=1).double().numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_pos_in = positive_in / region.inside
+        if region.outside > 0:
+            # Σ outside = Σ all − Σ inside; what is left of a float32 sum's rounding is 0
+            positive_out = positive_all - positive_in
+            positive_out[positive_out <= FLOAT32_SUM_TOLERANCE * positive_all] = 0.0
+            mean_pos_out = positive_out / region.outside
+        else:
+            mean_pos_out = np.full_like(mean_pos_in, np.nan)
+        ratio = mean_pos_in / mean_pos_out
+    ratio = np.where((mean_pos_out == 0) & (mean_pos_in > 0), np.inf, ratio)
+    selectivity = np.where((mean_pos_out == 0) & (mean_pos_in == 0), 0.0, ratio)
+    return LayerNumbers(mean_in, peak, drop, quiet, control_drop, selectivity)
+
+
+@dataclass(frozen=True)
+class Ranking(Sequence[ChannelScore]):
+    """Every channel's numbers as arrays, in ranked order; a ChannelScore is made per row read.
+
+    Scoring ~8,000 channels costs little as arrays; making and sorting 8,000 Python records
+    cost twice the forward passes. Rows are made only when read: ``ranking[0]``, ``top(10)``.
+    """
+
+    layers: tuple[str, ...]
+    layer_index: NDArray[np.intp]
+    channel: NDArray[np.intp]
+    drop: NDArray[np.float64]
+    control_drop: NDArray[np.float64]  # nan without a control
+    selectivity: NDArray[np.float64]
+    mean_in: NDArray[np.float64]
+    peak: NDArray[np.float64]
+    score: NDArray[np.float64]
+    silent: NDArray[np.bool_]
+    faint: NDArray[np.bool_]
+
+    @classmethod
+    def build(cls, layers: Sequence[str], numbers: Sequence[LayerNumbers]) -> Ranking:
+        """Concatenate the layers' numbers and sort them by ``ChannelScore.sort_key``."""
+        counts = [len(n.drop) for n in numbers]
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+        drop = cat([n.drop for n in numbers])
+        controls = [
+            np.full(len(n.drop), np.nan) if n.control_drop is None else n.control_drop
+            for n in numbers
+        ]
+        has_control = bool(numbers) and numbers[0].control_drop is not None
+        silent = cat([n.silent for n in numbers]).astype(bool)
+        control_drop = cat(controls)
+        score = _scores(drop, control_drop if has_control else None, silent)
+        selectivity = cat([n.selectivity for n in numbers])
+        faint = cat([n.faint for n in numbers]).astype(bool)
+        tie = np.where(np.isnan(selectivity), -np.inf, selectivity)
+        # np.lexsort sorts by the last key first and is stable: sort_key's order, as arrays
+        order = np.lexsort((-tie, -score, faint, silent))
+        layer_index = np.repeat(np.arange(len(counts)), counts)
+        channel = cat([np.arange(c) for c in counts]).astype(np.intp)
+        return cls(
+            tuple(layers),
+            layer_index[order],
+            channel[order],
+            drop[order],
+            control_drop[order],
+            selectivity[order],
+            cat([n.mean_in for n in numbers])[order],
+            cat([n.peak for n in numbers])[order],
+            score[order],
+            silent[order],
+            faint[order],
         )
-    ]
+
+    def __len__(self) -> int:
+        return len(self.channel)
+
+    def _row(self, i: int) -> ChannelScore:
+        return ChannelScore(
+            self.layers[int(self.layer_index[i])],
+            int(self.channel[i]),
+            float(self.drop[i]),
+            float(self.control_drop[i]),
+            float(self.selectivity[i]),
+            float(self.mean_in[i]),
+            float(self.peak[i]),
+            float(self.score[i]),
+            bool(self.silent[i]),
+            bool(self.faint[i]),
+        )
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._row(i) for i in range(len(self))[index]]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._row(index % len(self))
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        """The rank of a channel: found by layer and channel (a silent row's nan is not
+        equal to itself, so ``==`` would never find it)."""
+        end = len(self) if stop is None else stop
+        layer = self.layers.index(value.layer) if value.layer in self.layers else -1
+        hits = np.flatnonzero((self.layer_index == layer) & (self.channel == value.channel))
+        hits = hits[(hits >= start) & (hits < end)]
+        if not hits.size:
+            raise ValueError(f"{value.layer} channel {value.channel} is not ranked here")
+        return int(hits[0])
+
+    def top(self, count: int) -> list[ChannelScore]:
+        """The first ``count`` channels neither silent nor faint: the rows worth showing."""
+        shown = np.flatnonzero(~(self.silent | self.faint))[:count]
+        return [self._row(int(i)) for i in shown]
+
+    def best(self) -> ChannelScore | None:
+        """The channel a claim is written for: the first not faint, else the first not silent."""
+        for rows in (self.top(1), [self._row(int(i)) for i in np.flatnonzero(~self.silent)[:1]]):
+            if rows:
+                return rows[0]
+        return None
+
+    @property
+    def silent_count(self) -> int:
+        return int(self.silent.sum())
+
+    @property
+    def faint_count(self) -> int:
+        return int((self.faint & ~self.silent).sum())
 
 
 def default_layers(probe: Probe) -> list[str]:
@@ -222,7 +395,7 @@ def rank_channels(
     control_altered: ImageLike | None = None,
     layers: Sequence[str] | None = None,
     on_layer: LayerCallback | None = None,
-) -> list[ChannelScore]:
+) -> Ranking:
     """Score every channel of ``layers`` (default: every conv and ReLU), best first.
 
     The region is removed by the paired ``altered`` image or by ``mask_with``; the control
@@ -242,31 +415,54 @@ def rank_channels(
         probe.resolve(name)  # an unknown layer fails here, before the forward pass
     images = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
     outputs = probe.activations_many(images, names)
-    made: dict[tuple[int, tuple[int, int]], NDArray[np.float64]] = {}
+    supports: dict[tuple[BoolMask | None, tuple[int, int]], Support] = {}
 
-    def fractions(mask: BoolMask, grid: tuple[int, int]) -> NDArray[np.float64]:
+    def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
         """Area fractions once per region and grid: many layers share a grid."""
         key = (id(mask), grid)
-        if key not in made:
-            made[key] = area_fractions(mask, grid)
-        return made[key]
+        if key not in supports:
+            supports[key] = Support.of(mask, grid)
+        return supports[key]
 
-    rows: list[ChannelScore] = []
-    for done, name in enumerate(names, start=1):
-        maps = [out[name] for out in outputs]
-        if maps[0].ndim != 3:
-            if explicit:
-                raise ProbecheckError(
-                    f"layer {name} gives activations of shape {maps[0].shape}, not "
-                    "(channels, h, w)",
-                    fix="choose a convolutional layer (`probecheck layers` lists them)",
+    scored: list[str] = []
+    numbers: list[LayerNumbers] = []
+    with _shared_arrays():
+        for done, name in enumerate(names, start=1):
+            maps = [out[name] for out in outputs]
+            if maps[0].ndim != 3:
+                if explicit:
+                    raise ProbecheckError(
+                        f"layer {name} gives activations of shape {maps[0].shape}, not "
+                        "(channels, h, w)",
+                        fix="choose a convolutional layer (`probecheck layers` lists them)",
+                    )
+            else:
+                grid = maps[0].shape[1:]
+                with_control = control_rgb is not None and control is not None
+                numbers.append(
+                    layer_numbers(
+                        maps[0],
+                        maps[1],
+                        support(region, grid),
+                        maps[2] if with_control else None,
+                        support(control, grid) if with_control else None,  # type: ignore[arg-type]
+                        non_negative=isinstance(
+                            probe.model.get_submodule(probe.resolve(name)), NON_NEGATIVE_TYPES
+                        ),
+                    )
                 )
-        else:
-            control_maps = maps[2] if control_rgb is not None else None
-            rows += _layer_scores(name, maps[0], maps[1], region, control_maps, control, fractions)
-        if on_layer is not None:
-            on_layer(done, len(names), name)
-    return sorted(rows, key=ChannelScore.sort_key)
+                scored.append(name)
+            if on_layer is not None:
+                on_layer(done, len(names), name)
+    return Ranking.build(scored, numbers)
+
+
+@contextlib.contextmanager
+def _shared_arrays() -> Iterator[None]:
+    """torch reads the probe's cached arrays, which are read-only; nothing here writes them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        yield
 
 
 # ---------------------------------------------------------------------------------- regions

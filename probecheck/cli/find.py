@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console
     from rich.table import Table
 
-    from probecheck.find import ChannelScore, FindInputs, Image8, RegionShapes
+    from probecheck.find import FindInputs, Image8, Ranking, RegionShapes
     from probecheck.probe import Probe
 
 
@@ -191,16 +191,12 @@ def _fmt(value: float) -> str:
     return "—" if math.isnan(value) else fmt(value)
 
 
-def _table(
-    rows: list[ChannelScore], shown: int, layers: int, inputs: FindInputs, index_base: int
-) -> Table:
+def _table(rows: Ranking, shown: int, layers: int, inputs: FindInputs, index_base: int) -> Table:
     from rich.table import Table
 
     from probecheck.find import FAINT_FRACTION, SCORE_FORMULA
 
-    good = [r for r in rows if not (r.silent or r.faint)]
-    silent = sum(r.silent for r in rows)
-    faint = sum(r.faint and not r.silent for r in rows)
+    silent, faint = rows.silent_count, rows.faint_count
     how = (
         f"removed by {inputs.mask_with}"
         if inputs.mask_with
@@ -216,7 +212,7 @@ def _table(
     table.add_column("layer", no_wrap=True)
     for column in ("channel", "score", "drop", "control drop", "selectivity", "mean_in", "peak"):
         table.add_column(column, justify="right", no_wrap=True)
-    for r in good[:shown]:
+    for r in rows.top(shown):
         table.add_row(
             r.layer,
             str(r.channel + index_base),
@@ -232,7 +228,7 @@ def _table(
 
 def _rank(
     args: argparse.Namespace, probe: Probe, inputs: FindInputs, rgb: Image8, console: Console
-) -> tuple[list[ChannelScore], int]:
+) -> tuple[Ranking, int]:
     """Rasterise the regions, then rank with a progress bar over the layers."""
     from rich.progress import (
         BarColumn,
@@ -292,12 +288,11 @@ def run(args: argparse.Namespace) -> int:
     rows, layers = _rank(args, probe, inputs, rgb, err)
     console = make_console()
     console.print(_table(rows, args.top, layers, inputs, args.index_base))
-    candidates = [r for r in rows if not r.silent]
-    if not candidates:
+    best = rows.best()
+    if best is None:
         raise ProbecheckError(
             "every channel is silent in the region", fix="try another layer or a larger region"
         )
-    best = next((r for r in candidates if not r.faint), candidates[0])
     text = claim_yaml(best, inputs, index_base=args.index_base, relative_to=relative_to)
     print()
     print(text, end="")

@@ -161,13 +161,15 @@ def layer_numbers(
     control: Support | None = None,
     *,
     non_negative: bool = False,
+    selectivity: bool = True,
 ) -> LayerNumbers:
     """The numbers a drop check, its control and a selective check measure, for every channel.
 
     The same definitions as :mod:`probecheck.metrics` (``region_drop``, ``silent``,
     ``selectivity_ratio``), computed on the region's cells only; the full-map reductions (the
     peak, the sum of max(A, 0)) run in torch, in float32, which changes the third significant
-    digit of no number printed. ``non_negative`` (a ReLU's output) skips clamping at 0.
+    digit of no number printed. ``non_negative`` (a ReLU's output) skips clamping at 0;
+    without ``selectivity`` (nan then) no full-map sum is taken.
     """
     import torch
 
@@ -183,6 +185,8 @@ def layer_numbers(
         base = control.mean(flat)
         changed = metrics.drop(base, control.mean(_flat(control_maps)))
         control_drop = np.where(metrics.silent(base, peak), 0.0, changed)
+    if not selectivity:
+        return LayerNumbers(mean_in, peak, drop, quiet, control_drop, np.full_like(peak, np.nan))
     positive_in = np.maximum(flat[:, region.cells], 0.0).astype(np.float64) @ region.weights
     positive = whole if non_negative else whole.clamp_min(0.0)
     positive_all = positive.sum(dim=1).double().numpy()
@@ -415,7 +419,32 @@ def rank_channels(
         probe.resolve(name)  # an unknown layer fails here, before the forward pass
     images = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
     outputs = probe.activations_many(images, names)
-    supports: dict[tuple[BoolMask | None, tuple[int, int]], Support] = {}
+    scored, numbers = score_layers(
+        probe,
+        names,
+        outputs,
+        region,
+        control if control_rgb is not None else None,
+        explicit=explicit,
+        on_layer=on_layer,
+    )
+    return Ranking.build(scored, numbers)
+
+
+def score_layers(
+    probe: Probe,
+    names: Sequence[str],
+    outputs: Sequence[dict[str, NDArray]],
+    region: BoolMask,
+    control: BoolMask | None,
+    *,
+    explicit: bool,
+    selectivity: bool = True,
+    on_layer: LayerCallback | None = None,
+) -> tuple[list[str], list[LayerNumbers]]:
+    """Every layer's numbers from the activations of [image, region removed, (control
+    removed)]; layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
+    supports: dict[tuple[int, tuple[int, int]], Support] = {}
 
     def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
         """Area fractions once per region and grid: many layers share a grid."""
@@ -438,23 +467,23 @@ def rank_channels(
                     )
             else:
                 grid = maps[0].shape[1:]
-                with_control = control_rgb is not None and control is not None
                 numbers.append(
                     layer_numbers(
                         maps[0],
                         maps[1],
                         support(region, grid),
-                        maps[2] if with_control else None,
-                        support(control, grid) if with_control else None,  # type: ignore[arg-type]
+                        maps[2] if control is not None else None,
+                        support(control, grid) if control is not None else None,
                         non_negative=isinstance(
                             probe.model.get_submodule(probe.resolve(name)), NON_NEGATIVE_TYPES
                         ),
+                        selectivity=selectivity,
                     )
                 )
                 scored.append(name)
             if on_layer is not None:
                 on_layer(done, len(names), name)
-    return Ranking.build(scored, numbers)
+    return scored, numbers
 
 
 @contextlib.contextmanager

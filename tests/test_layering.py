@@ -29,6 +29,7 @@ LAYERS = {
     "occlusion": 4,
     "plan": 4,
     "find": 4,
+    "find_set": 4,
     "render": 5,
     "report": 5,
     "plugin": 6,

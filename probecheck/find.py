@@ -508,9 +508,10 @@ class RegionShapes:
     boxes: tuple[tuple[float, float, float, float], ...] = ()
     ellipses: tuple[tuple[float, float, float, float], ...] = ()
     mask: Path | None = None
+    polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.boxes or self.ellipses or self.mask)
+        return bool(self.boxes or self.ellipses or self.mask or self.polygons)
 
     def rasterise(self, shape: tuple[int, int], what: str = "region") -> BoolMask:
         """The region as a bool mask of an image of ``shape``; shapes must lie in the image."""
@@ -551,7 +552,12 @@ class RegionShapes:
                     f"is {width}×{height}",
                     fix="draw the mask on the image itself, at the same size",
                 )
-        raster = rasterise(shape, boxes=self.boxes, ellipses=self.ellipses, mask=mask)
+        for polygon in self.polygons:
+            if any(not (0 <= x <= width and 0 <= y <= height) for x, y in polygon):
+                raise ProbecheckError(f"{what} polygon reaches outside the image", fix=fix)
+        raster = rasterise(
+            shape, boxes=self.boxes, ellipses=self.ellipses, polygons=self.polygons, mask=mask
+        )
         return _check_mask(raster, shape, what)
 
     def as_spec(self, relative_to: Path) -> dict[str, Any]:
@@ -561,6 +567,10 @@ class RegionShapes:
             spec["boxes"] = [[_fmt_number(v) for v in box] for box in self.boxes]
         if self.ellipses:
             spec["ellipses"] = [[_fmt_number(v) for v in e] for e in self.ellipses]
+        if self.polygons:
+            spec["polygons"] = [
+                [[_fmt_number(v) for v in point] for point in polygon] for polygon in self.polygons
+            ]
         if self.mask is not None:
             spec["mask"] = _relative(self.mask, relative_to)
         return spec

@@ -21,7 +21,6 @@ there.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import warnings
@@ -54,7 +53,9 @@ __all__ = [
     "Summary",
     "find_over_set",
     "holm",
+    "measure_set",
     "one_sided_p",
+    "rank_set",
     "read_regions_file",
     "set_claim",
     "split_set",
@@ -106,17 +107,12 @@ def holm(p_values: Sequence[float] | NDArray) -> NDArray[np.float64]:
 
 
 def _interval(values: NDArray, confidence: float) -> tuple[float, float]:
-    """The two-sided t interval of the mean (``scipy.stats``); the mean where it is
-    undefined (one image, or all equal)."""
-    from scipy import stats
+    """The interval a population check puts around the mean (``stats.mean_interval``: the
+    seeded expanded-percentile bootstrap), so thresholds set from it are what it compares."""
+    from probecheck import stats as population
 
-    mean = float(np.mean(values))
-    if values.size < 2 or np.ptp(values) == 0:
-        return mean, mean
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
-    return float(low), float(high)
+    interval = population.mean_interval(np.asarray(values, dtype=np.float64), confidence)
+    return interval.low, interval.high
 
 
 # ---------------------------------------------------------------------------------- the set
@@ -135,49 +131,22 @@ class SetImage:
 
 
 def read_regions_file(path: Path) -> dict[str, dict[str, RegionShapes]]:
-    """``{"<file name>": {"<region>": {"boxes": [...], "ellipses": [...]}}}`` as shapes."""
-    try:
-        table = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProbecheckError(f"regions file {path} does not exist", fix="check the path") from None
-    except json.JSONDecodeError as error:
-        raise ProbecheckError(
-            f"{path}:{error.lineno}: not valid JSON ({error.msg})",
-            fix='write {"<file name>": {"<region>": {"boxes": [[x0, y0, x1, y1]]}}}',
-        ) from None
-    if not isinstance(table, dict):
-        raise ProbecheckError(
-            f"{path}: the top level is not an object of file names",
-            fix='write {"<file name>": {"<region>": {"boxes": [[x0, y0, x1, y1]]}}}',
+    """``{"<file name>": {"<region>": {"boxes": [...], ...}}}`` as shapes, read by the spec
+    layer's reader (a bad file is a SpecError at its line, with a fix)."""
+    from probecheck.spec.annotations import read_regions_file as read_annotations
+
+    def shapes(region: Any) -> RegionShapes:
+        return RegionShapes(
+            boxes=tuple(tuple(b) for b in region.boxes or ()),
+            ellipses=tuple(tuple(e) for e in region.ellipses or ()),
+            polygons=tuple(tuple(tuple(point) for point in p) for p in region.polygons or ()),
         )
-    regions: dict[str, dict[str, RegionShapes]] = {}
-    for file_name, named in table.items():
-        if not isinstance(named, dict):
-            raise ProbecheckError(
-                f"{path}: {file_name!r} does not map region names to shapes",
-                fix='write "<file name>": {"eyes": {"boxes": [[x0, y0, x1, y1]]}}',
-            )
-        regions[file_name] = {}
-        for region, shapes in named.items():
-            unknown = set(shapes) - {"boxes", "ellipses"} if isinstance(shapes, dict) else {"?"}
-            if unknown:
-                raise ProbecheckError(
-                    f"{path}: region {region!r} of {file_name!r} has keys find cannot read "
-                    f"({', '.join(sorted(map(str, unknown)))})",
-                    fix="give boxes: [[x0, y0, x1, y1]] and/or ellipses: [[cx, cy, rx, ry]]",
-                )
-            try:
-                regions[file_name][region] = RegionShapes(
-                    boxes=tuple(tuple(float(v) for v in b) for b in shapes.get("boxes", [])),
-                    ellipses=tuple(tuple(float(v) for v in e) for e in shapes.get("ellipses", [])),
-                )
-            except (TypeError, ValueError):
-                raise ProbecheckError(
-                    f"{path}: region {region!r} of {file_name!r} has a shape that is not "
-                    "a list of four numbers",
-                    fix="write boxes as [x0, y0, x1, y1] and ellipses as [cx, cy, rx, ry]",
-                ) from None
-    return regions
+
+    annotations = read_annotations(Path(path))
+    return {
+        file_name: {name: shapes(region) for name, region in named.items()}
+        for file_name, named in annotations.regions.items()
+    }
 
 
 def _paired(paths: Sequence[Path], names: Sequence[str], what: str) -> dict[str, Path]:
@@ -380,7 +349,7 @@ class Summary:
     control_drop: float  # nan without a control
     effect: float
     fraction: float  # share of images with effect > 0
-    drop_low: float  # the lower bound of the drop's t interval (at the chosen confidence)
+    drop_low: float  # the lower bound of the drop's interval (stats.mean_interval)
     control_high: float  # the upper bound of the control drop's interval (nan without one)
 
     @classmethod
@@ -443,6 +412,16 @@ def thresholds(summary: Summary) -> tuple[float, float | None]:
     return at_least, ceil2(max(2 * high, high + 0.1))
 
 
+def rank_set(numbers: SetNumbers) -> NDArray[np.intp]:
+    """Channel columns, best first: by mean effect over the images; ties (e.g. an effect of
+    1 on every image) to the channel stronger in the region (mean mean_in / peak); channels
+    faint in the region (mean_in < 5% of peak) on most images last."""
+    effect = numbers.effect.mean(axis=0)
+    mostly_faint = numbers.faint.mean(axis=0) > 0.5
+    strength = numbers.strength.mean(axis=0)
+    return np.lexsort((-strength, -effect, mostly_faint))
+
+
 def find_over_set(
     probe: Probe,
     images: Sequence[SetImage],
@@ -458,9 +437,7 @@ def find_over_set(
 ) -> SetFind:
     """Rank every channel on a discovery split; test the ``top`` on the held-out split.
 
-    Ranking: by mean effect over the discovery images (ties, e.g. at an effect of 1 on every
-    image, to the channel stronger in the region: mean_in / peak), channels faint in the
-    region (mean_in < 5% of peak) on most of them last. A candidate *holds* where its Holm-adjusted
+    Ranking on the discovery images: ``rank_set``. A candidate *holds* where its Holm-adjusted
     one-sided p-value on the confirmation split is at most 1 − ``confidence`` and the drop
     threshold set from its confirmation numbers is above 0.
     """
@@ -487,10 +464,7 @@ def find_over_set(
         what="discovery",
     )
     rows = list(range(len(discovery)))
-    effect = found.effect.mean(axis=0)
-    mostly_faint = found.faint.mean(axis=0) > 0.5
-    strength = found.strength.mean(axis=0)
-    order = np.lexsort((-strength, -effect, mostly_faint))[:top]
+    order = rank_set(found)[:top]
     chosen = [(found.layers[found.layer_index[c]], int(found.channel[c])) for c in order]
     wanted = [name for name in found.layers if any(layer == name for layer, _ in chosen)]
     held_out = measure_set(

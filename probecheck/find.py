@@ -9,17 +9,16 @@ gets plain dataclasses and a YAML string.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 from numpy.typing import NDArray
 from torch import nn
@@ -123,10 +122,6 @@ class Support:
         weights = w[cells]
         return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()))
 
-    def mean(self, flat: NDArray) -> NDArray[np.float64]:
-        """Per channel, the area-weighted mean of (C, h·w) maps over the region (float64)."""
-        return (flat[:, self.cells].astype(np.float64) @ self.weights) / self.inside
-
 
 @dataclass(frozen=True)
 class LayerNumbers:
@@ -149,10 +144,6 @@ class LayerNumbers:
         return self.mean_in < FAINT_FRACTION * self.peak
 
 
-def _flat(maps: NDArray) -> NDArray:
-    return maps.reshape(maps.shape[0], -1)
-
-
 def layer_numbers(
     maps: NDArray,
     altered_maps: NDArray,
@@ -163,33 +154,93 @@ def layer_numbers(
     non_negative: bool = False,
     selectivity: bool = True,
 ) -> LayerNumbers:
-    """The numbers a drop check, its control and a selective check measure, for every channel.
+    """The numbers a drop check, its control and a selective check measure, for every channel,
+    from (C, h, w) maps of the image, the image with the region removed, and with the control
+    removed (see ``ImageSums`` and ``finish_numbers``)."""
+    control = control if control_maps is not None else None
+    sums = ImageSums.of(_flat(maps), region, control, non_negative, selectivity)
+    return finish_numbers(
+        sums,
+        _values(_flat(altered_maps), region),
+        None if control is None else _values(_flat(control_maps), control),  # type: ignore[arg-type]
+        region,
+        control,
+    )
 
-    The same definitions as :mod:`probecheck.metrics` (``region_drop``, ``silent``,
-    ``selectivity_ratio``), computed on the region's cells only; the full-map reductions (the
-    peak, the sum of max(A, 0)) run in torch, in float32, which changes the third significant
-    digit of no number printed. ``non_negative`` (a ReLU's output) skips clamping at 0;
-    without ``selectivity`` (nan then) no full-map sum is taken.
+
+def _flat(maps: NDArray | torch.Tensor) -> torch.Tensor:
+    """(C, h, w) maps as a (C, h·w) tensor (a view of a numpy array where it can be)."""
+    tensor = maps if isinstance(maps, torch.Tensor) else torch.from_numpy(np.asarray(maps))
+    return tensor.reshape(tensor.shape[0], -1)
+
+
+def _values(flat: torch.Tensor, support: Support) -> NDArray[np.float64]:
+    """The (C, k) values of (C, h·w) maps at a region's k cells, as float64."""
+    cells = torch.as_tensor(support.cells, device=flat.device)
+    return flat.index_select(1, cells).double().cpu().numpy()
+
+
+@dataclass(frozen=True)
+class ImageSums:
+    """What one layer's maps of the (unaltered) image contribute: each channel's peak, its
+    values on the region's and the control's cells, and the sum of max(A, 0) over the map.
+
+    Taken while the maps are made (``Probe.reduced_forward``): no map is copied. The
+    full-map reductions run in torch, in float32, which changes the third significant digit
+    of no number printed; ``non_negative`` (a ReLU's output) skips clamping at 0; without
+    ``selectivity`` no full-map sum is taken.
     """
-    import torch
 
-    flat = _flat(maps)
-    whole = torch.from_numpy(flat)
-    peak = whole.amax(dim=1).double().numpy()
-    mean_in = region.mean(flat)
-    mean_in_altered = region.mean(_flat(altered_maps))
+    peak: NDArray[np.float64]
+    region: NDArray[np.float64]  # (C, k) values at the region's cells
+    control: NDArray[np.float64] | None
+    positive_all: NDArray[np.float64] | None
+
+    @classmethod
+    def of(
+        cls,
+        flat: torch.Tensor,
+        region: Support,
+        control: Support | None,
+        non_negative: bool,
+        selectivity: bool,
+    ) -> ImageSums:
+        positive_all = None
+        if selectivity:
+            positive = flat if non_negative else flat.clamp_min(0.0)
+            positive_all = positive.sum(dim=1).double().cpu().numpy()
+        return cls(
+            flat.amax(dim=1).double().cpu().numpy(),
+            _values(flat, region),
+            None if control is None else _values(flat, control),
+            positive_all,
+        )
+
+
+def finish_numbers(
+    sums: ImageSums,
+    altered: NDArray[np.float64],
+    control_altered: NDArray[np.float64] | None,
+    region: Support,
+    control: Support | None,
+) -> LayerNumbers:
+    """Every channel's numbers from the image's sums and the altered images' region values,
+    by the definitions of :mod:`probecheck.metrics` (``region_drop``, ``silent``,
+    ``selectivity_ratio``) on the region's cells only, in float64."""
+    peak = sums.peak
+    mean_in = (sums.region @ region.weights) / region.inside
+    mean_in_altered = (altered @ region.weights) / region.inside
     quiet = metrics.silent(mean_in, peak)
     drop = metrics.drop(mean_in, mean_in_altered)
     control_drop = None
-    if control_maps is not None and control is not None:
-        base = control.mean(flat)
-        changed = metrics.drop(base, control.mean(_flat(control_maps)))
-        control_drop = np.where(metrics.silent(base, peak), 0.0, changed)
-    if not selectivity:
+    if control is not None and sums.control is not None and control_altered is not None:
+        base = (sums.control @ control.weights) / control.inside
+        changed = (control_altered @ control.weights) / control.inside
+        control_drop = np.where(metrics.silent(base, peak), 0.0, metrics.drop(base, changed))
+    if sums.positive_all is None:
         return LayerNumbers(mean_in, peak, drop, quiet, control_drop, np.full_like(peak, np.nan))
-    positive_in = np.maximum(flat[:, region.cells], 0.0).astype(np.float64) @ region.weights
-    positive = whole if non_negative else whole.clamp_min(0.0)
-    positive_all = positive.sum(dim=1).double().numpy()
+    positive_all = sums.positive_all
+    positive_in = np.maximum(sums.region, 0.0) @ region.weights
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_pos_in = positive_in / region.inside
         if region.outside > 0:
@@ -418,11 +469,10 @@ def rank_channels(
     for name in names:
         probe.resolve(name)  # an unknown layer fails here, before the forward pass
     images = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
-    outputs = probe.activations_many(images, names)
-    scored, numbers = score_layers(
+    scored, numbers = forward_numbers(
         probe,
         names,
-        outputs,
+        images,
         region,
         control if control_rgb is not None else None,
         explicit=explicit,
@@ -431,10 +481,19 @@ def rank_channels(
     return Ranking.build(scored, numbers)
 
 
-def score_layers(
+@dataclass(frozen=True)
+class _Reduced:
+    """What the hooks kept of one layer: its grid and, per image in order, the ImageSums of
+    the image, then the region values of each altered image."""
+
+    grid: tuple[int, int]
+    parts: list[Any]
+
+
+def forward_numbers(
     probe: Probe,
     names: Sequence[str],
-    outputs: Sequence[dict[str, NDArray]],
+    images: Sequence[Image8],
     region: BoolMask,
     control: BoolMask | None,
     *,
@@ -442,8 +501,10 @@ def score_layers(
     selectivity: bool = True,
     on_layer: LayerCallback | None = None,
 ) -> tuple[list[str], list[LayerNumbers]]:
-    """Every layer's numbers from the activations of [image, region removed, (control
-    removed)]; layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
+    """Every layer's numbers from [image, region removed, (control removed)], scored in the
+    forward's hooks (``Probe.reduced_forward``: no map is copied out), in the probe's batches
+    (as ``Probe.activations_many`` runs them, so the numbers are the checks' to the last
+    bit). Layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
     supports: dict[tuple[int, tuple[int, int]], Support] = {}
 
     def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
@@ -453,45 +514,59 @@ def score_layers(
             supports[key] = Support.of(mask, grid)
         return supports[key]
 
+    def reducer(first: int) -> Callable[[str, torch.Tensor], Any]:
+        def reduce(path: str, output: torch.Tensor) -> _Reduced | tuple[int, ...]:
+            if output.dim() != 4:
+                return tuple(output.shape[1:])
+            grid = (int(output.shape[2]), int(output.shape[3]))
+            r = support(region, grid)
+            c = support(control, grid) if control is not None else None
+            relu = isinstance(probe.model.get_submodule(path), NON_NEGATIVE_TYPES)
+            parts: list[Any] = []
+            for i in range(output.shape[0]):
+                flat = _flat(output[i])
+                role = first + i  # 0: the image, 1: region removed, 2: control removed
+                if role == 0:
+                    parts.append(ImageSums.of(flat, r, c, relu, selectivity))
+                else:
+                    parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
+            return _Reduced(grid, parts)
+
+        return reduce
+
+    paths = {name: probe.resolve(name) for name in names}
+    hooked = sorted(set(paths.values()))
+    reduced: dict[str, Any] = {}
+    for start in range(0, len(images), probe.max_batch):
+        batch = probe.prepare(images[start : start + probe.max_batch])
+        for path, part in probe.reduced_forward(batch, hooked, reducer(start)).items():
+            if isinstance(part, _Reduced) and path in reduced:
+                part = _Reduced(part.grid, reduced[path].parts + part.parts)
+            reduced[path] = part
     scored: list[str] = []
     numbers: list[LayerNumbers] = []
-    with _shared_arrays():
-        for done, name in enumerate(names, start=1):
-            maps = [out[name] for out in outputs]
-            if maps[0].ndim != 3:
-                if explicit:
-                    raise ProbecheckError(
-                        f"layer {name} gives activations of shape {maps[0].shape}, not "
-                        "(channels, h, w)",
-                        fix="choose a convolutional layer (`probecheck layers` lists them)",
-                    )
-            else:
-                grid = maps[0].shape[1:]
-                numbers.append(
-                    layer_numbers(
-                        maps[0],
-                        maps[1],
-                        support(region, grid),
-                        maps[2] if control is not None else None,
-                        support(control, grid) if control is not None else None,
-                        non_negative=isinstance(
-                            probe.model.get_submodule(probe.resolve(name)), NON_NEGATIVE_TYPES
-                        ),
-                        selectivity=selectivity,
-                    )
+    for done, name in enumerate(names, start=1):
+        found = reduced[paths[name]]
+        if isinstance(found, _Reduced):
+            sums, altered, *control_altered = found.parts
+            numbers.append(
+                finish_numbers(
+                    sums,
+                    altered,
+                    control_altered[0] if control_altered else None,
+                    support(region, found.grid),
+                    support(control, found.grid) if control is not None else None,
                 )
-                scored.append(name)
-            if on_layer is not None:
-                on_layer(done, len(names), name)
+            )
+            scored.append(name)
+        elif explicit:
+            raise ProbecheckError(
+                f"layer {name} gives activations of shape {found}, not (channels, h, w)",
+                fix="choose a convolutional layer (`probecheck layers` lists them)",
+            )
+        if on_layer is not None:
+            on_layer(done, len(names), name)
     return scored, numbers
-
-
-@contextlib.contextmanager
-def _shared_arrays() -> Iterator[None]:
-    """torch reads the probe's cached arrays, which are read-only; nothing here writes them."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        yield
 
 
 # ---------------------------------------------------------------------------------- regions

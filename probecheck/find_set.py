@@ -40,7 +40,7 @@ from probecheck.find import (
     ceil2,
     default_layers,
     floor2,
-    score_layers,
+    forward_numbers,
 )
 from probecheck.probe import Probe
 from probecheck.zoo.images import load_image
@@ -298,7 +298,7 @@ def measure_set(
     what: str = "",
 ) -> SetNumbers:
     """Every channel of ``layers`` on every image: one batched forward per image and its
-    altered twins, scored before the next (the probe's bounded cache lets old maps go)."""
+    altered twins, scored in the forward (no map is kept)."""
     drops, controls, faints, strengths = [], [], [], []
     scored: list[str] = []
     for done, item in enumerate(images, start=1):
@@ -313,9 +313,8 @@ def measure_set(
             rgb, region, item.altered, mask_with, control, item.control_altered
         )
         inputs = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
-        outputs = probe.activations_many(inputs, layers)
-        scored, numbers = score_layers(
-            probe, layers, outputs, region, control, explicit=explicit, selectivity=False
+        scored, numbers = forward_numbers(
+            probe, layers, inputs, region, control, explicit=explicit, selectivity=False
         )
         drop, control_drop, faint, strength = _row(numbers)
         drops.append(drop)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,7 +226,28 @@ class Probe:
 
         Nothing is cached here; hooks are removed whatever happens.
         """
-        captured: dict[str, torch.Tensor] = {}
+        captured = self.reduced_forward(
+            batch, paths, lambda _path, output: output.to("cpu", copy=True), truncate=truncate
+        )
+        return [{path: captured[path][i].numpy() for path in paths} for i in range(len(batch))]
+
+    def reduced_forward(
+        self,
+        batch: torch.Tensor,
+        paths: list[str],
+        reduce: Callable[[str, torch.Tensor], Any],
+        *,
+        truncate: bool = True,
+    ) -> dict[str, Any]:
+        """One forward of a prepared batch; each module of ``paths`` hands its (batch) output
+        to ``reduce(path, output)`` as it is made, and only what that returns is kept.
+
+        For numbers that need a few values of each map (region means, peaks): no map is
+        copied out, and each is read while the next layer can still overwrite it in place
+        (a ReLU after a convolution), so ``reduce`` must not keep ``output`` itself. Counted
+        as ``len(batch)`` forward passes; hooks are removed whatever happens.
+        """
+        captured: dict[str, Any] = {}
         pending = set(paths)
 
         def hook_for(path: str):
@@ -237,7 +259,7 @@ class Probe:
                     )
                 if path in captured:  # a module run twice (ResNet's shared ReLU): keep the first
                     return
-                captured[path] = output.detach().to("cpu", copy=True)
+                captured[path] = reduce(path, output.detach())
                 pending.discard(path)
                 if truncate and not pending:
                     raise _StopForward
@@ -257,7 +279,7 @@ class Probe:
         never = [path for path in paths if path not in captured]
         if never:
             raise ProbecheckError(f"layer(s) {', '.join(never)} never ran in the forward pass")
-        return [{path: captured[path][i].numpy() for path in paths} for i in range(len(batch))]
+        return captured
 
     def _fix_threads(self) -> None:
         """Run torch at ``self.threads`` threads. Set, not restored: switching the OpenMP pool

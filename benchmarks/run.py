@@ -288,11 +288,13 @@ def figure_find_set(args: Any, scratch: Path) -> str:
     probe = shared_probe("squeezenet1_0", "deep-compression")
     images = _write_face_set(scratch / "face_set", SET_IMAGES)
     layers = default_layers(probe)
-    pairs = [probe.prepare([load_image(item.path), load_image(item.altered)]) for item in images]
+    inputs = [load_image(path) for item in images for path in (item.path, item.altered)]
+    step = min(probe.max_batch, 2)  # find runs each image and its twin in the probe's batches
+    batches = [probe.prepare(inputs[i : i + step]) for i in range(0, len(inputs), step)]
 
     def bare() -> None:
         with torch.inference_mode():
-            for batch in pairs:
+            for batch in batches:
                 probe.model(batch)
 
     def find() -> None:
@@ -305,7 +307,7 @@ def figure_find_set(args: Any, scratch: Path) -> str:
     line = (
         f"7. find over a set of {SET_IMAGES} images (a discovery split) with a paired altered "
         f"set, every layer, ranked: {_common.fmt_ms(ours)} ms / the {2 * SET_IMAGES} bare full "
-        f"forwards it needs (each image and its twin, batched in pairs as find does) "
+        f"forwards it needs (in batches of {step}, as find runs them) "
         f"{_common.fmt_ms(base)} ms = {_common.fmt_ratio(ratio)} (goal ≤ 1.3×, "
         f"{verdict(ratio, 1.3)}; {_common.rounds(times)} rounds)"
     )

@@ -38,6 +38,8 @@ from probecheck.masking import filled_image
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions
 from probecheck.spec.models import OCCLUSION_FILLS
+from probecheck.zoo.archs import geometry_for
+from probecheck.zoo.geometry import Axis, Geometry
 
 __all__ = [
     "OCCLUSION_FILLS",
@@ -59,153 +61,10 @@ class _StopForward(Exception):
     """Raised from the layer's hook: nothing after it is needed."""
 
 
-# geometry ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One axis of a layer's geometry: cell ``o`` sees input pixels ``o·jump + start`` onward,
-    ``size`` of them (``start`` < 0 where the receptive field reaches into padding)."""
-
-    jump: int = 1
-    start: int = 0
-    size: int = 1
-
-    def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> Axis:
-        """The geometry after a sliding window (convolution or pooling) on this one."""
-        return Axis(
-            jump=self.jump * stride,
-            start=self.start - padding * self.jump,
-            size=self.size + (kernel - 1) * dilation * self.jump,
-        )
-
-    def union(self, other: Axis) -> Axis | None:
-        """Two parallel branches concatenated: they must step alike; their fields join."""
-        if other.jump != self.jump:
-            return None
-        start = min(self.start, other.start)
-        end = max(self.start + self.size, other.start + other.size)
-        return Axis(self.jump, start, end - start)
-
-    def span(self, cell: int) -> tuple[int, int]:
-        """The input pixels [first, last] that cell ``cell`` sees (may reach past the image)."""
-        first = cell * self.jump + self.start
-        return first, first + self.size - 1
-
-
-Geometry = tuple[Axis, Axis]
-
-_POINTWISE = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SiLU,
-    nn.GELU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Hardswish,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.BatchNorm2d,
-    nn.LocalResponseNorm,
-    nn.Identity,
-)
-
-
-def _pair(value: object) -> tuple[int, int] | None:
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value  # type: ignore[return-value]
-    return None  # 'same'/'valid' padding strings and the like: not analysed
-
-
-def _window(module: nn.Module, geometry: Geometry) -> Geometry | None:
-    """Conv2d, MaxPool2d or AvgPool2d applied to ``geometry``; None for anything else."""
-    if isinstance(module, nn.Conv2d):
-        if module.padding_mode != "zeros":
-            return None
-        kernel, stride = _pair(module.kernel_size), _pair(module.stride)
-        padding, dilation = _pair(module.padding), _pair(module.dilation)
-    elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        kernel = _pair(module.kernel_size)
-        stride = _pair(module.stride if module.stride else module.kernel_size)
-        padding = _pair(module.padding)
-        dilation = _pair(getattr(module, "dilation", 1))
-    else:
-        return None
-    if None in (kernel, stride, padding, dilation):
-        return None
-    return (
-        geometry[0].window(kernel[0], stride[0], padding[0], dilation[0]),  # type: ignore[index]
-        geometry[1].window(kernel[1], stride[1], padding[1], dilation[1]),  # type: ignore[index]
-    )
-
-
-def _fire_class() -> type | None:
-    try:
-        from torchvision.models.squeezenet import Fire
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        return None
-    return Fire
-
-
-def _through(module: nn.Module, geometry: Geometry, inner: list[str]) -> Geometry | None:
-    """The geometry after ``module`` (or after its submodule ``inner``, a path inside it)."""
-    if isinstance(module, _POINTWISE):
-        return None if inner else geometry
-    fire = _fire_class()
-    if fire is not None and isinstance(module, fire):
-        squeezed = _window(module.squeeze, geometry)
-        if squeezed is None:
-            return None
-        branch = inner[0] if inner else ""
-        if branch.startswith("squeeze"):
-            return squeezed
-        one = _window(module.expand1x1, squeezed)
-        three = _window(module.expand3x3, squeezed)
-        if branch.startswith("expand1x1"):
-            return one
-        if branch.startswith("expand3x3"):
-            return three
-        if one is None or three is None or branch:
-            return None
-        joined = (one[0].union(three[0]), one[1].union(three[1]))
-        return None if None in joined else joined  # type: ignore[return-value]
-    if isinstance(module, nn.Sequential):
-        children = list(module.named_children())
-        stop = len(children)
-        if inner:
-            names = [name for name, _ in children]
-            if inner[0] not in names:
-                return None
-            stop = names.index(inner[0])
-        for _, child in children[:stop]:
-            geometry = _through(child, geometry, [])  # type: ignore[assignment]
-            if geometry is None:
-                return None
-        if inner:
-            return _through(children[stop][1], geometry, inner[1:])
-        return geometry
-    if inner:
-        return None
-    return _window(module, geometry)
-
-
 def layer_geometry(model: nn.Module, path: str) -> Geometry | None:
-    """(rows, cols) geometry of the layer at ``path``, or None where it cannot be derived.
-
-    Derived for torchvision networks whose ``forward`` begins with ``features(x)`` (SqueezeNet,
-    VGG, AlexNet) and layers inside ``features``: Conv2d, Max/AvgPool2d (ceil mode too),
-    pointwise modules, and SqueezeNet's Fire with its two concatenated expand branches.
-    """
-    from torchvision.models import VGG, AlexNet, SqueezeNet
-
-    parts = path.split(".")
-    if not isinstance(model, (SqueezeNet, VGG, AlexNet)) or parts[0] != "features":
-        return None
-    return _through(model.features, (Axis(), Axis()), parts[1:])
+    """(rows, cols) geometry of the layer at ``path``, as the architecture's profile derives it
+    (:mod:`probecheck.zoo.archs`); None where it cannot be derived (whole images are run)."""
+    return geometry_for(model, path)
 
 
 # the sweep ---------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ from torch import nn
 
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
+from probecheck.zoo.archs import aliases_for
 from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
 from probecheck.zoo.devices import resolve_device
 from probecheck.zoo.images import ImageLike, image_digest, load_image
-from probecheck.zoo.layer_table import squeezenet_version
 from probecheck.zoo.preprocess import Preprocessing
 
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -117,8 +117,8 @@ class Probe:
         self.occluded_passes = 0
         self._modules = dict(self.model.named_modules())
         self._modules.pop("", None)
-        version = squeezenet_version(self.model)
-        self.aliases: dict[str, str] = names.squeezenet_aliases(version) if version else {}
+        #: The names the architecture's profile offers beside module paths (alias → path).
+        self.aliases: dict[str, str] = aliases_for(self.model)
         self._alias_of = {path: alias for alias, path in self.aliases.items()}
         self._cache = _ActivationCache(cache_bytes)
         #: Images per forward pass: one on a CPU (see CPU_MAX_BATCH); an accelerator gains
@@ -135,8 +135,13 @@ class Probe:
         """The module path that ``layer`` (a module path or an alias) addresses."""
         return names.resolve(layer, list(self._modules), self.aliases)
 
+    def layer(self, layer: str) -> names.Layer:
+        """``layer`` resolved: its module path and alias (its width is known once it ran)."""
+        path = self.resolve(layer)
+        return names.Layer(layer, path, self.alias(path))
+
     def alias(self, path: str) -> str:
-        """The DeepScale/MATLAB name of a module path, or '' where it has none."""
+        """The profile's name of a module path (DeepScale/MATLAB), or '' where it has none."""
         return self._alias_of.get(path, "")
 
     # activations ------------------------------------------------------------------------------

@@ -14,22 +14,13 @@ import torch
 from torch import nn
 
 from probecheck.zoo import names
+from probecheck.zoo.archs import aliases_for
 from probecheck.zoo.builders import build_architecture
 
-__all__ = ["LayerTable", "layer_table", "squeezenet_version"]
+__all__ = ["LayerTable", "layer_table"]
 
 TRACE_SIZE = 224
 """Input side of the meta forward; channel counts do not depend on it."""
-
-
-def squeezenet_version(model: nn.Module) -> str | None:
-    """ "1_0" or "1_1" for torchvision SqueezeNets (told apart by conv1's width), else None."""
-    from torchvision.models import SqueezeNet
-
-    if not isinstance(model, SqueezeNet):
-        return None
-    first = model.features[0]
-    return "1_0" if getattr(first, "out_channels", None) == 96 else "1_1"
 
 
 @dataclass(frozen=True)
@@ -43,6 +34,11 @@ class LayerTable:
     def resolve(self, layer: str) -> str:
         """The module path ``layer`` names (LayerNotFoundError naming close ones if none)."""
         return names.resolve(layer, list(self.shapes), self.aliases)
+
+    def layer(self, layer: str) -> names.Layer:
+        """``layer`` resolved: module path, alias and width (channels, where traced)."""
+        widths = {path: shape[0] if shape else None for path, shape in self.shapes.items()}
+        return names.resolve_layer(layer, list(self.shapes), self.aliases, widths)
 
     def closest(self, layer: str) -> list[str]:
         """The names closest to a layer name that matches none, best first."""
@@ -83,6 +79,4 @@ def layer_table(arch: str) -> LayerTable:
     with torch.device("meta"):
         model = build_architecture(arch)
     model.eval()
-    version = squeezenet_version(model)
-    aliases = names.squeezenet_aliases(version) if version else {}
-    return LayerTable(arch, _trace(model), aliases)
+    return LayerTable(arch, _trace(model), aliases_for(model))

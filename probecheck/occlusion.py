@@ -23,7 +23,6 @@ Forwards are batched, truncated after the layer and run under ``torch.inference_
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions
 from probecheck.spec.models import OCCLUSION_FILLS
 from probecheck.zoo.archs import geometry_for
+from probecheck.zoo.forward import hooked_forward
 from probecheck.zoo.geometry import Axis, Geometry
 
 __all__ = [
@@ -55,10 +55,6 @@ Floats = NDArray[np.float64]
 _CROP_TOLERANCE = 1e-4
 #: Occluded crops per forward. Crops are small, so more fit a batch than whole images do.
 CROP_BATCH = 32
-
-
-class _StopForward(Exception):
-    """Raised from the layer's hook: nothing after it is needed."""
 
 
 def layer_geometry(model: nn.Module, path: str) -> Geometry | None:
@@ -128,27 +124,12 @@ def _influence(weights: Floats, geometry: Geometry, size: tuple[int, int]) -> ND
     return mask
 
 
-def _layer_output(probe: Probe, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+def _layer_output(probe: Probe, path: str, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """The module's output for ``batch``; the forward stops there."""
-    captured: list[torch.Tensor] = []
-
-    def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-        if not isinstance(output, torch.Tensor):
-            raise ProbecheckError(f"the layer returns {type(output).__name__}, not a tensor")
-        captured.append(output)
-        raise _StopForward
-
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.inference_mode(), contextlib.suppress(_StopForward):
-            probe.model(batch)
-    finally:
-        handle.remove()
+    output = hooked_forward(probe.model, batch, {path: module})[path]
     probe.occluded_passes += len(batch)
     probe.batches += 1
-    if not captured:
-        raise ProbecheckError("the layer never ran in the forward pass")
-    return captured[0]
+    return output
 
 
 def occlude(
@@ -207,7 +188,7 @@ def occlude(
             for j, sx in enumerate(starts_x):
                 relevant[i, j] = influence[sy : sy + patch, sx : sx + patch].any()
 
-    sweep = _Sweep(probe, module, image, baseline, full, weights, starts_y, starts_x, patch)
+    sweep = _Sweep(probe, path, module, image, baseline, full, weights, starts_y, starts_x, patch)
     result = sweep.run(window, offset, relevant, batch_size or CROP_BATCH, progress)
     if result is None:  # the window's cells differ from the full image's: run whole images
         relevant[:] = True
@@ -236,6 +217,7 @@ class _Sweep:
     """What every run of the sweep shares: the network, the inputs and the region's cells."""
 
     probe: Probe
+    path: str
     module: nn.Module
     image: torch.Tensor  # (1, 3, H, W) preprocessed
     baseline: torch.Tensor  # (1, 3, H, W) the fill, preprocessed
@@ -283,7 +265,7 @@ class _Sweep:
                 ys = slice(max(sy, y0) - y0, min(sy + self.patch, y1) - y0)
                 xs = slice(max(sx, x0) - x0, min(sx + self.patch, x1) - x0)
                 batch[k, :, ys, xs] = baseline[0, :, ys, xs]
-            output = _layer_output(self.probe, self.module, batch)
+            output = _layer_output(self.probe, self.path, self.module, batch)
             forwards += 1
             picked = output[:, :, cells[0], cells[1]].to("cpu", torch.float64)
             if tuple(picked.shape[2:]) != tuple(weights.shape):

@@ -16,6 +16,7 @@ from torch import nn
 from probecheck.zoo import names
 from probecheck.zoo.archs import aliases_for
 from probecheck.zoo.builders import build_architecture
+from probecheck.zoo.forward import hooked_forward
 
 __all__ = ["LayerTable", "layer_table"]
 
@@ -52,25 +53,19 @@ class LayerTable:
 def _trace(model: nn.Module) -> dict[str, tuple[int, ...] | None]:
     """Output shapes of every module on one meta forward; None for all if the trace fails."""
     modules = {path: module for path, module in model.named_modules() if path}
-    shapes: dict[str, tuple[int, ...] | None] = dict.fromkeys(modules)
-
-    def hook_for(path: str):
-        def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-            if isinstance(output, torch.Tensor) and shapes[path] is None:
-                shapes[path] = tuple(output.shape[1:])  # first call, as the probe records
-
-        return hook
-
-    handles = [module.register_forward_hook(hook_for(p)) for p, module in modules.items()]
+    blank = torch.empty(1, 3, TRACE_SIZE, TRACE_SIZE, device="meta")
     try:
-        with torch.no_grad():
-            model(torch.empty(1, 3, TRACE_SIZE, TRACE_SIZE, device="meta"))
+        shapes = hooked_forward(
+            model,
+            blank,
+            modules,
+            keep=lambda out: tuple(out.shape[1:]),
+            truncate=False,
+            strict=False,
+        )
     except Exception:  # an op without a meta kernel: names are still known, shapes are not
         return dict.fromkeys(modules)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return shapes
+    return {path: shapes.get(path) for path in modules}
 
 
 @functools.lru_cache(maxsize=16)

@@ -185,6 +185,7 @@ def test_a_spec_on_resnet18_is_checked_against_its_names(tmp_path: Path) -> None
     assert "did you mean 'res3b_relu'" in text
 
 
+@pytest.mark.slow
 def test_layers_command_lists_the_names(capsys: pytest.CaptureFixture[str]) -> None:
     from probecheck.cli import main
 
@@ -196,6 +197,7 @@ def test_layers_command_lists_the_names(capsys: pytest.CaptureFixture[str]) -> N
 # --- ResNet-18's geometry -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", ["res2a_branch2a_relu", "res3b_relu", "bn4a_branch1"])
 def test_occlusion_crop_equals_whole_images(resnet, face, layer: str) -> None:
     from probecheck.occlusion import occlude

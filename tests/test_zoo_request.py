@@ -115,6 +115,7 @@ def test_no_spec_means_the_defaults_and_nothing_inherited() -> None:
     assert resolve_model(None).weights == "deep-compression"
 
 
+@pytest.mark.slow
 def test_cli_occlusion_runs_the_specs_model_and_preprocessing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

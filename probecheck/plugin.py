@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 SPEC_SUFFIXES = (".yaml", ".yml")
 RESULT_ATTR = "probecheck_result"
 SPEC_ERROR_ATTR = "probecheck_spec_error"
-TILE_ATTR = "probecheck_tile"
 DIAGNOSTIC_MODES = ("failed", "all", "none")
 
 
@@ -498,15 +497,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     setattr(report, RESULT_ATTR, json.dumps(item.result.to_dict()))
     setattr(report, SPEC_ERROR_ATTR, item.spec_error)
-    if item.tile is not None:
-        setattr(report, TILE_ATTR, str(item.tile))
-        if item.config.pluginmanager.hasplugin("html"):
-            import base64
+    if item.tile is not None and item.config.pluginmanager.hasplugin("html"):
+        import base64
 
-            from pytest_html import extras  # attach the tile: base64, so the report keeps a copy
+        from pytest_html import extras  # attach the tile: base64, so the report keeps a copy
 
-            tile = base64.b64encode(item.tile.read_bytes()).decode("ascii")
-            report.extras = [*getattr(report, "extras", []), extras.png(tile, name=item.tile.name)]
+        tile = base64.b64encode(item.tile.read_bytes()).decode("ascii")
+        report.extras = [*getattr(report, "extras", []), extras.png(tile, name=item.tile.name)]
 
 
 # helpers of the session: options read once, kept apart from the hooks that use them ------------

@@ -123,7 +123,7 @@ def _channel_problems(
 def _claim_problems(claim: Claim, i: int, table: LayerTable, found: _Found, base: int) -> None:
     """The claim's layer exists and gives channel maps wide enough for its channels."""
     try:
-        path = table.resolve(claim.layer)
+        layer = table.layer(claim.layer)
     except ProbecheckError:
         close = table.closest(claim.layer)
         hint = f" — did you mean '{close[0]}'?" if close else ""
@@ -134,7 +134,7 @@ def _claim_problems(claim: Claim, i: int, table: LayerTable, found: _Found, base
             + (f"; also close: {', '.join(close[1:])}" if len(close) > 1 else ""),
         )
         return
-    shape = table.shape(path)
+    shape = table.shape(layer.path)
     if shape is None:
         return  # not traced: the run will tell
     if len(shape) != 3:

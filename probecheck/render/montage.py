@@ -63,7 +63,18 @@ BAND_PAD = 4
 
 # ASCII stand-ins for the few symbols Pillow's bundled default font has no glyph for.
 _ASCII = str.maketrans(
-    {"✓": "ok", "✗": "X", "≥": ">=", "≤": "<=", "→": "->", "∈": "in", "×": "x", "—": "-"}
+    {
+        "✓": "ok",
+        "✗": "X",
+        "≥": ">=",
+        "≤": "<=",
+        "→": "->",
+        "∈": "in",
+        "×": "x",
+        "—": "-",
+        "–": "-",
+        "−": "-",
+    }
 )
 
 

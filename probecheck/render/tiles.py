@@ -158,10 +158,12 @@ def _panel_shape(height: int, width: int) -> tuple[int, int]:
     panorama does not stretch the tile nor shrink its thumbnails to slivers.
     """
     aspect = width / height
-    rows = PANEL_HEIGHT
-    if rows * aspect > MAX_PANEL_WIDTH:
-        rows = max(MIN_PANEL_HEIGHT, round(MAX_PANEL_WIDTH / aspect))
-    return rows, max(1, round(rows * aspect))
+    if PANEL_HEIGHT * aspect <= MAX_PANEL_WIDTH:
+        return PANEL_HEIGHT, max(1, round(PANEL_HEIGHT * aspect))
+    rows = round(MAX_PANEL_WIDTH / aspect)
+    if rows >= MIN_PANEL_HEIGHT:
+        return rows, MAX_PANEL_WIDTH
+    return MIN_PANEL_HEIGHT, round(MIN_PANEL_HEIGHT * aspect)
 
 
 def _fit(image: NDArray[np.uint8], shape: tuple[int, int]) -> NDArray[np.uint8]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from probecheck.render import montage, tiles
+from probecheck.render import grid, montage, tiles
 from probecheck.render.montage import (
     BAND_PAD,
     NEUTRAL,
@@ -271,3 +271,44 @@ def test_regressed_claim_tile_shows_the_baseline_models_maps(
     assert any("did not load here" in note for note in result["notes"])
     with Image.open(pytester.path / "absent" / "specs.face__eye.png") as png:
         assert _count(np.asarray(png.convert("RGB")), tiles.BASELINE_TEXT) == 0
+
+
+# the coordinate grid ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("extent", "step"), [(256, 20), (512, 50), (64, 5), (3000, 200)])
+def test_grid_step_is_round_and_gives_a_readable_number_of_lines(extent: int, step: int) -> None:
+    assert grid.grid_step(extent) == step
+    assert extent / step <= 16
+
+
+def test_grid_labels_are_the_images_own_pixels_at_any_viewing_scale() -> None:
+    image = np.zeros((30, 50, 3), np.uint8)  # a small image: enlarged for viewing
+    scale = grid.view_scale(30, 50)
+    assert scale == 8.0
+    out = grid.coordinate_grid(image, step=10, boxes=[[10, 10, 20, 20]])
+    font_rows = grid.LABEL_SIZE + 8
+    left = out.shape[1] - 4 - 50 * 8
+    for x in (0, 10, 20, 30, 40, 50):  # a label above each line, where pixel x is drawn
+        at = left + min(x * 8, 50 * 8 - 1)
+        assert tuple(out[font_rows + 5, at]) == grid.LINE_RGB  # the line itself
+        labels = out[:font_rows, max(at - 12, 0) : at + 12]
+        assert (labels.min(axis=-1) < 200).any(), f"no label above x={x}"
+    top_left = (font_rows + 10 * 8, left + 10 * 8)
+    assert tuple(out[top_left[0] + 1, top_left[1] + 20]) == grid.BOX_RGB  # the box's top edge
+    huge = grid.coordinate_grid(np.zeros((4000, 2000, 3), np.uint8))  # reduced for viewing
+    assert huge.shape[0] < 1000
+
+
+def test_grid_command_writes_and_never_overwrites(tmp_path: Path, capsys) -> None:
+    from probecheck.cli import main
+
+    out = tmp_path / "grid.png"
+    face = str(FIXTURES / "astronaut_face.png")
+    assert main(["grid", face, "--box", "61", "76", "107", "103", "--out", str(out)]) == 0
+    assert "256×256 px" in capsys.readouterr().out
+    before = out.read_bytes()
+    assert main(["grid", face, "--step", "10", "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["grid", face, "--box", "5", "5", "5", "9", "--out", str(tmp_path / "b.png")]) == 2
+    assert "empty" in capsys.readouterr().err

@@ -305,10 +305,10 @@ def test_grid_command_writes_and_never_overwrites(tmp_path: Path, capsys) -> Non
 
     out = tmp_path / "grid.png"
     face = str(FIXTURES / "astronaut_face.png")
-    assert main(["grid", face, "--box", "61", "76", "107", "103", "--out", str(out)]) == 0
+    assert main(["grid", face, "--box", "61,76,107,103", "147,80,202,107", "--out", str(out)]) == 0
     assert "256×256 px" in capsys.readouterr().out
     before = out.read_bytes()
     assert main(["grid", face, "--step", "10", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err and out.read_bytes() == before
-    assert main(["grid", face, "--box", "5", "5", "5", "9", "--out", str(tmp_path / "b.png")]) == 2
+    assert main(["grid", face, "--box", "5,5,5,9", "--out", str(tmp_path / "b.png")]) == 2
     assert "empty" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
+from probecheck.cli.find import BOX
 from probecheck.cli.show import check_writable, positive_int
 
 
@@ -32,12 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--box",
-        type=float,
-        nargs=4,
-        action="append",
+        type=BOX,
+        nargs="+",
+        action="extend",
         default=[],
-        metavar=("X0", "Y0", "X1", "Y1"),
-        help="draw this box (x1, y1 exclusive), as a spec's boxes: [x0, y0, x1, y1]; repeatable",
+        metavar="X0,Y0,X1,Y1",
+        help="draw these boxes (x1, y1 exclusive), as find's --box and a spec's boxes",
     )
     parser.add_argument(
         "--out", type=Path, metavar="PNG", help="where to write (default <image stem>_grid.png)"
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     for x0, y0, x1, y1 in args.box:
         if not (x0 < x1 and y0 < y1):
             raise ProbecheckError(
-                f"--box {x0:g} {y0:g} {x1:g} {y1:g} is empty",
-                fix="give X0 Y0 X1 Y1 with X0 < X1 and Y0 < Y1 (x1, y1 exclusive)",
+                f"--box {x0:g},{y0:g},{x1:g},{y1:g} is empty",
+                fix="give X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1 (x1, y1 exclusive)",
             )
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", image.stem)
     out = check_writable(args.out or Path(f"{safe}_grid.png"), args.force)

@@ -5,6 +5,11 @@ the altered images, then for each claimed channel its activation map on every im
 scaled jointly, so a drop shows as a darkening — each titled with the numbers held to the
 thresholds, failing ones in red. Where a check fails and other channels of the layer would pass,
 their maps follow ("would pass: ch N"): where did the feature go?
+
+Every map has its colour bar; a layer that goes negative (pre-ReLU) is drawn blue-white-red about
+zero. A region too small to see gets a zoomed inset; text wraps and long rows continue below, so
+the tile's width stays bounded. Given the claim measured on the baseline's model, its maps of the
+claimed channels are drawn beside the candidate's.
 """
 
 from __future__ import annotations

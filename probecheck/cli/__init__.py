@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from probecheck.spec import Spec
     from probecheck.zoo.request import ModelRequest
 
-SUBCOMMANDS = ("layers", "show", "find", "occlusion", "schema")
+SUBCOMMANDS = ("layers", "show", "grid", "find", "occlusion", "schema")
 
 
 def model_arguments(parser: argparse.ArgumentParser) -> None:

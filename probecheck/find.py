@@ -43,8 +43,6 @@ __all__ = [
 
 #: Layer types searched when no layer is named: where a "feature detector" lives.
 SEARCHED_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ReLU)
-#: Layer types whose outputs are never below 0.
-NON_NEGATIVE_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 #: A selective check is only proposed when the channel is this much stronger inside than out.
 SELECTIVE_MIN_RATIO = 1.5
 #: The largest ratio_at_least proposed (also for a channel firing only inside, ratio inf):
@@ -151,14 +149,13 @@ def layer_numbers(
     control_maps: NDArray | None = None,
     control: Support | None = None,
     *,
-    non_negative: bool = False,
     selectivity: bool = True,
 ) -> LayerNumbers:
     """The numbers a drop check, its control and a selective check measure, for every channel,
     from (C, h, w) maps of the image, the image with the region removed, and with the control
     removed (see ``ImageSums`` and ``finish_numbers``)."""
     control = control if control_maps is not None else None
-    sums = ImageSums.of(_flat(maps), region, control, non_negative, selectivity)
+    sums = ImageSums.of(_flat(maps), region, control, selectivity)
     return finish_numbers(
         sums,
         _values(_flat(altered_maps), region),
@@ -187,8 +184,7 @@ class ImageSums:
 
     Taken while the maps are made (``Probe.reduced_forward``): no map is copied. The
     full-map reductions run in torch, in float32, which changes the third significant digit
-    of no number printed; ``non_negative`` (a ReLU's output) skips clamping at 0; without
-    ``selectivity`` no full-map sum is taken.
+    of no number printed; without ``selectivity`` no full-map sum is taken.
     """
 
     peak: NDArray[np.float64]
@@ -202,13 +198,11 @@ class ImageSums:
         flat: torch.Tensor,
         region: Support,
         control: Support | None,
-        non_negative: bool,
         selectivity: bool,
     ) -> ImageSums:
         positive_all = None
         if selectivity:
-            positive = flat if non_negative else flat.clamp_min(0.0)
-            positive_all = positive.sum(dim=1).double().cpu().numpy()
+            positive_all = flat.clamp_min(0.0).sum(dim=1).double().cpu().numpy()
         return cls(
             flat.amax(dim=1).double().cpu().numpy(),
             _values(flat, region),
@@ -514,20 +508,19 @@ def forward_numbers(
             supports[key] = Support.of(mask, grid)
         return supports[key]
 
-    def reducer(first: int) -> Callable[[str, torch.Tensor], Any]:
-        def reduce(path: str, output: torch.Tensor) -> _Reduced | tuple[int, ...]:
+    def reducer(first: int) -> Callable[[torch.Tensor], Any]:
+        def reduce(output: torch.Tensor) -> _Reduced | tuple[int, ...]:
             if output.dim() != 4:
                 return tuple(output.shape[1:])
             grid = (int(output.shape[2]), int(output.shape[3]))
             r = support(region, grid)
             c = support(control, grid) if control is not None else None
-            relu = isinstance(probe.model.get_submodule(path), NON_NEGATIVE_TYPES)
             parts: list[Any] = []
             for i in range(output.shape[0]):
                 flat = _flat(output[i])
                 role = first + i  # 0: the image, 1: region removed, 2: control removed
                 if role == 0:
-                    parts.append(ImageSums.of(flat, r, c, relu, selectivity))
+                    parts.append(ImageSums.of(flat, r, c, selectivity))
                 else:
                     parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
             return _Reduced(grid, parts)

@@ -207,8 +207,6 @@ def test_layer_numbers_are_the_metrics_numbers():
     expected = metrics.selectivity_ratio(maps, w)
     np.testing.assert_allclose(got.selectivity, expected, rtol=1e-5)
     assert got.selectivity[2] == np.inf and got.silent[1] and got.selectivity[1] == 0.0
-    relu = layer_numbers(np.maximum(maps, 0), altered, Support.of(mask, (9, 11)), non_negative=True)
-    np.testing.assert_allclose(relu.selectivity, expected, rtol=1e-5)
     everywhere = layer_numbers(maps, altered, Support.of(np.ones((90, 110), bool), (9, 11)))
     assert np.isnan(everywhere.selectivity[0])  # no outside: as metrics.selectivity_ratio
 

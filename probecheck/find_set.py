@@ -3,17 +3,22 @@
 A channel picked as the best of thousands on one image pair is an anecdote: the selection
 itself makes it look good there. Here the set is split, with a seed, into a discovery split
 and a held-out confirmation split (augmented views of one picture stay together). Every
-channel is ranked on the discovery split by its mean effect; only the top K are measured on
+channel is ranked on the discovery split by its mean score; only the top K are measured on
 the confirmation split, each tested one-sided (is the per-image effect above 0?) with a
 one-sample t-test, and the K p-values are corrected with Holm's method. A claim is printed
 only for a channel that held on the confirmation split, with thresholds from its numbers
 there.
 
-- **Effect** of a channel on one image: min(drop, 1) − |control drop| (``find``'s score; a
-  silent channel's drop counts as 0, a control that rises is as suspect as one that falls).
+- **Effect** of a channel on one image: drop − control drop (a silent channel's drop counts
+  as 0), what a population drop claim compares: the region must drop more than the control.
+- **Score** (for ranking only): min(drop, 1) − |control drop|, ``find``'s score: a drop above
+  1 (a pre-ReLU mean pushed below 0) is no better than silence, and a control that rises is
+  as suspect as one that falls.
 - **Why the t-test**: an exact sign-flip test's smallest p-value with n images is 2⁻ⁿ (0.06
   at 4 images, 0.03 at 5), which no corrected threshold can clear; the t-test can, when the
-  effects are consistent. It assumes the mean effect is roughly normal over images.
+  effects are consistent. It assumes the mean effect is roughly normal over images. Where
+  every image gives the same effect there is no variance to test with, and the exact sign
+  test's 2⁻ⁿ stands in.
 - **Why Holm** (not Benjamini–Hochberg): each printed claim becomes a test that gates CI, so
   the chance that *any* printed claim is false is what to bound (the family-wise error
   rate), not the expected share of false ones.
@@ -73,8 +78,9 @@ def one_sided_p(effects: NDArray) -> NDArray[np.float64]:
     """Per column of (images, channels) effects: the p-value of "the mean effect is > 0".
 
     A one-sample t-test (``scipy.stats.ttest_1samp``, alternative="greater"). Where every
-    image gives the same effect the t statistic is undefined: p is 0 for a positive effect
-    and 1 otherwise. Fewer than two images: p is 1 (no test).
+    image gives the same effect the t statistic is undefined: p is the exact sign test's,
+    0.5ⁿ for a positive effect (all n above 0), and 1 otherwise. Fewer than two images: p
+    is 1 (no test).
     """
     from scipy import stats
 
@@ -87,7 +93,7 @@ def one_sided_p(effects: NDArray) -> NDArray[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nearly equal numbers: p stays valid
         p = stats.ttest_1samp(values, 0.0, axis=0, alternative="greater").pvalue
-    p = np.where(constant, np.where(values[0] > 0, 0.0, 1.0), p)
+    p = np.where(constant, np.where(values[0] > 0, 0.5 ** values.shape[0], 1.0), p)
     return np.where(np.isnan(p), 1.0, p)
 
 
@@ -262,7 +268,12 @@ class SetNumbers:
 
     @property
     def effect(self) -> NDArray[np.float64]:
-        """min(drop, 1) − |control drop| per image and channel (min(drop, 1) without one)."""
+        """drop − control drop per image and channel (the drop without a control)."""
+        return self.drop if self.control_drop is None else self.drop - self.control_drop
+
+    @property
+    def score(self) -> NDArray[np.float64]:
+        """min(drop, 1) − |control drop| per image and channel: what ranks channels."""
         capped = np.minimum(self.drop, 1.0)
         return capped if self.control_drop is None else capped - np.abs(self.control_drop)
 
@@ -412,10 +423,10 @@ def thresholds(summary: Summary) -> tuple[float, float | None]:
 
 
 def rank_set(numbers: SetNumbers) -> NDArray[np.intp]:
-    """Channel columns, best first: by mean effect over the images; ties (e.g. an effect of
-    1 on every image) to the channel stronger in the region (mean mean_in / peak); channels
+    """Channel columns, best first: by mean score over the images; ties (e.g. a score of 1
+    on every image) to the channel stronger in the region (mean mean_in / peak); channels
     faint in the region (mean_in < 5% of peak) on most images last."""
-    effect = numbers.effect.mean(axis=0)
+    effect = numbers.score.mean(axis=0)
     mostly_faint = numbers.faint.mean(axis=0) > 0.5
     strength = numbers.strength.mean(axis=0)
     return np.lexsort((-strength, -effect, mostly_faint))
@@ -437,8 +448,9 @@ def find_over_set(
     """Rank every channel on a discovery split; test the ``top`` on the held-out split.
 
     Ranking on the discovery images: ``rank_set``. A candidate *holds* where its Holm-adjusted
-    one-sided p-value on the confirmation split is at most 1 − ``confidence`` and the drop
-    threshold set from its confirmation numbers is above 0.
+    one-sided p-value on the confirmation split is at most 1 − ``confidence``, the drop
+    threshold set from its confirmation numbers is above 0, and the control's threshold is
+    below the drop's.
     """
     if top < 1:
         raise ProbecheckError("at least one channel must be tested", fix="e.g. --top 10")
@@ -488,6 +500,11 @@ def find_over_set(
             why_not = f"adjusted p {adjusted[k]:.3g} > {alpha:.3g}"
         elif at_least <= 0:
             why_not = "the drop's lower bound on confirmation leaves no threshold above 0"
+        elif control_at_most is not None and control_at_most >= at_least:
+            why_not = (
+                f"the control may drop as much as the region ({control_at_most:.3g} ≥ "
+                f"{at_least:.3g}): not a selective claim"
+            )
         candidates.append(
             Candidate(
                 layer,

@@ -61,7 +61,7 @@ def test_one_sided_p_per_column_and_degenerate_cases():
     )
     p = one_sided_p(effects)
     assert p[0] == pytest.approx(0.5 - math.atan(2) / math.pi)
-    assert p[1] == 0.0  # every image the same positive effect
+    assert p[1] == 0.25  # every image the same positive effect: the sign test's 0.5²
     assert p[2] == 1.0  # every image exactly 0: no evidence
     assert p[3] > 0.5  # an effect below 0 is not evidence of one above it
     assert one_sided_p(np.array([[0.9, 0.8]])).tolist() == [1.0, 1.0]  # one image: no test
@@ -339,3 +339,76 @@ def test_find_over_a_set_bad_input_is_one_line(face_set, capsys, extra, needles)
     for needle in needles:
         assert needle in err, err
     assert "claims:" not in stdout
+
+
+# --- the real faces ------------------------------------------------------------------------------
+
+FACES = FIXTURES / "faces"
+PERSON = "^([a-z]+)"  # einstein and einstein_tongue, obama and obama_speaking: one person each
+
+
+def faces_args(*extra: object) -> list[object]:
+    return [
+        "--set",
+        f"{FACES}/*.png",
+        "--regions",
+        FACES / "regions.json",
+        "--region",
+        "eyes",
+        "--control",
+        "cheeks",
+        "--mask-with",
+        "inpaint",
+        "--views-of",
+        PERSON,
+        *extra,
+    ]
+
+
+def rows_of(stdout: str, layer: str) -> dict[int, str]:
+    """The table's rows of one layer, by channel: the rest of the row as printed."""
+    found = {}
+    for line in stdout.splitlines():
+        match = re.match(rf"│\s*{re.escape(layer)}\s*│\s*(\d+)\s*│(.*)$", line)
+        if match:
+            found[int(match[1])] = match[2]
+    return found
+
+
+def test_the_old_eye_channel_is_tested_on_held_out_faces_and_not_claimed(probe, capsys):
+    # fire6-relu_squeeze1x1 channel 15 was the best of 48 channels on one image pair; tested on
+    # faces it was not found on (every channel of its layer is tested, Holm over 48), its
+    # control drops with the eyes' drop, and no claim is printed for it
+    import yaml
+
+    layer = "fire6-relu_squeeze1x1"
+    code, stdout, err = run_find(capsys, *faces_args("--layer", layer, "--top", 48))
+    assert code == 0, err
+    assert "ranked 48 channels of 1 layer(s) on discovery; tested 48 on confirmation" in stdout
+    rows = rows_of(stdout, layer)
+    assert len(rows) == 48
+    assert re.search(r"│\s+no: [a-z ]+│$", rows[15].rstrip()), rows[15]
+    if "claims:" in stdout:
+        spec = yaml.safe_load(stdout[stdout.index("# probecheck find over the set") :])
+        assert [15] not in [c["channels"] for c in spec["claims"]]
+    else:
+        assert "No channel held on the held-out images" in stdout
+
+
+def test_find_over_the_faces_prints_claims_that_held_on_held_out_faces(probe, capsys):
+    import yaml
+
+    code, stdout, err = run_find(capsys, *faces_args())
+    assert code == 0, err
+    assert "11 images split with seed 0 into" in stdout
+    assert "ranked 7952 channels of 52 layer(s) on discovery; tested 10 on confirmation" in stdout
+    held = [line for line in stdout.splitlines() if re.search(r"│\s+yes\s+│$", line)]
+    if not held:
+        assert "No channel held on the held-out images" in stdout
+        return
+    spec = yaml.safe_load(stdout[stdout.index("# probecheck find over the set") :])
+    assert len(spec["claims"]) == len(held)
+    for claim, line in zip(spec["claims"], held, strict=True):
+        assert f"│ {claim['layer']} " in line
+        assert re.search(rf"│\s+{claim['channels'][0]}\s+│", line)
+        assert claim["drop"]["control_at_most"] < claim["drop"]["at_least"]

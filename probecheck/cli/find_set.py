@@ -156,9 +156,12 @@ def _table(found: SetFind, index_base: int, control: bool) -> Table:
         title=f"the top {len(found.candidates)} of {found.ranked} channels ranked on the "
         f"discovery split ({len(found.discovery)} images), tested on the confirmation split "
         f"({len(found.confirmation)} images)",
-        caption="effect = min(drop, 1) − |control drop| per image, mean over the split; "
+        caption="ranked by score = min(drop, 1) − |control drop|; effect = drop − control "
+        "drop per image, mean over the split; "
         "holds = share of images with effect > 0; p: one-sided t-test of effect > 0 on "
-        f"confirmation, Holm-adjusted over the {len(found.candidates)} tested",
+        f"confirmation, Holm-adjusted over the {len(found.candidates)} tested; held: p ≤ "
+        f"{1 - found.confidence:.2g}, and thresholds set from the confirmation numbers leave "
+        "a drop above 0 (else 'no drop') and the control's below the drop's (else 'control')",
     )
     table.add_column("layer", no_wrap=True)
     columns = ["channel", "disc. drop"]
@@ -177,10 +180,19 @@ def _table(found: SetFind, index_base: int, control: bool) -> Table:
             _fmt(c.confirmation.effect),
             f"{c.confirmation.fraction:.0%}",
             _fmt(c.p_adjusted),
-            "yes" if c.held else "no",
+            "yes" if c.held else f"no: {_short(c.why_not)}",
         ]
         table.add_row(*row)
     return table
+
+
+def _short(why_not: str) -> str:
+    """The reason a candidate did not hold, in a table cell."""
+    if why_not.startswith("adjusted p"):
+        return "p"
+    if "control" in why_not:
+        return "control"
+    return "no drop"
 
 
 def _set_spec(

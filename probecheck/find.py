@@ -112,13 +112,15 @@ class Support:
     weights: NDArray[np.float64]  # the area fractions at those cells
     inside: float  # Σ w
     outside: float  # Σ (1 − w): 0 where the region covers the whole grid
+    index: torch.Tensor  # ``cells`` as a tensor, for index_select
 
     @classmethod
     def of(cls, mask: BoolMask, grid: tuple[int, int]) -> Support:
         w = area_fractions(mask, grid).ravel()
         cells = np.flatnonzero(w)
         weights = w[cells]
-        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()))
+        index = torch.from_numpy(cells.astype(np.int64))
+        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()), index)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ def _flat(maps: NDArray | torch.Tensor) -> torch.Tensor:
 
 def _values(flat: torch.Tensor, support: Support) -> NDArray[np.float64]:
     """The (C, k) values of (C, h·w) maps at a region's k cells, as float64."""
-    cells = torch.as_tensor(support.cells, device=flat.device)
+    cells = support.index if flat.device.type == "cpu" else support.index.to(flat.device)
     return flat.index_select(1, cells).double().cpu().numpy()
 
 

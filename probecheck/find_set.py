@@ -412,6 +412,28 @@ class SetFind:
         return [c for c in self.candidates if c.held]
 
 
+def _whole_set(
+    found: SetNumbers, column: int, held_out: SetNumbers, held_column: int, confidence: float
+) -> Summary:
+    """A channel's numbers over every image of the set: what the printed claim will see."""
+    drop = np.concatenate([found.drop[:, column], held_out.drop[:, held_column]])
+    control = None
+    if found.control_drop is not None and held_out.control_drop is not None:
+        control = np.concatenate(
+            [found.control_drop[:, column], held_out.control_drop[:, held_column]]
+        )
+    effect = drop if control is None else drop - control
+    return Summary(
+        images=drop.size,
+        drop=float(drop.mean()),
+        control_drop=math.nan if control is None else float(control.mean()),
+        effect=float(effect.mean()),
+        fraction=float((effect > 0).mean()),
+        drop_low=_interval(drop, confidence)[0],
+        control_high=math.nan if control is None else _interval(control, confidence)[1],
+    )
+
+
 def thresholds(summary: Summary) -> tuple[float, float | None]:
     """(at_least, control_at_most) with margin from a split's numbers: 0.8 × the drop's lower
     bound, down; the control's upper bound (at least 0) doubled or + 0.1, up."""
@@ -449,8 +471,9 @@ def find_over_set(
 
     Ranking on the discovery images: ``rank_set``. A candidate *holds* where its Holm-adjusted
     one-sided p-value on the confirmation split is at most 1 − ``confidence``, the drop
-    threshold set from its confirmation numbers is above 0, and the control's threshold is
-    below the drop's.
+    threshold set from its confirmation numbers is above 0, the control's threshold is below
+    the drop's, and the claim as written passes over the whole set it names (the intervals
+    of every image's numbers clear both thresholds).
     """
     if top < 1:
         raise ProbecheckError("at least one channel must be tested", fix="e.g. --top 10")
@@ -495,6 +518,7 @@ def find_over_set(
     for k, (layer, channel) in enumerate(chosen):
         there = Summary.of(held_out, confirm_rows, columns[k], confidence)
         at_least, control_at_most = thresholds(there)
+        whole = _whole_set(found, int(order[k]), held_out, columns[k], confidence)
         why_not = ""
         if adjusted[k] > alpha:
             why_not = f"adjusted p {adjusted[k]:.3g} > {alpha:.3g}"
@@ -504,6 +528,16 @@ def find_over_set(
             why_not = (
                 f"the control may drop as much as the region ({control_at_most:.3g} ≥ "
                 f"{at_least:.3g}): not a selective claim"
+            )
+        elif whole.drop_low < at_least:
+            why_not = (
+                f"over the whole set the drop's lower bound {whole.drop_low:.3g} is below "
+                f"{at_least:.3g}: the claim as written would fail"
+            )
+        elif control_at_most is not None and whole.control_high > control_at_most:
+            why_not = (
+                f"over the whole set the control's upper bound {whole.control_high:.3g} is "
+                f"above {control_at_most:.3g}: the claim as written would fail"
             )
         candidates.append(
             Candidate(

@@ -412,3 +412,23 @@ def test_find_over_the_faces_prints_claims_that_held_on_held_out_faces(probe, ca
         assert f"│ {claim['layer']} " in line
         assert re.search(rf"│\s+{claim['channels'][0]}\s+│", line)
         assert claim["drop"]["control_at_most"] < claim["drop"]["at_least"]
+
+
+def test_the_printed_spec_loads_as_a_population_claim(probe, face_set, capsys, tmp_path):
+    from probecheck.spec import load_spec
+    from probecheck.spec.models import Spec
+
+    if "sets" not in Spec.model_fields:
+        pytest.skip("the spec language has no sets: yet")
+    out_file = tmp_path / "found.yaml"
+    code, _, err = run_find(
+        capsys,
+        *set_args(face_set, "--mask-with", "gray", "--views-of", r"^(face\d+)_", "--top", 3),
+        "--yaml-out",
+        out_file,
+    )
+    assert code == 0, err
+    spec = load_spec(out_file)
+    assert spec.claims
+    for claim in spec.claims:
+        assert claim.drop is not None and claim.drop.set_name == "faces"

@@ -161,7 +161,8 @@ def _table(found: SetFind, index_base: int, control: bool) -> Table:
         "holds = share of images with effect > 0; p: one-sided t-test of effect > 0 on "
         f"confirmation, Holm-adjusted over the {len(found.candidates)} tested; held: p ≤ "
         f"{1 - found.confidence:.2g}, and thresholds set from the confirmation numbers leave "
-        "a drop above 0 (else 'no drop') and the control's below the drop's (else 'control')",
+        "a drop above 0 (else 'no drop') and the control's below the drop's (else 'control'), "
+        "and the claim as written passes over every image of the set (else 'whole set')",
     )
     table.add_column("layer", no_wrap=True)
     columns = ["channel", "disc. drop"]
@@ -190,6 +191,8 @@ def _short(why_not: str) -> str:
     """The reason a candidate did not hold, in a table cell."""
     if why_not.startswith("adjusted p"):
         return "p"
+    if "whole set" in why_not:
+        return "whole set"
     if "control" in why_not:
         return "control"
     return "no drop"

@@ -430,5 +430,9 @@ def test_the_printed_spec_loads_as_a_population_claim(probe, face_set, capsys, t
     assert code == 0, err
     spec = load_spec(out_file)
     assert spec.claims
+    from probecheck.checks import evaluate_claim
+
     for claim in spec.claims:
         assert claim.drop is not None and claim.drop.set_name == "faces"
+        result = evaluate_claim(claim, spec, probe)  # over every image of the set, as printed
+        assert result.passed, result.failure_message()

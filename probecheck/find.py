@@ -175,8 +175,13 @@ def _flat(maps: NDArray | torch.Tensor) -> torch.Tensor:
 
 def _values(flat: torch.Tensor, support: Support) -> NDArray[np.float64]:
     """The (C, k) values of (C, h·w) maps at a region's k cells, as float64."""
-    cells = support.index if flat.device.type == "cpu" else support.index.to(flat.device)
-    return flat.index_select(1, cells).double().cpu().numpy()
+    if flat.device.type == "cpu":  # numpy's gather: a tenth of index_select's call overhead
+        return flat.numpy()[:, support.cells].astype(np.float64)
+    return flat.index_select(1, support.index.to(flat.device)).double().cpu().numpy()
+
+
+def _float64(values: torch.Tensor) -> NDArray[np.float64]:
+    return values.cpu().numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -204,9 +209,9 @@ class ImageSums:
     ) -> ImageSums:
         positive_all = None
         if selectivity:
-            positive_all = flat.clamp_min(0.0).sum(dim=1).double().cpu().numpy()
+            positive_all = _float64(flat.clamp_min(0.0).sum(dim=1))
         return cls(
-            flat.amax(dim=1).double().cpu().numpy(),
+            _float64(flat.amax(dim=1)),
             _values(flat, region),
             None if control is None else _values(flat, control),
             positive_all,

@@ -155,16 +155,17 @@ def layer_numbers(
 ) -> LayerNumbers:
     """The numbers a drop check, its control and a selective check measure, for every channel,
     from (C, h, w) maps of the image, the image with the region removed, and with the control
-    removed (see ``ImageSums`` and ``finish_numbers``)."""
+    removed (see ``ImageSums``, ``region_sums`` and ``finish_numbers``)."""
     control = control if control_maps is not None else None
     sums = ImageSums.of(_flat(maps), region, control, selectivity)
-    return finish_numbers(
+    found = region_sums(
         sums,
         _values(_flat(altered_maps), region),
         None if control is None else _values(_flat(control_maps), control),  # type: ignore[arg-type]
         region,
         control,
     )
+    return finish_numbers([found])[0]
 
 
 def _flat(maps: NDArray | torch.Tensor) -> torch.Tensor:
@@ -218,43 +219,67 @@ class ImageSums:
         )
 
 
-def finish_numbers(
+def region_sums(
     sums: ImageSums,
     altered: NDArray[np.float64],
     control_altered: NDArray[np.float64] | None,
     region: Support,
     control: Support | None,
-) -> LayerNumbers:
-    """Every channel's numbers from the image's sums and the altered images' region values,
-    by the definitions of :mod:`probecheck.metrics` (``region_drop``, ``silent``,
-    ``selectivity_ratio``) on the region's cells only, in float64."""
-    peak = sums.peak
-    mean_in = (sums.region @ region.weights) / region.inside
-    mean_in_altered = (altered @ region.weights) / region.inside
-    quiet = metrics.silent(mean_in, peak)
-    drop = metrics.drop(mean_in, mean_in_altered)
-    control_drop = None
+) -> dict[str, NDArray[np.float64]]:
+    """One layer's per-channel region means (and what selectivity needs), float64."""
+    count = len(sums.peak)
+    found = {
+        "peak": sums.peak,
+        "mean_in": (sums.region @ region.weights) / region.inside,
+        "mean_in_altered": (altered @ region.weights) / region.inside,
+    }
     if control is not None and sums.control is not None and control_altered is not None:
-        base = (sums.control @ control.weights) / control.inside
-        changed = (control_altered @ control.weights) / control.inside
-        control_drop = np.where(metrics.silent(base, peak), 0.0, metrics.drop(base, changed))
-    if sums.positive_all is None:
-        return LayerNumbers(mean_in, peak, drop, quiet, control_drop, np.full_like(peak, np.nan))
-    positive_all = sums.positive_all
-    positive_in = np.maximum(sums.region, 0.0) @ region.weights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_pos_in = positive_in / region.inside
-        if region.outside > 0:
+        found["base"] = (sums.control @ control.weights) / control.inside
+        found["changed"] = (control_altered @ control.weights) / control.inside
+    if sums.positive_all is not None:
+        found["positive_in"] = np.maximum(sums.region, 0.0) @ region.weights
+        found["positive_all"] = sums.positive_all
+        found["inside"] = np.full(count, region.inside)
+        found["outside"] = np.full(count, region.outside)
+    return found
+
+
+def finish_numbers(layers: Sequence[dict[str, NDArray[np.float64]]]) -> list[LayerNumbers]:
+    """Every channel's numbers from the layers' ``region_sums``, by the definitions of
+    :mod:`probecheck.metrics` (``region_drop``, ``silent``, ``selectivity_ratio``), in
+    float64; computed once over all layers' channels, then split by layer."""
+    if not layers:
+        return []
+    joined = {key: np.concatenate([layer[key] for layer in layers]) for key in layers[0]}
+    peak, mean_in = joined["peak"], joined["mean_in"]
+    quiet = metrics.silent(mean_in, peak)
+    drop = metrics.drop(mean_in, joined["mean_in_altered"])
+    control_drop = None
+    if "base" in joined:
+        base = joined["base"]
+        changed = metrics.drop(base, joined["changed"])
+        control_drop = np.where(metrics.silent(base, peak), 0.0, changed)
+    if "positive_all" in joined:
+        positive_all, outside = joined["positive_all"], joined["outside"]
+        positive_in = joined["positive_in"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_pos_in = positive_in / joined["inside"]
             # Σ outside = Σ all − Σ inside; what is left of a float32 sum's rounding is 0
             positive_out = positive_all - positive_in
             positive_out[positive_out <= FLOAT32_SUM_TOLERANCE * positive_all] = 0.0
-            mean_pos_out = positive_out / region.outside
-        else:
-            mean_pos_out = np.full_like(mean_pos_in, np.nan)
-        ratio = mean_pos_in / mean_pos_out
-    ratio = np.where((mean_pos_out == 0) & (mean_pos_in > 0), np.inf, ratio)
-    selectivity = np.where((mean_pos_out == 0) & (mean_pos_in == 0), 0.0, ratio)
-    return LayerNumbers(mean_in, peak, drop, quiet, control_drop, selectivity)
+            mean_pos_out = np.where(outside > 0, positive_out / outside, np.nan)
+            ratio = mean_pos_in / mean_pos_out
+        ratio = np.where((mean_pos_out == 0) & (mean_pos_in > 0), np.inf, ratio)
+        selectivity = np.where((mean_pos_out == 0) & (mean_pos_in == 0), 0.0, ratio)
+    else:
+        selectivity = np.full_like(peak, np.nan)
+    bounds = np.cumsum([len(layer["peak"]) for layer in layers])[:-1]
+    columns = [mean_in, peak, drop, quiet, control_drop, selectivity]
+    parts = [None if c is None else np.split(c, bounds) for c in columns]
+    return [
+        LayerNumbers(*(None if part is None else part[i] for part in parts))  # type: ignore[arg-type]
+        for i in range(len(layers))
+    ]
 
 
 @dataclass(frozen=True)
@@ -544,13 +569,13 @@ def forward_numbers(
                 part = _Reduced(part.grid, reduced[path].parts + part.parts)
             reduced[path] = part
     scored: list[str] = []
-    numbers: list[LayerNumbers] = []
+    layers: list[dict[str, NDArray[np.float64]]] = []
     for done, name in enumerate(names, start=1):
         found = reduced[paths[name]]
         if isinstance(found, _Reduced):
             sums, altered, *control_altered = found.parts
-            numbers.append(
-                finish_numbers(
+            layers.append(
+                region_sums(
                     sums,
                     altered,
                     control_altered[0] if control_altered else None,
@@ -566,7 +591,7 @@ def forward_numbers(
             )
         if on_layer is not None:
             on_layer(done, len(names), name)
-    return scored, numbers
+    return scored, finish_numbers(layers)
 
 
 # ---------------------------------------------------------------------------------- regions

@@ -43,6 +43,8 @@ __all__ = [
 
 #: Layer types searched when no layer is named: where a "feature detector" lives.
 SEARCHED_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ReLU)
+#: Layer types whose outputs are never below 0: their positive part is themselves.
+NON_NEGATIVE_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 #: A selective check is only proposed when the channel is this much stronger inside than out.
 SELECTIVE_MIN_RATIO = 1.5
 #: The largest ratio_at_least proposed (also for a channel firing only inside, ratio inf):
@@ -192,7 +194,8 @@ class ImageSums:
 
     Taken while the maps are made (``Probe.reduced_forward``): no map is copied. The
     full-map reductions run in torch, in float32, which changes the third significant digit
-    of no number printed; without ``selectivity`` no full-map sum is taken.
+    of no number printed; without ``selectivity`` no full-map sum is taken, and a
+    ``non_negative`` output (a ReLU's) is summed without clamping at 0.
     """
 
     peak: NDArray[np.float64]
@@ -207,10 +210,12 @@ class ImageSums:
         region: Support,
         control: Support | None,
         selectivity: bool,
+        non_negative: bool = False,
     ) -> ImageSums:
         positive_all = None
         if selectivity:
-            positive_all = _float64(flat.clamp_min(0.0).sum(dim=1))
+            positive = flat if non_negative else flat.clamp_min(0.0)
+            positive_all = _float64(positive.sum(dim=1))
         return cls(
             _float64(flat.amax(dim=1)),
             _values(flat, region),
@@ -540,8 +545,8 @@ def forward_numbers(
             supports[key] = Support.of(mask, grid)
         return supports[key]
 
-    def reducer(first: int) -> Callable[[torch.Tensor], Any]:
-        def reduce(output: torch.Tensor) -> _Reduced | tuple[int, ...]:
+    def reducer(first: int) -> Callable[[str, torch.Tensor], Any]:
+        def reduce(path: str, output: torch.Tensor) -> _Reduced | tuple[int, ...]:
             if output.dim() != 4:
                 return tuple(output.shape[1:])
             grid = (int(output.shape[2]), int(output.shape[3]))
@@ -552,7 +557,7 @@ def forward_numbers(
                 flat = _flat(output[i])
                 role = first + i  # 0: the image, 1: region removed, 2: control removed
                 if role == 0:
-                    parts.append(ImageSums.of(flat, r, c, selectivity))
+                    parts.append(ImageSums.of(flat, r, c, selectivity, non_negative[path]))
                 else:
                     parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
             return _Reduced(grid, parts)
@@ -561,6 +566,9 @@ def forward_numbers(
 
     paths = {name: probe.resolve(name) for name in names}
     hooked = sorted(set(paths.values()))
+    non_negative = {
+        path: isinstance(probe.model.get_submodule(path), NON_NEGATIVE_TYPES) for path in hooked
+    }
     reduced: dict[str, Any] = {}
     for start in range(0, len(images), probe.max_batch):
         batch = probe.prepare(images[start : start + probe.max_batch])

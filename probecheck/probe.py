@@ -247,12 +247,13 @@ class Probe:
         self,
         batch: torch.Tensor,
         paths: list[str],
-        keep: Callable[[torch.Tensor], Any],
+        keep: Callable[[str, torch.Tensor], Any],
         *,
         truncate: bool = True,
     ) -> dict[str, Any]:
         """One forward of a prepared batch; each module of ``paths`` hands its (batch) output
-        to ``keep`` as it is made, and only what that returns is kept: ``{path: kept}``.
+        to ``keep(path, output)`` as it is made, and only what that returns is kept:
+        ``{path: kept}``.
 
         For numbers that need a few values of each map (region means, peaks): no map is
         copied out, and each is read before the next layer can overwrite it in place (a ReLU
@@ -261,9 +262,26 @@ class Probe:
         """
         self._fix_threads()
         modules = {path: self._modules[path] for path in paths}
-        kept = hooked_forward(
-            self.model, batch, modules, keep=lambda out: keep(out.detach()), truncate=truncate
-        )
+        running: list[str] = [""]
+
+        def marker(path: str) -> Callable[[nn.Module, object, object], None]:
+            def hook(_module: nn.Module, _inputs: object, _output: object) -> None:
+                running[0] = path  # runs just before hooked_forward's own hook on the module
+
+            return hook
+
+        handles = [module.register_forward_hook(marker(path)) for path, module in modules.items()]
+        try:
+            kept = hooked_forward(
+                self.model,
+                batch,
+                modules,
+                keep=lambda out: keep(running[0], out.detach()),
+                truncate=truncate,
+            )
+        finally:
+            for handle in handles:
+                handle.remove()
         self.forward_passes += len(batch)
         self.batches += 1
         return kept

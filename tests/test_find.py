@@ -371,3 +371,19 @@ def test_every_layer_is_searched_in_one_forward_pass_per_image(probe):
     assert seen == layers and "conv1" in layers and LAYER in layers
     assert {r.layer for r in rows} == set(layers)
     assert all(r.silent for r in rows[rows.index(next(r for r in rows if r.silent)) :])
+
+
+def test_reduced_forward_hands_each_layer_its_own_output_before_relu_overwrites_it(probe):
+    from probecheck.zoo.images import load_image
+
+    names = ["conv1", "relu_conv1", LAYER]
+    paths = [probe.resolve(n) for n in names]
+    seen = probe.reduced_forward(
+        probe.prepare([load_image(FACE)]),
+        paths,
+        lambda path, output: (path, tuple(output.shape[1:]), float(output.min())),
+    )
+    maps = probe.activations(FACE, names)
+    for name, path in zip(names, paths, strict=True):
+        assert seen[path][:2] == (path, maps[name].shape)
+    assert seen[paths[0]][2] < 0 <= seen[paths[1]][2]  # conv1 seen pre-ReLU, its ReLU after

@@ -177,6 +177,20 @@ def weights_preprocessing(arch: str, weights: str) -> Preprocessing | None:
         return None
 
 
+def usual_preprocessing(arch: str) -> Preprocessing:
+    """The input ``arch`` is fed with its default weights, known without loading any weights.
+
+    For a table of layers, whose output shapes depend on the input size but not on the
+    weights: SqueezeNet v1.0's default weights are deep-compression's (Caffe's 227×227); a
+    torchvision builder's are its DEFAULT weights' (read from torchvision's metadata, nothing is
+    downloaded); a factory gets torchvision's ImageNet convention.
+    """
+    if arch == "squeezenet1_0":
+        return CAFFE_SQUEEZENET
+    found = None if ":" in arch else weights_preprocessing(arch, "DEFAULT")
+    return found or IMAGENET
+
+
 def _looks_like_path(weights: str) -> bool:
     return (
         Path(weights).suffix in (".pt", ".pth", ".ckpt", ".bin")
@@ -225,9 +239,12 @@ def _torchvision_weights(arch: str, name: str) -> Built:
     try:
         model.load_state_dict(member.get_state_dict(progress=False, check_hash=True))
     except OSError as error:  # no network, no cached copy
+        filename = member.url.rsplit("/", 1)[-1]
+        where = Path(torch.hub.get_dir()) / "checkpoints"
         raise ProbecheckError(
             f"cannot download torchvision weights {member}: {error}",
-            fix="put the file in $TORCH_HOME/hub/checkpoints or give a checkpoint path",
+            fix=f"put {filename} (from {member.url}) in {where} (set TORCH_HOME to use another "
+            "directory: $TORCH_HOME/hub/checkpoints), or give a checkpoint path",
         ) from None
     prep = _enum_preprocessing(member)
     sha = member.url.rsplit("-", 1)[-1].split(".")[0]  # torchvision names files by a sha256 prefix

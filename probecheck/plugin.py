@@ -271,9 +271,10 @@ def _has_claims_key(path: Path) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "probe_claim: a probecheck claim from a YAML spec")
-    given = [Path(config.invocation_params.dir, p) for p in (config.option.probe_specs or [])]
+    given, selected = _given_specs(config)
     from_ini = [Path(p) for p in config.getini("probe_specs") or []]
     roots = [p.resolve() for p in (given or from_ini)]
+    selected = selected if given else [str(p) for p in roots]
     if config.option.probe_baseline_update and not config.option.probe_baseline:
         raise pytest.UsageError("--probe-baseline-update needs --probe-baseline FILE to write to")
     state = _Session(config, roots)
@@ -284,9 +285,38 @@ def pytest_configure(config: pytest.Config) -> None:
     _keep_spec_files_on_one_worker(config)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if given and not explicit:
-        config.args = [str(p) for p in roots]  # `pytest --probe-specs specs/`: the claims alone
+        config.args = selected  # `pytest --probe-specs specs/`: the claims alone
     elif given or not explicit:
-        config.args += [str(p) for p in roots if str(p) not in config.args]
+        narrowed = _roots_narrowed_by(config.args, roots, config.invocation_params.dir)
+        wanted = [arg for arg, root in zip(selected, roots, strict=True) if root not in narrowed]
+        config.args += [arg for arg in wanted if arg not in config.args]
+
+
+def _given_specs(config: pytest.Config) -> tuple[list[Path], list[str]]:
+    """The ``--probe-specs`` paths, and what to collect for each: the path, or a node id.
+
+    ``--probe-specs specs/face.yaml::fire6-eyes`` names one claim, as a test id does: its path
+    is the root, the whole id is collected.
+    """
+    paths: list[Path] = []
+    selected: list[str] = []
+    for written in config.option.probe_specs or []:
+        path, sep, rest = str(written).partition("::")
+        absolute = Path(config.invocation_params.dir, path).resolve()
+        paths.append(absolute)
+        selected.append(f"{absolute}{sep}{rest}")
+    return paths, selected
+
+
+def _roots_narrowed_by(args: list[str], roots: list[Path], invoked_in: Path) -> set[Path]:
+    """The roots that a path or node id given to pytest lies in (or is): pytest collects what it
+    names, so the whole root is not added beside it (``pytest specs/face.yaml::fire6-eyes
+    --probe-specs specs/`` runs that one claim)."""
+    narrowed = set()
+    for arg in args:
+        path = Path(invoked_in, str(arg).partition("::")[0]).resolve()
+        narrowed.update(root for root in roots if path == root or root in path.parents)
+    return narrowed
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -94,6 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="which claims get a diagnostic tile: failed (default), all, none",
     )
     parser.addini("probe_specs", type="paths", help="spec files or directories checked by default")
+    parser.addini("probe_arch", help="the architecture of the probe fixture's claims")
+    parser.addini("probe_weights", help="the weights of the probe fixture's claims")
 
 
 class _Session:
@@ -162,6 +164,13 @@ class _Session:
 
             self.results.append(ClaimResult.from_dict(json.loads(payload)))
             self.spec_errors += bool(getattr(report, SPEC_ERROR_ATTR, False))
+        if report.when == "call":  # claims checked from Python by the probe fixture
+            from probecheck.fixture import RESULTS_ATTR
+
+            for written in getattr(report, RESULTS_ATTR, ()):
+                from probecheck.results import ClaimResult
+
+                self.results.append(ClaimResult.from_dict(json.loads(written)))
 
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
@@ -174,7 +183,7 @@ class _Session:
         return sorted(self.results, key=lambda r: (r.spec, r.line, r.claim_id))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.roots or hasattr(session.config, "workerinput"):
+        if not (self.roots or self.results) or hasattr(session.config, "workerinput"):
             return
         if self.update_baseline and self.baseline_path is not None:
             from probecheck.report.baseline import update_baseline
@@ -280,6 +289,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _Session(config, roots)
     config.stash[_KEY] = state
     config.pluginmanager.register(state, "probecheck-session")
+    from probecheck import fixture  # the probe fixture: claims written in Python
+
+    config.pluginmanager.register(fixture, "probecheck-fixture")
     if not roots:
         return  # (xdist workers parse the original command line, so they decide alike)
     _keep_spec_files_on_one_worker(config)

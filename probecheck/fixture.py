@@ -185,7 +185,7 @@ def check_claim(item: pytest.Item, data: dict[str, Any], line: int) -> ClaimResu
         from probecheck.render.tiles import write_claim_tile
 
         tile = write_claim_tile(result, state.report_dir, stem=_tile_stem(item))
-    _record(item, result)
+    _record(item, result, tile)
     if not result.passed:
         text = result.failure_message()
         if tile is not None:
@@ -282,8 +282,20 @@ def _tile_stem(item: pytest.Item) -> str:
     return ".".join(relative.with_suffix("").parts)
 
 
-def _record(item: pytest.Item, result: ClaimResult) -> None:
-    item.stash.setdefault(_RESULTS, []).append(json.dumps(result.to_dict()))
+def _record(item: pytest.Item, result: ClaimResult, tile: Path | None = None) -> None:
+    payload = {"result": result.to_dict(), "tile": str(tile) if tile is not None else None}
+    item.stash.setdefault(_RESULTS, []).append(json.dumps(payload))
+
+
+def results_of(report: pytest.TestReport) -> list[tuple[ClaimResult, str | None]]:
+    """The claims a test checked, and their tiles, from its call report (also from xdist)."""
+    from probecheck.results import ClaimResult
+
+    found = []
+    for written in getattr(report, RESULTS_ATTR, ()):
+        payload = json.loads(written)
+        found.append((ClaimResult.from_dict(payload["result"]), payload["tile"]))
+    return found
 
 
 # fixtures and hooks ------------------------------------------------------------------------------

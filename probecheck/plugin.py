@@ -67,7 +67,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--probe-report",
         default="probe-report",
         metavar="DIR",
-        help="directory for diagnostic tiles and results.json (default: probe-report/)",
+        help="directory for diagnostic tiles, results.json and the HTML report index.html "
+        "(default: probe-report/)",
     )
     group.addoption(
         "--probe-baseline",
@@ -105,6 +106,7 @@ class _Session:
         self.config = config
         self.roots = roots
         self.results: list[ClaimResult] = []
+        self.tiles: dict[tuple[str, str], str] = {}  # (spec, claim id) → its tile, for index.html
         option = config.option
         self.report_dir = Path(config.invocation_params.dir, option.probe_report)
         self.diagnostics: str = option.probe_diagnostics
@@ -164,13 +166,16 @@ class _Session:
 
             self.results.append(ClaimResult.from_dict(json.loads(payload)))
             self.spec_errors += bool(getattr(report, SPEC_ERROR_ATTR, False))
+            tile = getattr(report, TILE_ATTR, None)
+            if tile:
+                self.tiles[(self.results[-1].spec, self.results[-1].claim_id)] = tile
         if report.when == "call":  # claims checked from Python by the probe fixture
-            from probecheck.fixture import RESULTS_ATTR
+            from probecheck.fixture import results_of
 
-            for written in getattr(report, RESULTS_ATTR, ()):
-                from probecheck.results import ClaimResult
-
-                self.results.append(ClaimResult.from_dict(json.loads(written)))
+            for result, tile in results_of(report):
+                self.results.append(result)
+                if tile:
+                    self.tiles[(result.spec, result.claim_id)] = tile
 
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
@@ -190,14 +195,23 @@ class _Session:
 
             _, *counts = update_baseline(self.baseline_path, self.sorted_results())
             self.recorded = (counts[0], counts[1])
+        from probecheck.report.html import write_html_report
         from probecheck.report.results_json import write_results
 
-        write_results(  # written even with no results: an old file must not pass for this run's
+        written = write_results(  # even with no results: an old file must not pass for this run's
             self.sorted_results(),
             self.report_dir / "results.json",
             forward_passes=self.forward_passes(),
             occluded_passes=self.occluded_passes(),
             models=_models_of(self.results),
+        )
+        compared = self.baseline is not None and not self.update_baseline
+        write_html_report(  # index.html beside it, read from it
+            written,
+            tiles=self.tiles,
+            baseline=self.baseline if compared else None,
+            baseline_path=self.baseline_path if compared else None,
+            tolerance=self.tolerance,
         )
         if self.spec_errors and session.exitstatus in (pytest.ExitCode.OK, 1):
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a spec that cannot load

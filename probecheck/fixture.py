@@ -182,9 +182,12 @@ def check_claim(item: pytest.Item, data: dict[str, Any], line: int) -> ClaimResu
         result.passed = False
     tile = None
     if state.diagnostics == "all" or (state.diagnostics == "failed" and not result.passed):
+        from probecheck.checks import SpecInputs
+        from probecheck.plugin import _on_baseline_model
         from probecheck.render.tiles import write_claim_tile
 
-        tile = write_claim_tile(result, state.report_dir, stem=_tile_stem(item))
+        baseline = _on_baseline_model(state, claim, spec, SpecInputs(spec), result)
+        tile = write_claim_tile(result, state.report_dir, stem=_tile_stem(item), baseline=baseline)
     _record(item, result, tile)
     if not result.passed:
         text = result.failure_message()

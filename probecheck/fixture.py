@@ -121,13 +121,18 @@ class ClaimChecker:
         occlusion: Mapping[str, Any] | None = None,
         images: Mapping[str, str | Path] | None = None,
         regions: Mapping[str, Any] | None = None,
+        spec: str | Path | None = None,
         require: str = "all",
         about: str | None = None,
         id: str | None = None,
         index_base: int = 0,
     ) -> ClaimResult:
         """Check one claim (the keys of a spec's claim, with its images and regions) and return
-        its result; raise :class:`ClaimNotHeld` (an AssertionError) when it does not hold."""
+        its result; raise :class:`ClaimNotHeld` (an AssertionError) when it does not hold.
+
+        ``spec`` names a YAML spec file whose images and regions the claim may use (those given
+        here are added, and win on a shared name); its model and claims are not used.
+        """
         __tracebackhide__ = True
         self._checked += 1
         claim: dict[str, Any] = {"id": id or self._default_id(), "layer": layer}
@@ -140,14 +145,17 @@ class ClaimChecker:
         claim.update({key: value for key, value in written.items() if value is not None})
         if occlusion is not None:
             claim["occlusion"] = occlusion
+        line = sys._getframe(1).f_lineno
+        shared_images, shared_regions = (
+            _names_of_spec(self._item, spec, line) if spec is not None else ({}, {})
+        )
         data = {
             "model": self._model.spec_data(),
             "index_base": index_base,
-            "images": dict(images or {}),
-            "regions": dict(regions or {}),
+            "images": {**shared_images, **dict(images or {})},
+            "regions": {**shared_regions, **dict(regions or {})},
             "claims": [claim],
         }
-        line = sys._getframe(1).f_lineno
         return check_claim(self._item, data, line)
 
     def _default_id(self) -> str:
@@ -195,6 +203,36 @@ def check_claim(item: pytest.Item, data: dict[str, Any], line: int) -> ClaimResu
             text += f"\n  diagnostic tile: {_shown(tile)}"
         raise ClaimNotHeld(f"{text}\n  checked at {where}", result, tile)
     return result
+
+
+def _names_of_spec(
+    item: pytest.Item, written: str | Path, line: int
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The images and regions of a YAML spec, with paths made absolute (a relative ``written``
+    is resolved against the test file's directory)."""
+    from probecheck.errors import ProbecheckError
+    from probecheck.plugin import _shown
+    from probecheck.spec import load_spec
+
+    path = Path(item.path.parent, written)
+    where = f"{_shown(item.path)}:{line}: probe.check(spec=…)"
+    if not path.is_file():
+        raise InvalidClaim(
+            f"{where}: spec file {_shown(path)} not found\n  fix: a relative spec= starts at "
+            f"the test file's directory, {_shown(item.path.parent) or '.'}"
+        )
+    try:
+        spec = load_spec(path)
+    except ProbecheckError as error:
+        raise InvalidClaim(f"{where}: {error}") from None
+    images = {name: str(path) for name, path in spec.image_paths.items()}
+    regions = {}
+    for name, region in spec.regions.items():
+        shapes = region.model_dump(mode="json", exclude_none=True)
+        if region.mask_path is not None:
+            shapes["mask"] = str(region.mask_path)
+        regions[name] = shapes
+    return images, regions
 
 
 def _spec_from(data: dict[str, Any], test_file: Path, where: str) -> Spec:

@@ -146,3 +146,23 @@ def test_two_claims_in_one_test_get_their_own_ids(
     run(pytester, "test_two.py").assert_outcomes(passed=1)
     claims = json.loads((pytester.path / "report" / "results.json").read_text())["claims"]
     assert [c["claim_id"] for c in claims] == ["test_both", "test_both-2"]
+
+
+def test_a_spec_files_images_and_regions_serve_a_python_claim(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    (claims_dir / "face.yaml").write_text(yaml_claim("from-yaml", [15]))
+    pytester.makepyfile(
+        test_shared=f"""
+def test_eyes(probe):
+    probe.check(spec="specs/face.yaml", layer="fire6-relu_squeeze1x1", channels=[15],
+                drop={DROP!r})
+
+def test_missing_spec(probe):
+    probe.check(spec="specs/nope.yaml", layer="conv1", channels=[0], drop={DROP!r})
+"""
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    text = result.stdout.str()
+    assert "probe.check(spec=…): " in text and "nope.yaml" in text and "Traceback" not in text

@@ -17,6 +17,7 @@ def test_distributed_as_pytest_probecheck_with_the_short_import_and_command() ->
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "pytest-probecheck"
+    assert "Framework :: Pytest" in project["classifiers"]  # how pytest's plugin list finds it
     assert project["scripts"] == {"probecheck": "probecheck.cli:main"}
     assert project["entry-points"]["pytest11"] == {"probecheck": "probecheck.plugin"}
 

@@ -138,3 +138,39 @@ def test_torchvision_weights_offline_name_the_file_to_put_in_place(
     fix = err.strip().splitlines()[-1]
     assert fix.strip().startswith("fix: ")
     assert filename in fix and str(tmp_path / "torch" / "hub" / "checkpoints") in fix
+    assert "PROBECHECK_WEIGHTS_DIR" in fix
+
+
+def test_torchvision_weights_in_the_offline_directory_are_checked_before_use(
+    offline, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torchvision
+
+    member = torchvision.models.get_model_weights("squeezenet1_1")["DEFAULT"]
+    filename = member.url.rsplit("/", 1)[-1]
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / filename).write_bytes(b"not the release")
+    assert main(["layers", "--arch", "squeezenet1_1", "--weights", "DEFAULT"]) == 2
+    message, fix = capsys.readouterr().err.strip().splitlines()
+    assert f"is not the released {filename}" in message
+    assert fix.strip() == f"fix: replace it with a good copy from {member.url}"
+
+
+def test_torchvision_weights_load_from_the_offline_directory(
+    offline, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+    import torchvision
+
+    from probecheck.zoo import builders
+
+    member = torchvision.models.get_model_weights("squeezenet1_1")["DEFAULT"]
+    filename = member.url.rsplit("/", 1)[-1]
+    prefix = member.url.rsplit("-", 1)[-1].split(".")[0]
+    (tmp_path / "weights").mkdir()
+    state = torchvision.models.squeezenet1_1().state_dict()  # stands in for the release
+    torch.save(state, tmp_path / "weights" / filename)
+    monkeypatch.setattr(builders.store, "sha256_of", lambda path: prefix + "0" * 56)
+    assert main(["layers", "--arch", "squeezenet1_1", "--weights", "DEFAULT"]) == 0
+    assert "IMAGENET1K_V1" in capsys.readouterr().out  # loaded with no network
+    assert not (tmp_path / "torch" / "hub" / "checkpoints" / filename).exists()

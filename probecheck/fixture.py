@@ -18,12 +18,12 @@ drawn as a tile and reported in the summary, ``results.json`` and the HTML repor
 claim fails the test with the failure text of the same claim in YAML. Relative image paths are
 resolved against the test file's directory, as a spec's are against the spec's.
 
-The network is the session's: ``--probe-arch``/``--probe-weights``/``--probe-seed``/
-``--probe-preprocess``/``--probe-device``, else the ini's ``probe_arch``/``probe_weights``, else
-the spec language's default (SqueezeNet v1.0, deep-compression). It is loaded once per process
-and cached (the session-scoped ``probe_model`` fixture holds it; the network, its activations
-and its forward passes are shared with the YAML claims of the session); ``probe`` itself is a
-light handle per test, so that claims are named after their test.
+The network is the session's: the session-scoped ``probe_model`` fixture names it as a spec's
+``model:`` would (the ini's ``probe_arch``/``probe_weights``, else the spec language's default:
+SqueezeNet v1.0, deep-compression), and ``--probe-arch``/``--probe-weights``/``--probe-seed``/
+``--probe-preprocess``/``--probe-device`` override it as they override a spec's. It is loaded
+once per process and cached, with its activations, shared with the YAML claims of the session;
+``probe`` itself is a light handle per test, so that claims are named after their test.
 
 Registered by :mod:`probecheck.plugin`; importing it imports nothing heavy.
 """
@@ -173,7 +173,7 @@ def check_claim(item: pytest.Item, data: dict[str, Any], line: int) -> ClaimResu
 
     state = item.config.stash[_KEY]
     where = f"{_shown(item.path)}:{line}"
-    spec = _spec_from(data, item.path, where)
+    spec = _spec_from(item.config, data, item.path, where)
     claim = spec.claims[0]
     claim._line = line
     try:
@@ -235,12 +235,13 @@ def _names_of_spec(
     return images, regions
 
 
-def _spec_from(data: dict[str, Any], test_file: Path, where: str) -> Spec:
+def _spec_from(config: pytest.Config, data: dict[str, Any], test_file: Path, where: str) -> Spec:
     """The spec layer's Spec of ``data``, validated as a spec file is, and checked against the
     network's layers; problems are named by key (``drop.region``), at the call's line."""
     import yaml
 
     from probecheck.errors import SpecError
+    from probecheck.plugin import _KEY
     from probecheck.spec.loader import parse_spec
     from probecheck.validate import check_against_network
 
@@ -250,16 +251,11 @@ def _spec_from(data: dict[str, Any], test_file: Path, where: str) -> Spec:
         raise InvalidClaim(f"{where}: probe.check: a value is not plain data: {error}") from None
     try:
         spec = parse_spec(text, test_file, where)
-        check_against_network(spec, spec.model.arch, _weights_of(spec))
+        model = config.stash[_KEY].model_for(spec)  # as a collected spec is checked
+        check_against_network(spec, model.arch, model.weights, overridden=model.overridden)
     except SpecError as error:
         raise InvalidClaim(_problems_text(error, where)) from None
     return spec
-
-
-def _weights_of(spec: Spec) -> str:
-    weights = spec.model.weights
-    checkpoint = spec.base_dir / weights
-    return str(checkpoint) if checkpoint.is_file() else weights
 
 
 def _problems_text(error: Any, where: str) -> str:
@@ -290,11 +286,11 @@ def _plain(value: Any) -> Any:
 
 def _network(config: pytest.Config, spec: Spec | _ModelOnly) -> Probe:
     """The network ``spec`` runs on under the session's options, chosen as for YAML specs."""
-    from probecheck.plugin import _KEY, _preprocessing_for
+    from probecheck.plugin import _KEY
     from probecheck.probe import shared_probe
 
     state = config.stash[_KEY]
-    return shared_probe(**state.model_for(spec), **_preprocessing_for(spec, config.option))  # type: ignore[arg-type]
+    return shared_probe(**state.model_for(spec).load_arguments())
 
 
 def _evaluate(claim: Any, spec: Spec, probe: Probe) -> ClaimResult:
@@ -344,12 +340,15 @@ def results_of(report: pytest.TestReport) -> list[tuple[ClaimResult, str | None]
 
 @pytest.fixture(scope="session")
 def probe_model(pytestconfig: pytest.Config) -> ProbeModel:
-    """The model of the session's Python claims: options, else the ini, else the default."""
-    option = pytestconfig.option
-    arch = option.probe_arch or pytestconfig.getini("probe_arch") or "squeezenet1_0"
-    weights = option.probe_weights or pytestconfig.getini("probe_weights") or "deep-compression"
-    seed = option.probe_seed if option.probe_seed is not None else 0
-    return ProbeModel(arch, weights, seed)
+    """The model the session's Python claims name, as a spec's ``model:`` does: the ini's, else
+    the spec language's default. ``--probe-arch``/``--probe-weights``/… override it as they
+    override a spec's (a checkpoint keeps this model's preprocessing unless it records one)."""
+    from probecheck.spec.models import ModelRef
+
+    default = ModelRef()
+    arch = pytestconfig.getini("probe_arch") or default.arch
+    weights = pytestconfig.getini("probe_weights") or default.weights
+    return ProbeModel(arch, weights, default.seed)
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ def test_no_module_imports_a_higher_layer(path: Path) -> None:
     assert not higher, f"{path.name} (layer {own}) imports {higher}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "code",
     [

@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from probecheck.cli import make_console
+    from probecheck.cli import make_console, model_request
     from probecheck.probe import load
 
     console = make_console()
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                 args.arch, "random", seed=args.seed, device=args.device, preprocessing=usual
             )
         else:
-            probe = load(args.arch, args.weights, seed=args.seed, device=args.device)
+            probe = load(**model_request(args).load_arguments())
         rows = probe.layers()
     weights = probe.identity.weights if args.weights else "none (the architecture alone)"
     size = "×".join(str(v) for v in probe.preprocessing.size)

@@ -86,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="METRIC=KIND:N,…",
         help="how far a number may move against its claim from the baseline, per metric: "
         "abs (absolute) or rel (a fraction of the recorded number), e.g. "
-        "ratio=rel:0.1,drop=abs:0.05 (defaults: drops, IoU abs:0.05; ratio rel:0.1)",
+        "ratio=rel:0.1,drop=abs:0.05 (defaults: drops, IoU abs:0.05; ratio rel:0.2)",
     )
     group.addoption(
         "--probe-baseline-strict",

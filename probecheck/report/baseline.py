@@ -79,15 +79,15 @@ class Tolerance:
 
     per_metric: dict[str, Bound] = field(default_factory=dict)
 
-    def of(self, metric: str) -> Bound:
+    def of(self, metric: str, recorded: float = 0.0) -> Bound:
+        """The bound of ``metric``: given, else the table's default for a number ``recorded``."""
         if metric in self.per_metric:
             return self.per_metric[metric]
-        info = METRICS[metric]
-        return Bound(info.kind, info.tolerance)
+        return Bound(*METRICS[metric].default(recorded))
 
 
 def default_tolerances() -> str:
-    """The defaults as the option writes them: ``drop=abs:0.05,…,ratio=rel:0.1``."""
+    """The defaults as the option writes them: ``drop=abs:0.05,…,ratio=rel:0.2``."""
     return ",".join(f"{n}={m.kind}:{fmt(m.tolerance)}" for n, m in compared_metrics().items())
 
 
@@ -348,7 +348,7 @@ def _moved(
         old, new = number_from_json(recorded), float(now[metric])
         if math.isnan(old):
             continue
-        bound = tolerance.of(metric)
+        bound = tolerance.of(metric, old)
         worse = (old - new) if info.higher_is_better else (new - old)  # inf → finite: inf, worse
         if math.isnan(new) or (math.isinf(worse) and worse > 0) or worse > bound.allowed(old):
             was, now_shown = _distinct(old, new)

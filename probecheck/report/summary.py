@@ -85,6 +85,7 @@ def summary_line(
     report_dir: str | None,
     occluded_passes: int = 0,
     baseline_gaps: tuple[int, int] | None = None,
+    ascii: bool = False,
 ) -> Text:
     """``N claims: P passed, F failed · K forward passes · report: DIR``; occlusion sweeps'
     patched inputs are shown apart, since they are not distinct inputs of the specs.
@@ -92,6 +93,7 @@ def summary_line(
     ``baseline_gaps`` (when compared with a baseline): the claims with something the baseline
     has no entry for, and the baseline's entries that match nothing in the run.
     """
+    sep = " | " if ascii else " · "  # plain ASCII for CI logs
     errors = sum(1 for r in results if r.error)
     passed = sum(1 for r in results if r.passed and not r.error)
     failed = len(results) - passed - errors
@@ -104,7 +106,7 @@ def summary_line(
         text.append(f"{errors} error{'s' if errors != 1 else ''}", style="yellow")
     if baseline_gaps is not None:
         unrecorded, stale = baseline_gaps
-        text.append(" · baseline: ")
+        text.append(f"{sep}baseline: ")
         text.append(
             f"{unrecorded} claim{'s' if unrecorded != 1 else ''} with no entry",
             style="yellow" if unrecorded else None,
@@ -114,11 +116,11 @@ def summary_line(
             f"{stale} entr{'ies' if stale != 1 else 'y'} matching nothing",
             style="yellow" if stale else None,
         )
-    text.append(f" · {forward_passes} forward passes")
+    text.append(f"{sep}{forward_passes} forward passes")
     if occluded_passes:
         text.append(f" (+ {occluded_passes} patched inputs of occlusion sweeps)")
     if report_dir:
-        text.append(f" · report: {report_dir}")
+        text.append(f"{sep}report: {report_dir}")
     return text
 
 
@@ -160,6 +162,7 @@ def render_summary(
             report_dir=report_dir,
             occluded_passes=occluded_passes,
             baseline_gaps=baseline_gaps,
+            ascii=ascii,
         ),
         soft_wrap=True,
     )

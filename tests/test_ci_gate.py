@@ -11,6 +11,7 @@ import importlib.util
 import json
 import re
 import shlex
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -68,8 +69,9 @@ def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, CI / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.modules.setdefault(name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 # --- fixtures: candidates made once, a pytester directory -----------------------------------------
@@ -245,10 +247,10 @@ def test_a_misspelt_spec_in_a_directory_fails_as_when_named(
     misspelt.write_text(misspelt.read_text().replace("\nclaims:", "\nclaim:"))
     (gate / "ci.yaml").write_text("jobs: {test: {runs: pytest}}\nname: ci\n")  # not a spec
     alone = run(pytester, "--probe-specs", "specs/typo.yaml")
-    alone.stdout.fnmatch_lines(["*unknown key 'claim'*did you mean 'claims'*"])
+    alone.stdout.fnmatch_lines(["*typo.yaml*unknown key 'claim'*", "*did you mean 'claims'*"])
     whole = run(pytester, "--probe-specs", "specs")
     assert whole.ret != pytest.ExitCode.OK
-    whole.stdout.fnmatch_lines(["*typo.yaml*unknown key 'claim'*did you mean 'claims'*"])
+    whole.stdout.fnmatch_lines(["*typo.yaml*unknown key 'claim'*", "*did you mean 'claims'*"])
     whole.assert_outcomes(errors=1)  # typo.yaml; ci.yaml is left alone
     assert "ci.yaml" not in whole.stdout.str()
 

@@ -24,6 +24,7 @@ LAYERS = {
     "regions": 4,
     "masking": 4,
     "metrics": 4,
+    "metric_table": 4,
     "results": 4,
     "checks": 4,
     "occlusion": 4,

@@ -238,50 +238,56 @@ class _Compared:
 
 def _baseline_table(result: ClaimResult, compared: _Compared) -> str:
     """Each number held to the baseline beside the baseline's, the change, and whether it
-    regressed (moved against the claim by more than the tolerance)."""
-    from probecheck.report.baseline import DIRECTIONS, Tolerance, baseline_key
+    regressed (moved against the claim by more than its tolerance), matched as the comparison
+    matches them: cases by their inputs, channels by index."""
+    from probecheck.metric_table import compared_metrics
+    from probecheck.report.baseline import Tolerance, _change, baseline_key, case_identity
 
     tolerance = compared.tolerance or Tolerance()
-    key = baseline_key(result, compared.path)
-    entry = compared.document.get("claims", {}).get(key)
+    entry = compared.document.get("claims", {}).get(baseline_key(result, compared.path))
     if entry is None:
         return ""  # the claim's notes say so
     rows = []
     for check in result.checks:
-        old_cases = {
-            c.get("case"): c for c in entry.get("checks", {}).get(check.kind, {}).get("cases", [])
-        }
+        recorded = entry.get("checks", {}).get(check.kind, {}).get("cases", [])
+        old_cases = {case_identity(c): c for c in recorded}
         for case in check.cases:
-            old = old_cases.get(case.describe())
+            old = old_cases.get(case_identity(case))
             if old is None:
                 continue
             pairs = [
-                (f"channel {ch.label}", ch.values, old.get("channels", {}).get(str(ch.label), {}))
+                (f"channel {ch.label}", ch.values, old.get("channels", {}).get(str(ch.channel), {}))
                 for ch in case.channels
             ]
             if result.require != "all":
-                pairs.append(
-                    (f"{result.require} of the channels", case.combined, old.get("combined", {}))
+                combined = (
+                    f"{result.require} of the channels",
+                    case.combined,
+                    old.get("combined", {}),
                 )
+                pairs.append(combined)
             for who, now, before in pairs:
-                for metric, higher in DIRECTIONS.items():
+                for metric, info in compared_metrics().items():
                     if metric not in now or metric not in before:
                         continue
                     was, new = number_from_json(before[metric]), float(now[metric])
-                    change = new - was
-                    against = -change if higher else change
-                    regressed = math.isnan(new) or against > tolerance.of(metric)
+                    if math.isnan(was):
+                        continue
+                    bound = tolerance.of(metric, was)
+                    worse = (was - new) if info.higher_is_better else (new - was)
+                    regressed = math.isnan(new) or worse > bound.allowed(was)
                     rows.append(
                         f'<tr class="{"worse" if regressed else "held"}"><td>{_e(check.kind)}</td>'
                         f"<td>{_e(case.describe())}</td><td>{_e(who)}</td><td>{_e(metric)}</td>"
                         f'<td class="num">{_e(fmt(was))}</td><td class="num">{_e(fmt(new))}</td>'
-                        f'<td class="num">{_e(f"{change:+.3g}")}</td>'
+                        f'<td class="num">{_e(_change(was, new, bound.kind))}</td>'
+                        f"<td>{_e(str(bound))}</td>"
                         f"<td>{'regressed' if regressed else 'held'}</td></tr>"
                     )
     if not rows:
         return '<p class="note">no number of this claim is held to the baseline</p>'
     head = (
         "<tr><th>check</th><th>case</th><th>channel</th><th>metric</th><th>baseline</th>"
-        "<th>now</th><th>change</th><th>verdict</th></tr>"
+        "<th>now</th><th>change</th><th>tolerance</th><th>verdict</th></tr>"
     )
     return f'<table class="baseline">{head}{"".join(rows)}</table>'

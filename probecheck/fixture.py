@@ -308,7 +308,12 @@ def _compare_with_baseline(config: pytest.Config, result: ClaimResult) -> None:
 
     state = config.stash[_KEY]
     if state.baseline is None and state.baseline_path is not None and not state.roots:
-        state.tolerance, state.baseline = _read_baseline_options(config, state.baseline_path)
+        try:
+            state.tolerance, state.baseline = _read_baseline_options(config, state.baseline_path)
+        except pytest.UsageError as error:  # a missing or unreadable baseline: said once here
+            from probecheck.errors import ProbecheckError
+
+            raise ProbecheckError(str(error)) from None
     state.compare_with_baseline(result)
 
 

@@ -141,6 +141,12 @@ def test_regions_file_naming_an_image_the_set_lacks(tmp_path: Path) -> None:
     assert "'c.png' is not an image of set 'faces'" in str(error)
 
 
+def test_regions_file_may_serve_a_subset_of_its_folder(tmp_path: Path) -> None:
+    _faces(tmp_path, names=("a.png", "b.png", "c.png"))
+    spec = load_spec(_spec(tmp_path, CLAIM.replace("faces/*.png", "[faces/a.png, faces/c.png]")))
+    assert [c._shown["image"] for c in spec.claims[0].drop.cases] == ["a.png", "c.png"]
+
+
 def test_shape_outside_its_image_points_into_the_regions_file(tmp_path: Path) -> None:
     regions = {
         "a.png": {"eyes": {"boxes": [[10, 10, 90, 20]]}, "cheeks": CHEEKS},

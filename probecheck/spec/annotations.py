@@ -265,6 +265,7 @@ def missing_image_problem(
     """A regions-file entry for a file that is not an image of the set."""
     return annotations.error(
         (image,),
-        f"'{image}' is not an image of set '{set_name}'{_suggest(image, list(known))}",
+        f"'{image}' is not an image of set '{set_name}' and no such file lies beside it"
+        f"{_suggest(image, list(known))}",
         "name images by their file name (as the set's images: finds them), or remove the entry",
     )

@@ -121,8 +121,12 @@ def _read_set(spec: Spec, name: str, source: SourceMap, problems: list[SpecError
     except SpecError as error:
         problems += error.problems
         return found
+    # a regions file may serve several sets (a split of one folder): an entry is an error only
+    # where its file is neither in the set nor beside the regions file or the set's images
+    folders = {path.parent} | {p.parent for p in found.paths.values()}
     for file in found.annotations.regions:
-        if file not in found.paths and found.paths:
+        elsewhere = any((folder / file).is_file() for folder in folders)
+        if file not in found.paths and found.paths and not elsewhere:
             problems.append(missing_image_problem(found.annotations, file, list(found.paths), name))
     return found
 

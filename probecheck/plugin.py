@@ -423,7 +423,12 @@ class ClaimItem(pytest.Item):
         if state.diagnostics == "all" or (state.diagnostics == "failed" and not self.result.passed):
             from probecheck.render.tiles import write_claim_tile
 
-            self.tile = write_claim_tile(self.result, state.report_dir, stem=self._tile_stem())
+            baseline = _on_baseline_model(
+                state, self.claim, spec, self.spec_file.inputs, self.result
+            )
+            self.tile = write_claim_tile(
+                self.result, state.report_dir, stem=self._tile_stem(), baseline=baseline
+            )
         self._record_properties()
         if not self.result.passed:
             raise ClaimFailed(self.result, self.tile)
@@ -528,6 +533,50 @@ def _read_baseline_options(
     except ProbecheckError as error:
         raise pytest.UsageError(str(error)) from None
     return tolerance, baseline
+
+
+def _on_baseline_model(state: Any, claim: Any, spec: Spec, inputs: Any, result: Any) -> Any:
+    """The claim measured again on the model the baseline recorded, for the tile's side-by-side.
+
+    Only for a claim that regressed, and only where that model is another one (its sha256
+    differs) that loads here; otherwise None, with a note on ``result`` saying why its maps are
+    not drawn (the regressed numbers are listed on the tile either way).
+    """
+    if not result.regressions or state.baseline is None or state.baseline_path is None:
+        return None
+    from probecheck.checks import evaluate_claim
+    from probecheck.probe import shared_probe
+    from probecheck.report.baseline import baseline_key
+
+    entry = state.baseline.get("claims", {}).get(baseline_key(result, state.baseline_path), {})
+    model = entry.get("model") if isinstance(entry, dict) else None
+    if not isinstance(model, dict) or not model.get("arch") or not model.get("weights"):
+        result.notes.append("the baseline records no model for this claim: its maps not drawn")
+        return None
+    if model.get("sha256") and model.get("sha256") == (result.model or {}).get("sha256"):
+        return None  # the same weights: nothing to set beside the candidate's maps
+    name = f"{model['arch']} / {model['weights']}"
+    try:
+        probe = shared_probe(
+            model["arch"],
+            str(model["weights"]),
+            int(model.get("seed") or 0),
+            state.config.option.probe_device,
+            **_preprocessing_for(spec, state.config.option),
+        )
+        if model.get("sha256") and probe.identity.sha256 != model["sha256"]:
+            result.notes.append(
+                f"the baseline's model {name} has other weights here than when it was "
+                "recorded: its maps not drawn"
+            )
+            return None
+        return evaluate_claim(claim, spec, probe, inputs)
+    except Exception as error:  # a picture is not worth failing the run for; say why it is absent
+        first = str(error).splitlines()[0] if str(error) else repr(error)
+        result.notes.append(
+            f"the baseline's model {name} did not load here ({first}): maps not drawn"
+        )
+        return None
 
 
 def _preprocessing_for(spec: Spec, option: Any) -> dict[str, Any]:

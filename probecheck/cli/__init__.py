@@ -18,7 +18,7 @@ from probecheck import __version__
 from probecheck.errors import ProbecheckError
 from probecheck.zoo.devices import device_name
 
-SUBCOMMANDS = ("layers", "show", "find", "occlusion", "schema")
+SUBCOMMANDS = ("layers", "show", "grid", "find", "occlusion", "schema")
 
 
 def model_arguments(parser: argparse.ArgumentParser) -> None:

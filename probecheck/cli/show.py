@@ -1,6 +1,8 @@
 """``probecheck show``: a layer's activations as a picture, the walkthrough's first look.
 
-Without --channels it is MATLAB's ``imtile(mat2gray(act))``: every channel as one tile. With
+Without --channels it is MATLAB's ``imtile(mat2gray(act))``: every channel as one tile, numbered
+(from --index-base) and drawn at the image's aspect ratio; a layer that goes negative (pre-ReLU)
+is drawn blue-white-red about zero, with a colour bar either way. With
 --channels (or --strongest) the chosen maps are resized beside the image, so one can see *where*
 a channel fires. The one-line description names the strongest channel, a first lead for a claim.
 """
@@ -47,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--tile-size",
         type=positive_int,
         metavar="PX",
-        help="resize each channel of the montage to PX×PX (default: the map's own size)",
+        help="draw each channel of the montage PX pixels on its longer side, at the image's "
+        "aspect ratio (default: the map's own size, at least 40)",
     )
     parser.add_argument(
         "--out", type=Path, metavar="PNG", help="where to write (default <image stem>_<layer>.png)"
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from probecheck import metrics
     from probecheck.cli import make_console
     from probecheck.probe import require_channels
-    from probecheck.render.montage import channel_montage, maps_beside_image, save_png
+    from probecheck.render.montage import labelled_montage, maps_beside_image, save_png
     from probecheck.zoo.images import load_image
 
     if args.grid is not None and (args.channels or args.strongest):
@@ -153,10 +156,16 @@ def run(args: argparse.Namespace) -> int:
         what = f"channel(s) {', '.join(str(c + base) for c in channels)} beside {image.name}"
     else:
         try:
-            picture = channel_montage(maps, grid=args.grid, tile_size=args.tile_size)
+            picture = labelled_montage(
+                maps,
+                base=base,
+                aspect=rgb.shape[1] / rgb.shape[0],
+                grid=args.grid,
+                tile_size=args.tile_size,
+            )
         except ValueError as error:
             raise ProbecheckError(str(error), fix="give a larger --grid, or none") from None
-        what = f"montage of {maps.shape[0]} channels"
+        what = f"montage of {maps.shape[0]} channels, numbered from {base}"
     written = save_png(picture, out)
     path = probe.resolve(args.layer)
     name = args.layer if path == args.layer else f"{args.layer} ({path})"

@@ -7,6 +7,7 @@ forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +23,14 @@ from probecheck.plan import CaseInputs, InputKey, case_inputs, claim_needs, pref
 from probecheck.population import null_result, summarise, with_null
 from probecheck.probe import Probe, require_channels, shared_probe
 from probecheck.regions import area_fractions, load_mask_png, rasterise
-from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
+from probecheck.results import (
+    CaseEvidence,
+    CaseResult,
+    ChannelResult,
+    CheckResult,
+    ClaimResult,
+    fmt,
+)
 from probecheck.spec import Claim, DropCheck, SelectiveCheck, Spec, StrongestCheck
 from probecheck.spec.models import OcclusionCheck
 from probecheck.zoo.images import load_image, require_same_size
@@ -30,6 +38,10 @@ from probecheck.zoo.images import load_image, require_same_size
 MAX_ALTERNATIVES = 10
 NULL_SEED = 0
 """Seed of the random weights a population check's null is measured on."""
+#: a channel whose mean in the control region (original image) is at least this fraction of its
+#: mean in the claimed region responds to the control region too; below it, a large control drop
+#: is a reaction to the removal itself
+CONTROL_ACTIVE = 0.5
 
 Floats = NDArray[np.float64]
 T = TypeVar("T")
@@ -392,19 +404,37 @@ def _channel_results(
     claim: Claim,
     ok: NDArray[np.bool_],
     columns: dict[str, Floats],
-    reasons: dict[int, str],
+    reasons: dict[int, list[str]],
     channels: list[int] | None = None,
 ) -> list[ChannelResult]:
+    """Per claimed channel, its numbers and every reason it fails (not only the first)."""
     return [
         ChannelResult(
             channel=c,
             label=claim.label(c),
             passed=bool(ok[c]),
             values={name: float(vector[c]) for name, vector in columns.items()},
-            reason=reasons.get(c, ""),
+            reason="; ".join(reasons.get(c, [])),
         )
         for c in (claim.channels or [] if channels is None else channels)
     ]
+
+
+def _because(reasons: dict[int, list[str]], channels: Any, reason: Callable[[int], str]) -> None:
+    """Add ``reason(c)`` to the reasons of each channel ``c`` in ``channels``."""
+    for c in np.flatnonzero(channels) if np.asarray(channels).dtype == bool else channels:
+        reasons.setdefault(int(c), []).append(reason(int(c)))
+
+
+def _quiet_reason(mean_in: Floats) -> Callable[[int], str]:
+    """Silent, or for a pre-ReLU channel below zero, negative: a drop of either means nothing."""
+
+    def reason(c: int) -> str:
+        if mean_in[c] < 0:
+            return f"negative in the region (mean_in {fmt(mean_in[c])}): a drop means nothing"
+        return "silent in the region (mean_in ≤ 1e-6 of its peak)"
+
+    return reason
 
 
 def _drop_case(
@@ -424,9 +454,13 @@ def _drop_case(
     columns = {"drop": drop, "mean_in": main.mean_in, "mean_in_altered": main.mean_in_altered}
     values = {"drop": (drop, True, check.at_least)}
     control = None
-    reasons = {
-        int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
-    }
+    reasons: dict[int, list[str]] = {}
+    _because(reasons, quiet, _quiet_reason(main.mean_in))
+    _because(
+        reasons,
+        ~quiet & ~(drop >= check.at_least),
+        lambda c: f"too small a drop ({fmt(drop[c])} < {fmt(check.at_least)})",
+    )
     if case.control is not None:
         control = inputs.region(case.control, rgb.shape[:2])
         wc = inputs.fractions(case.control, rgb.shape[:2], A.shape[1:])
@@ -442,14 +476,11 @@ def _drop_case(
             "control_mean_in_altered": side.mean_in_altered,
         }
         values["control_drop"] = (c_drop, False, check.control_at_most)
-        for c in np.flatnonzero(
-            ~quiet & (drop >= check.at_least) & (c_drop > check.control_at_most)
-        ):
-            reasons[int(c)] = (
-                "drops in the control region too: it reacts to the removal, not to the region"
-            )
-    for c in np.flatnonzero(~quiet & ~(drop >= check.at_least)):
-        reasons.setdefault(int(c), "too small a drop")
+        _because(
+            reasons,
+            c_drop > check.control_at_most,
+            _control_reason(main.mean_in, side.mean_in, c_drop, check.control_at_most),
+        )
     effect = drop - columns["control_drop"] if control is not None else drop.astype(np.float64)
     combined, passed = _combine(claim, ok, values)
     evidence = CaseEvidence(
@@ -475,6 +506,30 @@ def _drop_case(
         evidence,
     )
     return result, ok, np.where(quiet, -np.inf, drop)
+
+
+def _control_reason(
+    mean_in: Floats, control_mean_in: Floats, c_drop: Floats, at_most: float
+) -> Callable[[int], str]:
+    """Why a channel's control drop is too large, in the words that are true of it: active in
+    the control region on the original image, or weak there and knocked down by the removal."""
+
+    def reason(c: int) -> str:
+        share = control_mean_in[c] / mean_in[c] if mean_in[c] > 0 else math.inf
+        dropped = f"control drop {fmt(c_drop[c])} > {fmt(at_most)}"
+        if share >= CONTROL_ACTIVE:
+            where = (
+                f"its mean there is {fmt(100 * share)} % of that in the region"
+                if math.isfinite(share)
+                else f"mean {fmt(control_mean_in[c])} there, none in the region"
+            )
+            return f"responds to the control region too ({where}; {dropped})"
+        return (
+            f"drops in the control region too, where it is weak (mean {fmt(100 * share)} % of "
+            f"that in the region; {dropped}): it reacts to the removal, not to the region"
+        )
+
+    return reason
 
 
 def _selective_case(
@@ -506,7 +561,8 @@ def _selective_case(
     ok = score >= threshold
     columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
     combined, passed = _combine(claim, ok, {name: (score, True, threshold)})
-    reasons = {int(c): f"{name} below {threshold:g}" for c in np.flatnonzero(~ok)}
+    reasons: dict[int, list[str]] = {}
+    _because(reasons, ~ok, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
     evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
     result = CaseResult(
         _inputs_of(case),
@@ -544,10 +600,14 @@ def _strongest_case(
     score_name = "peak" if w is None else "region_mean"
     top = int(ranking[0])
     columns = {"rank": rank, score_name: score}
+    beaten = _beaten_by(claim, top, score_name, score)
     if check.in_ is not None:
         ok = rank == 1
         passed = top in check.in_
-        channels = _channel_results(claim, ok, columns, {}, channels=list(check.in_))
+        reasons: dict[int, list[str]] = {}
+        if not passed:
+            _because(reasons, list(check.in_), beaten)
+        channels = _channel_results(claim, ok, columns, reasons, channels=list(check.in_))
         combined = {
             "strongest": float(claim.label(top)),
             f"strongest_{score_name}": float(score[top]),
@@ -557,7 +617,12 @@ def _strongest_case(
     ok = rank <= check.top_k
     combined, passed = _combine(claim, ok, {"rank": (rank, False, check.top_k)})
     combined["strongest"] = float(claim.label(top))
-    reasons = {int(c): f"not among the top {check.top_k}" for c in np.flatnonzero(~ok)}
+    reasons = {}
+    _because(
+        reasons,
+        ~ok,
+        lambda c: f"rank {fmt(rank[c])}, not among the top {check.top_k}: {beaten(c)}",
+    )
     evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=score)
     return (
         CaseResult(
@@ -570,6 +635,20 @@ def _strongest_case(
         ok,
         -rank,
     )
+
+
+def _beaten_by(claim: Claim, top: int, score_name: str, score: Floats) -> Callable[[int], str]:
+    """Which channel is strongest instead of ``c``, and by how much."""
+
+    def reason(c: int) -> str:
+        lead = score[top] - score[c]
+        times = f", {fmt(score[top] / score[c])}×" if score[c] > 0 else ""
+        return (
+            f"channel {claim.label(top)} is strongest instead ({score_name} {fmt(score[top])} "
+            f"against {fmt(score[c])}: {fmt(lead)} more{times})"
+        )
+
+    return reason
 
 
 _MAP_CHUNK = 64  # channels whose per-pixel occlusion maps are held at once
@@ -603,25 +682,23 @@ def _occlusion_case(
     columns = {"base": sweep.base, "map_in": map_in, "map_out": map_out}
     values: dict[str, tuple[Floats, bool, float]] = {}
     ok = ~quiet
-    reasons: dict[int, str] = {}
+    reasons: dict[int, list[str]] = {}
+    _because(reasons, quiet, _quiet_reason(sweep.base))
     if check.peak_in_region:
         peak_in = np.where(quiet, 0.0, peak_in)
         values["peak_in"] = (peak_in, True, 1.0)
         columns["peak_in"] = peak_in
         ok &= peak_in >= 1
-        reasons |= {int(c): "the map peaks outside the region" for c in np.flatnonzero(peak_in < 1)}
+        _because(reasons, ~quiet & (peak_in < 1), lambda c: "the map peaks outside the region")
     if check.iou_at_least is not None:
         iou = np.where(quiet, 0.0, iou)
         values["iou"] = (iou, True, float(check.iou_at_least))
         columns["iou"] = iou
         ok &= iou >= check.iou_at_least
-        low = np.flatnonzero(iou < check.iou_at_least)
-        reasons |= {int(c): f"iou below {check.iou_at_least:g}" for c in low}
+        low = ~quiet & (iou < check.iou_at_least)
+        _because(reasons, low, lambda c: f"iou {fmt(iou[c])} < {fmt(check.iou_at_least)}")
     columns |= {"peak_x": peak_x, "peak_y": peak_y}
     combined, passed = _combine(claim, ok, values)
-    reasons |= {
-        int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
-    }
     evidence = CaseEvidence(
         image=rgb,
         maps=A,

@@ -113,20 +113,24 @@ class Population:
     reasons: list[str] = field(default_factory=list)
     null: NullResult | None = None
 
-    def headline(self) -> str:
-        """``drop mean 0.62 [0.55, 0.7] ≥ 0.5, control 0.1 [0.05, 0.2] ≤ 0.2, 7/8 images``."""
+    def headline(self, *, ascii: bool = False) -> str:
+        """``drop mean 0.62 [0.55, 0.7] ≥ 0.5 ✓, control mean 0.1 [0.05, 0.2] ≤ 0.2 ✓, 7/8
+        images hold``: each interval's bound against its threshold, marked held or broken."""
+        from probecheck.results import _mark, _relation
+
         parts = []
         for name, m in self.metrics.items():
-            op = "≥" if m.higher_is_better else "≤"
+            op = _relation(m.higher_is_better, m.holds, ascii)
             short = "control" if name == "control_drop" else name
             parts.append(
                 f"{short} mean {fmt(m.mean)} [{fmt(m.lower)}, {fmt(m.upper)}] {op} "
-                f"{fmt(m.threshold)}"
+                f"{fmt(m.threshold)} {_mark(m.holds, ascii)}"
             )
         held = round(self.fraction * self.n)
         images = f"{held}/{self.n} images hold"
         if self.min_fraction is not None:
-            images += f" (min {fmt(self.min_fraction)})"
+            enough = self.fraction >= self.min_fraction
+            images += f" (min {fmt(self.min_fraction)}) {_mark(enough, ascii)}"
         parts.append(images)
         if self.null is not None and self.null.rank:
             ranks = ", ".join(f"{r}" for r in self.null.rank.values())

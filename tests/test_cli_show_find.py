@@ -83,6 +83,7 @@ def maps_of(probe, layer: str) -> np.ndarray:
 # --- show -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_show_tiles_every_conv1_channel(probe, capsys, tmp_path):
     from probecheck.render.montage import labelled_montage
 
@@ -100,6 +101,7 @@ def test_show_tiles_every_conv1_channel(probe, capsys, tmp_path):
     assert f"96×111×111; strongest channel {int(np.argmax(peaks))}" in stdout
 
 
+@pytest.mark.slow
 def test_show_grid_sets_rows_and_columns(probe, capsys, tmp_path):
     out = tmp_path / "grid.png"
     code, _, _ = run_cli(capsys, "show", FACE, "--layer", "conv1", "--grid", "8x12", "--out", out)
@@ -145,6 +147,7 @@ def test_show_counts_channels_from_1_with_index_base_1(probe, capsys, tmp_path):
     assert_user_error(code, err, "out of range", "1..48")
 
 
+@pytest.mark.slow
 def test_show_writes_beside_the_current_directory_and_never_overwrites(
     probe, capsys, tmp_path, monkeypatch
 ):

@@ -24,6 +24,7 @@ LAYERS = {
     "regions": 4,
     "masking": 4,
     "metrics": 4,
+    "metric_table": 4,
     "results": 4,
     "checks": 4,
     "occlusion": 4,
@@ -69,6 +70,7 @@ def test_no_module_imports_a_higher_layer(path: Path) -> None:
     assert not higher, f"{path.name} (layer {own}) imports {higher}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "code",
     [

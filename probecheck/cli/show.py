@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console
 
     from probecheck.probe import Probe
+    from probecheck.spec import Spec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -100,12 +101,15 @@ def check_writable(path: Path, force: bool, option: str = "--out") -> Path:
     return path
 
 
-def load_probe(args: argparse.Namespace, console: Console) -> Probe:
-    """The network, loaded once per process (tests and repeated calls share it)."""
+def load_probe(args: argparse.Namespace, console: Console, spec: Spec | None = None) -> Probe:
+    """The network the options (over ``spec``'s model, if given) name, loaded once per process
+    (tests and repeated calls share it)."""
+    from probecheck.cli import model_request
     from probecheck.probe import shared_probe
 
-    with console.status(f"loading {args.arch} ({args.weights})"):
-        return shared_probe(args.arch, args.weights, args.seed, args.device)
+    request = model_request(args, spec)
+    with console.status(f"loading {request.arch} ({request.weights})"):
+        return shared_probe(**request.load_arguments())
 
 
 def channel_indices(labels: list[int], index_base: int, count: int, layer: str) -> list[int]:

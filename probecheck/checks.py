@@ -20,7 +20,8 @@ from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
 from probecheck.occlusion import Occlusion, occlude
 from probecheck.plan import CaseInputs, InputKey, case_inputs, claim_needs, prefetch
-from probecheck.probe import Probe, require_channels
+from probecheck.population import null_result, summarise, with_null
+from probecheck.probe import Probe, require_channels, shared_probe
 from probecheck.regions import area_fractions, load_mask_png, rasterise
 from probecheck.results import (
     CaseEvidence,
@@ -35,6 +36,8 @@ from probecheck.spec.models import OcclusionCheck
 from probecheck.zoo.images import load_image, require_same_size
 
 MAX_ALTERNATIVES = 10
+NULL_SEED = 0
+"""Seed of the random weights a population check's null is measured on."""
 #: a channel whose mean in the control region (original image) is at least this fraction of its
 #: mean in the claimed region responds to the control region too; below it, a large control drop
 #: is a reaction to the removal itself
@@ -160,9 +163,13 @@ class _Batch:
 
 
 def evaluate_claim(
-    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs | None = None
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs | None = None, *, null: bool = True
 ) -> ClaimResult:
-    """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input."""
+    """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input.
+
+    A check over a set is judged on the population and, unless ``null`` is False, gets its
+    null: the claimed channels' effect ranked in the layer and measured on random weights.
+    """
     inputs = inputs or SpecInputs(spec)
     layer_path = probe.resolve(claim.layer)
     before, occluded_before = probe.forward_passes, probe.occluded_passes
@@ -172,6 +179,8 @@ def evaluate_claim(
     channel_count = next(iter(batch.maps.values())).shape[0]
     _check_channel_range(claim, spec, channel_count)
     checks = [_measure(name, check, plan, claim, batch, inputs) for name, check, plan in plans]
+    if null and any(c.population is not None for c in checks):
+        _attach_nulls(claim, spec, probe, inputs, checks)
     return ClaimResult(
         spec=str(spec.path) if spec.path else "",
         claim_id=claim.id,
@@ -187,6 +196,58 @@ def evaluate_claim(
         forward_passes=probe.forward_passes - before,
         occluded_passes=probe.occluded_passes - occluded_before,
     )
+
+
+def random_twin(probe: Probe) -> Probe:
+    """The same architecture and preprocessing with seeded random weights (shared per process)."""
+    return shared_probe(
+        probe.identity.arch,
+        "random",
+        seed=NULL_SEED,
+        device=str(probe.device),
+        preprocessing=probe.preprocessing,
+    )
+
+
+def _attach_nulls(
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs, checks: list[CheckResult]
+) -> None:
+    """Rank the claimed channels' effect in the layer, and measure it on random weights."""
+    random_effects: dict[str, list[Floats]] = {}
+    note, model, passes = "", "", 0
+    try:
+        twin = random_twin(probe)
+        before = twin.forward_passes
+        measured = evaluate_claim(claim, spec, twin, inputs, null=False)
+        passes = twin.forward_passes - before
+        model = f"{twin.identity.arch}, random weights (seed {NULL_SEED})"
+        for result in measured.checks:
+            if result.population is not None:
+                random_effects[result.kind] = [
+                    c.evidence.effect for c in result.cases if c.evidence is not None
+                ]
+    except ProbecheckError as error:
+        note = f"not measured: {error.message}"
+    for result in checks:
+        if result.population is None:
+            continue
+        check = claim.checks[result.kind]
+        effects = [c.evidence.effect for c in result.cases if c.evidence is not None]
+        found = null_result(
+            result.kind,
+            list(claim.channels or []),
+            claim.channel_labels,
+            claim.require,
+            effects,
+            random_effects.get(result.kind),
+            rank_at_most=check.rank_at_most,
+            random_effect_at_most=check.random_effect_at_most,
+            random_model=model,
+            random_note=note,
+        )
+        found.random_passes = passes
+        result.population = with_null(result.population, found)
+        result.passed = result.population.passed
 
 
 def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
@@ -251,16 +312,32 @@ def _measure(
         cases.append(result)
         ok_everywhere = ok if ok_everywhere is None else ok_everywhere & ok
         order_score = score if order_score is None else np.fmin(order_score, score)
-    passed = all(c.passed for c in cases)
+    population = None
+    if check.set_name is not None:
+        population = summarise(
+            kind,
+            check.set_name,
+            cases,
+            _thresholds(kind, check, claim),
+            confidence=check.level,
+            min_fraction=check.min_fraction,
+        )
+    passed = all(c.passed for c in cases) if population is None else population.passed
     alternatives: list[int] = []
     if not passed and ok_everywhere is not None:
         claimed = set(claim.channels or [])
         candidates = [int(c) for c in np.flatnonzero(ok_everywhere) if int(c) not in claimed]
         candidates.sort(key=lambda c: -np.nan_to_num(order_score[c], nan=-np.inf))  # type: ignore[index]
         alternatives = [claim.label(c) for c in candidates[:MAX_ALTERNATIVES]]
-    return CheckResult(
-        kind, claim.require, _thresholds(kind, check, claim), cases, passed, alternatives
-    )
+    thresholds = _thresholds(kind, check, claim)
+    if population is not None:
+        thresholds |= {
+            name: getattr(check, name)
+            for name in ("min_fraction", "rank_at_most", "random_effect_at_most")
+            if getattr(check, name) is not None
+        }
+        thresholds["confidence"] = check.level
+    return CheckResult(kind, claim.require, thresholds, cases, passed, alternatives, population)
 
 
 def _thresholds(kind: str, check: Any, claim: Claim) -> dict[str, Any]:
@@ -282,6 +359,10 @@ def _thresholds(kind: str, check: Any, claim: Claim) -> dict[str, Any]:
 
 
 def _inputs_of(case: Any) -> dict[str, str | None]:
+    """The case's images and regions as the spec writes them (a set's image by file name)."""
+    shown = getattr(case, "_shown", None)
+    if shown is not None:
+        return dict(shown)
     return {key: value for key, value in case.model_dump().items() if value is not None}
 
 
@@ -400,6 +481,7 @@ def _drop_case(
             c_drop > check.control_at_most,
             _control_reason(main.mean_in, side.mean_in, c_drop, check.control_at_most),
         )
+    effect = drop - columns["control_drop"] if control is not None else drop.astype(np.float64)
     combined, passed = _combine(claim, ok, values)
     evidence = CaseEvidence(
         image=rgb,
@@ -414,6 +496,7 @@ def _drop_case(
         control_altered_maps=batch.maps[plan.control_altered]
         if plan.control_altered is not None
         else None,
+        effect=np.where(quiet, np.nan, effect),
     )
     result = CaseResult(
         _inputs_of(case),
@@ -480,7 +563,7 @@ def _selective_case(
     combined, passed = _combine(claim, ok, {name: (score, True, threshold)})
     reasons: dict[int, list[str]] = {}
     _because(reasons, ~ok, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
-    evidence = CaseEvidence(image=rgb, maps=A, region=region)
+    evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
     result = CaseResult(
         _inputs_of(case),
         _channel_results(claim, ok, columns, reasons),
@@ -529,7 +612,7 @@ def _strongest_case(
             "strongest": float(claim.label(top)),
             f"strongest_{score_name}": float(score[top]),
         }
-        evidence = CaseEvidence(image=rgb, maps=A, region=region)
+        evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=score)
         return CaseResult(_inputs_of(case), channels, combined, bool(passed), evidence), ok, -rank
     ok = rank <= check.top_k
     combined, passed = _combine(claim, ok, {"rank": (rank, False, check.top_k)})
@@ -540,7 +623,7 @@ def _strongest_case(
         ~ok,
         lambda c: f"rank {fmt(rank[c])}, not among the top {check.top_k}: {beaten(c)}",
     )
-    evidence = CaseEvidence(image=rgb, maps=A, region=region)
+    evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=score)
     return (
         CaseResult(
             _inputs_of(case),
@@ -616,7 +699,13 @@ def _occlusion_case(
         _because(reasons, low, lambda c: f"iou {fmt(iou[c])} < {fmt(check.iou_at_least)}")
     columns |= {"peak_x": peak_x, "peak_y": peak_y}
     combined, passed = _combine(claim, ok, values)
-    evidence = CaseEvidence(image=rgb, maps=A, region=region, occlusion=sweep)
+    evidence = CaseEvidence(
+        image=rgb,
+        maps=A,
+        region=region,
+        occlusion=sweep,
+        effect=np.where(quiet, np.nan, map_in - map_out),
+    )
     result = CaseResult(
         _inputs_of(case),
         _channel_results(claim, ok, columns, reasons),

@@ -32,6 +32,9 @@ class CaseEvidence:
     control_altered_maps: NDArray[np.float32] | None = None
     #: an occlusion sweep (probecheck.occlusion.Occlusion): per-position drops of every channel
     occlusion: Any = None
+    #: every channel's effect on this case (drop minus control drop; a check's main number),
+    #: which a population check ranks channels by (its null)
+    effect: NDArray[np.float64] | None = None
 
 
 @dataclass
@@ -80,11 +83,22 @@ class CheckResult:
     cases: list[CaseResult]
     passed: bool
     alternatives: list[int] = field(default_factory=list)  # labels of channels that pass now
+    #: over an image set: the population statistic (probecheck.population.Population)
+    population: Any = None
+
+    def shown_cases(self) -> list[CaseResult]:
+        """The cases a message lists: all of them, or over a set the worst images first."""
+        if self.population is None:
+            return self.cases
+        by_image = {c.inputs.get("image"): c for c in self.cases}
+        return [by_image[name] for name in self.population.worst if name in by_image]
 
     def headline(self, *, ascii: bool = False) -> str:
         """The worst case's combined numbers against the thresholds, each marked held or broken:
         ``drop 0.665 < 0.7 ✗, control 0.0438 ≤ 0.25 ✓`` (``ascii``: ``<``, ``<=``, ``[x]``).
         """
+        if self.population is not None:
+            return self.population.headline(ascii=ascii)
         if not self.cases:
             return self.kind
         parts = []
@@ -208,7 +222,12 @@ class ClaimResult:
                 if v is not None
             )
             lines.append(f"  {check.kind} {mark} ({thresholds})")
-            for case in check.cases:
+            if check.population is not None:
+                lines += [f"    {line}" for line in check.population.describe()]
+                shown = check.shown_cases()
+                if len(shown) < len(check.cases):
+                    lines.append(f"    the {len(shown)} worst of {len(check.cases)} images:")
+            for case in check.shown_cases():
                 lines.append(f"    case {case.describe()}: {'ok' if case.passed else 'fails'}")
                 for ch in case.channels:
                     numbers = ", ".join(f"{k} {fmt(v)}" for k, v in ch.values.items())
@@ -260,7 +279,12 @@ class ClaimResult:
                 )
                 for case in check["cases"]
             ]
-            checks.append(CheckResult(**{**check, "cases": cases}))
+            population = check.get("population")
+            if population is not None:
+                from probecheck.population import Population
+
+                population = Population.from_dict(population)
+            checks.append(CheckResult(**{**check, "cases": cases, "population": population}))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known and k != "checks"}, checks=checks)
 

@@ -29,6 +29,7 @@ LAYERS = {
     "checks": 4,
     "occlusion": 4,
     "plan": 4,
+    "population": 4,
     "stats": 4,
     "find": 4,
     "render": 5,

@@ -151,11 +151,72 @@ def case_identity(case: CaseResult | Mapping[str, Any]) -> str:
 
 
 def measured(result: ClaimResult) -> dict[str, Any]:
-    """Per check, per case, per channel: every number of ``result``, as a baseline records it."""
-    return {
-        check.kind: {"cases": [_case_entry(case) for case in check.cases]}
-        for check in result.checks
+    """Per check, per case, per channel: every number of ``result``, as a baseline records it;
+    a check over a set also records its population numbers (see :func:`population_entry`)."""
+    found: dict[str, Any] = {}
+    for check in result.checks:
+        found[check.kind] = {"cases": [_case_entry(case) for case in check.cases]}
+        if check.population is not None:
+            found[check.kind]["population"] = population_entry(check)
+    return found
+
+
+FRACTION_TOLERANCE = 0.05
+"""How far the share of a set's images holding a check may fall below the recorded share."""
+
+
+def population_entry(check: CheckResult) -> dict[str, Any]:
+    """The population numbers of a check over a set, keyed by what they were measured on:
+    ``inputs`` as data (set, regions, masking) and, per number, mean / lower / upper, and the
+    fraction of images that hold the check alone."""
+    population = check.population
+    inputs = {
+        k: v for k, v in (check.cases[0].inputs if check.cases else {}).items() if k != "image"
     }
+    return {
+        "inputs": inputs,
+        "n": population.n,
+        "metrics": {
+            name: {"mean": m.mean, "lower": m.lower, "upper": m.upper}
+            for name, m in population.metrics.items()
+        },
+        "fraction": population.fraction,
+    }
+
+
+def _compare_population(
+    result: ClaimResult, check: CheckResult, old: dict[str, Any], tolerance: Tolerance
+) -> list[str]:
+    """The population's bound held to each threshold (lower for higher-is-better numbers,
+    upper otherwise), its mean, and its fraction, against the recorded ones."""
+    now = population_entry(check)
+    where = f"{result.claim_id}: {check.kind}, population over set {check.population.set}"
+    if old.get("inputs") != now["inputs"]:
+        return []  # measured on other inputs: the per-image entries say what is missing
+    lines = []
+    for metric, numbers in now["metrics"].items():
+        info = METRICS.get(metric)
+        higher = None if info is None else info.higher_is_better
+        before = old.get("metrics", {}).get(metric)
+        if higher is None or not isinstance(before, dict):
+            continue
+        bound = "lower" if higher else "upper"
+        for part in (bound, "mean"):
+            lines += _moved(
+                f"{where}, {part} of",
+                {metric: numbers[part]},
+                {metric: before.get(part)},
+                tolerance,
+            )
+    fell = isinstance(old.get("fraction"), (int, float)) and (
+        now["fraction"] < old["fraction"] - FRACTION_TOLERANCE
+    )
+    if fell:
+        lines.append(
+            f"{where}: the fraction of images holding fell from {fmt(old['fraction'])} to "
+            f"{fmt(now['fraction'])}"
+        )
+    return lines
 
 
 def _case_entry(case: CaseResult) -> dict[str, Any]:
@@ -285,6 +346,9 @@ def compare(
                 continue
             matched.add((check.kind, identity))
             _compare_case(result, check, case, old, where, tolerance, found)
+        recorded_population = recorded.get(check.kind, {}).get("population")
+        if check.population is not None and isinstance(recorded_population, dict):
+            found.regressions += _compare_population(result, check, recorded_population, tolerance)
     for kind, entry_check in sorted(recorded.items()):
         for old_case in entry_check.get("cases", []):
             if (kind, case_identity(old_case)) not in matched:

@@ -31,6 +31,7 @@ Registered by :mod:`probecheck.plugin`; importing it imports nothing heavy.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -121,6 +122,7 @@ class ClaimChecker:
         occlusion: Mapping[str, Any] | None = None,
         images: Mapping[str, str | Path] | None = None,
         regions: Mapping[str, Any] | None = None,
+        sets: Mapping[str, Any] | None = None,
         spec: str | Path | None = None,
         require: str = "all",
         about: str | None = None,
@@ -130,8 +132,8 @@ class ClaimChecker:
         """Check one claim (the keys of a spec's claim, with its images and regions) and return
         its result; raise :class:`ClaimNotHeld` (an AssertionError) when it does not hold.
 
-        ``spec`` names a YAML spec file whose images and regions the claim may use (those given
-        here are added, and win on a shared name); its model and claims are not used.
+        ``spec`` names a YAML spec file whose images, regions and sets the claim may use (those
+        given here are added, and win on a shared name); its model and claims are not used.
         """
         __tracebackhide__ = True
         self._checked += 1
@@ -146,16 +148,13 @@ class ClaimChecker:
         if occlusion is not None:
             claim["occlusion"] = occlusion
         line = sys._getframe(1).f_lineno
-        shared_images, shared_regions = (
-            _names_of_spec(self._item, spec, line) if spec is not None else ({}, {})
-        )
-        data = {
-            "model": self._model.spec_data(),
-            "index_base": index_base,
-            "images": {**shared_images, **dict(images or {})},
-            "regions": {**shared_regions, **dict(regions or {})},
-            "claims": [claim],
-        }
+        lent = _names_of_spec(self._item, spec, line) if spec is not None else {}
+        data: dict[str, Any] = {"model": self._model.spec_data(), "index_base": index_base}
+        for key, given in (("images", images), ("regions", regions), ("sets", sets)):
+            named = {**lent.get(key, {}), **dict(given or {})}
+            if named or key != "sets":
+                data[key] = named
+        data["claims"] = [claim]
         return check_claim(self._item, data, line)
 
     def _default_id(self) -> str:
@@ -205,11 +204,9 @@ def check_claim(item: pytest.Item, data: dict[str, Any], line: int) -> ClaimResu
     return result
 
 
-def _names_of_spec(
-    item: pytest.Item, written: str | Path, line: int
-) -> tuple[dict[str, str], dict[str, Any]]:
-    """The images and regions of a YAML spec, with paths made absolute (a relative ``written``
-    is resolved against the test file's directory)."""
+def _names_of_spec(item: pytest.Item, written: str | Path, line: int) -> dict[str, dict[str, Any]]:
+    """The images, regions and sets of a YAML spec, with paths made absolute (a relative
+    ``written`` is resolved against the test file's directory)."""
     from probecheck.errors import ProbecheckError
     from probecheck.plugin import _shown
     from probecheck.spec import load_spec
@@ -232,7 +229,18 @@ def _names_of_spec(
         if region.mask_path is not None:
             shapes["mask"] = str(region.mask_path)
         regions[name] = shapes
-    return images, regions
+    sets = {}
+    for name, image_set in spec.sets.items():
+        fields = image_set.model_dump(mode="json", exclude_none=True)
+        for key, value in fields.items():  # every field of a set is a path or a glob
+            absolute = [os.path.join(spec.base_dir, v) for v in _listed(value)]
+            fields[key] = absolute if isinstance(value, list) else absolute[0]
+        sets[name] = fields
+    return {"images": images, "regions": regions, "sets": sets}
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
 
 
 def _spec_from(config: pytest.Config, data: dict[str, Any], test_file: Path, where: str) -> Spec:

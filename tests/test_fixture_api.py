@@ -166,3 +166,38 @@ def test_missing_spec(probe):
     result.assert_outcomes(passed=1, failed=1)
     text = result.stdout.str()
     assert "probe.check(spec=…): " in text and "nope.yaml" in text and "Traceback" not in text
+
+
+def test_a_population_claim_from_python_measures_what_the_yaml_one_does(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    faces = FIXTURES / "faces"
+    (claims_dir / "pop.yaml").write_text(
+        f"sets:\n  faces: {{images: {faces}/*.png, regions: {faces}/regions.json}}\n"
+        "claims:\n  - id: pop\n    layer: fire6-relu_squeeze1x1\n    channels: [15]\n"
+        "    selective: {set: faces, region: eyes, ratio_at_least: 1.2}\n"
+    )
+    pytester.makepyfile(
+        test_pop="""
+def test_pop(probe):
+    probe.check(spec="specs/pop.yaml", layer="fire6-relu_squeeze1x1", channels=[15],
+                selective={"set": "faces", "region": "eyes", "ratio_at_least": 1.2})
+"""
+    )
+    run(pytester, "test_pop.py", "--probe-specs", "specs")
+    claims = json.loads((pytester.path / "report" / "results.json").read_text())["claims"]
+    by_id = {claim["claim_id"]: claim for claim in claims}
+    assert set(by_id) == {"pop", "test_pop"}
+    yaml_checks, python_checks = by_id["pop"]["checks"], by_id["test_pop"]["checks"]
+    assert len(yaml_checks[0]["cases"]) == len(list(faces.glob("*.png")))
+    assert numbers(python_checks) == numbers(yaml_checks)
+    assert by_id["pop"]["passed"] == by_id["test_pop"]["passed"]
+
+
+def numbers(value: object) -> object:
+    """``value`` without its forward-pass counts: the first claim to need an input runs it."""
+    if isinstance(value, dict):
+        return {k: numbers(v) for k, v in value.items() if not k.endswith("_passes")}
+    if isinstance(value, list):
+        return [numbers(v) for v in value]
+    return value

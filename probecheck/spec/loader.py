@@ -26,6 +26,7 @@ from probecheck.spec.models import (
     Spec,
     claim_checks,
     file_rule_problems,
+    landmark_region_names,
 )
 from probecheck.spec.reading import (
     compose,
@@ -34,9 +35,10 @@ from probecheck.spec.reading import (
     read_text,
     tag_problems,
 )
+from probecheck.spec.sets import expand_sets
 from probecheck.spec.source import Loc, SourceMap
 
-__all__ = ["load_spec"]
+__all__ = ["load_spec", "parse_spec"]
 
 DESCRIBED = 200
 """Most of pydantic's errors described for one file; a user fixes the first ones first."""
@@ -46,7 +48,15 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Load, validate and normalise the spec file at ``path``; raise SpecError on any problem."""
     path = Path(path)
     shown = str(path)
-    text = read_text(path, shown)
+    return parse_spec(read_text(path, shown), path, shown)
+
+
+def parse_spec(text: str, path: Path, shown: str) -> Spec:
+    """Validate and normalise the spec ``text``, as if read from ``path`` (relative image paths
+    are resolved against its directory); problems name ``shown``.
+
+    Claims written in Python come through here too, as YAML text: one set of rules for both.
+    """
     root = compose(text, shown)
     source = SourceMap(root, shown)
     problems = duplicate_key_problems(root, source)
@@ -70,6 +80,8 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         problems += _problems_of_valid_parts(data, source, path.parent)
     else:
         problems += _file_problems(spec, source)
+        if not problems:
+            problems += expand_sets(spec, source)
     if problems:
         raise SpecError.gather(problems, uncounted=uncounted)
     assert spec is not None
@@ -167,7 +179,14 @@ def _problems_of_valid_parts(
     ids = [(i, c["id"]) for i, c in enumerate(raw_claims) if isinstance(c, dict) and "id" in c]
     ids = [(i, claim_id) for i, claim_id in ids if isinstance(claim_id, str)]
     rules = file_rule_problems(
-        claims, _names(images), _names(regions), index_base, checks=checks, ids=ids
+        claims,
+        _names(images),
+        _names(regions),
+        index_base,
+        checks=checks,
+        ids=ids,
+        sets=_names(data.get("sets")),
+        landmark_regions=landmark_region_names(regions),
     )
     if isinstance(images, dict):
         paths = {k: v for k, v in images.items() if isinstance(k, str) and isinstance(v, str) and v}

@@ -436,3 +436,18 @@ def test_the_printed_spec_loads_as_a_population_claim(probe, face_set, capsys, t
         assert claim.drop is not None and claim.drop.set_name == "faces"
         result = evaluate_claim(claim, spec, probe)  # over every image of the set, as printed
         assert result.passed, result.failure_message()
+
+
+def test_find_reads_the_set_from_a_spec(probe, face_set, capsys, tmp_path):
+    spec = tmp_path / "sets.yaml"
+    spec.write_text(
+        f"sets:\n  mine: {{images: {face_set}/*.png, regions: {face_set}/regions.json}}\n"
+        "claims:\n  - {id: x, layer: conv1, channels: [0], "
+        "drop: {set: mine, mask_with: gray, region: eyes, at_least: 0.1}}\n"
+    )
+    common = ["--region", "eyes", "--mask-with", "gray", "--layer", LAYERS[0], "--top", 2]
+    code, stdout, err = run_find(capsys, "--spec", spec, "--set", "mine", *common)
+    assert code == 0, err
+    assert "set mine: 12 images split with seed 0" in stdout
+    code, stdout, err = run_find(capsys, "--spec", spec, "--set", "theirs", *common)
+    assert code == 2 and "has no set named 'theirs' (its sets: mine)" in err

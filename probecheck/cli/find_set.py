@@ -36,7 +36,14 @@ def set_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action="extend",
         metavar="GLOB",
-        help="the set's images: a glob (quoted) or paths, in place of IMAGE",
+        help="the set's images: a glob (quoted) or paths, in place of IMAGE; with --spec, "
+        "the name of a set under the spec's sets:",
+    )
+    group.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="a spec whose sets: defines the set named by --set (its images and regions file)",
     )
     group.add_argument(
         "--regions",
@@ -205,6 +212,7 @@ def _set_spec(
     from probecheck.cli.find import _model
     from probecheck.find import _claim_lines, _flow, _relative
     from probecheck.find_set import set_claim
+    from probecheck.spec.loader import parse_spec
 
     if not found.held:
         return None
@@ -255,7 +263,10 @@ def _set_spec(
             index_base=args.index_base,
         )
         lines += _claim_lines(claim)
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # through the spec layer, as if saved where its paths are written from: what is printed loads
+    parse_spec(text, relative_to / "found.yaml", "the spec find printed")
+    return text
 
 
 def run_over_set(args: argparse.Namespace) -> int:
@@ -266,6 +277,8 @@ def run_over_set(args: argparse.Namespace) -> int:
     from probecheck.cli.show import check_writable, load_probe
     from probecheck.find_set import find_over_set, read_regions_file, set_images
 
+    if args.spec is not None:
+        _set_from_spec(args)
     _check_options(args)
     paths = _expand(args.set, "--set")
     images = set_images(
@@ -340,6 +353,35 @@ def run_over_set(args: argparse.Namespace) -> int:
         write_atomic(args.yaml_out, text)
         err.print(f"wrote the spec to {args.yaml_out}", soft_wrap=True, highlight=False)
     return 0
+
+
+def _set_from_spec(args: argparse.Namespace) -> None:
+    """--spec FILE --set NAME: the set's images and regions file, as the spec writes them."""
+    from probecheck.spec import load_spec
+    from probecheck.spec.models import _resolve
+
+    spec = load_spec(args.spec)
+    if len(args.set) != 1 or args.set[0] not in spec.sets:
+        known = ", ".join(sorted(spec.sets)) or "none"
+        raise ProbecheckError(
+            f"{args.spec} has no set named {' '.join(args.set)!r} (its sets: {known})",
+            fix="give --set the name of one set under the spec's sets:",
+        )
+    name, image_set = args.set[0], spec.sets[args.set[0]]
+    if image_set.regions is None:
+        raise ProbecheckError(
+            f"set {name} of {args.spec} has no regions file",
+            fix="give the set regions: <a regions JSON file>, or use --set GLOB --regions FILE",
+        )
+    if args.regions is not None:
+        raise ProbecheckError(
+            "--regions with --spec: the set's regions come from the spec",
+            fix="drop --regions, or use --set GLOB --regions FILE without --spec",
+        )
+    written = [image_set.images] if isinstance(image_set.images, str) else image_set.images
+    args.set = [str(_resolve(spec.base_dir, pattern)) for pattern in written]
+    args.regions = _resolve(spec.base_dir, image_set.regions)
+    args.set_name = args.set_name or name
 
 
 def _default_set_name(paths: list[Path]) -> str:

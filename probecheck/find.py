@@ -570,8 +570,9 @@ def forward_numbers(
         path: isinstance(probe.model.get_submodule(path), NON_NEGATIVE_TYPES) for path in hooked
     }
     reduced: dict[str, Any] = {}
+    prepared = probe.prepare(images)  # resized together: the same pixels as one by one
     for start in range(0, len(images), probe.max_batch):
-        batch = probe.prepare(images[start : start + probe.max_batch])
+        batch = prepared[start : start + probe.max_batch]
         for path, part in probe.reduced_forward(batch, hooked, reducer(start)).items():
             if isinstance(part, _Reduced) and path in reduced:
                 part = _Reduced(part.grid, reduced[path].parts + part.parts)

@@ -64,6 +64,7 @@ __all__ = [
     "read_regions_file",
     "set_claim",
     "split_set",
+    "verdict",
 ]
 
 #: A set needs this many pictures (groups): two to discover on, two to confirm on.
@@ -434,6 +435,38 @@ def _whole_set(
     )
 
 
+def verdict(
+    adjusted_p: float,
+    alpha: float,
+    at_least: float,
+    control_at_most: float | None,
+    whole: Summary,
+) -> str:
+    """Why a candidate did not hold ("" where it held): its Holm-adjusted p above ``alpha``,
+    no drop threshold above 0, a control threshold that reaches the drop's, or a claim that,
+    as written, fails over the whole set (``whole``: every image's numbers)."""
+    if adjusted_p > alpha:
+        return f"adjusted p {adjusted_p:.3g} > {alpha:.3g}"
+    if at_least <= 0:
+        return "the drop's lower bound on confirmation leaves no threshold above 0"
+    if control_at_most is not None and control_at_most >= at_least:
+        return (
+            f"the control may drop as much as the region ({control_at_most:.3g} ≥ "
+            f"{at_least:.3g}): not a selective claim"
+        )
+    if whole.drop_low < at_least:
+        return (
+            f"over the whole set the drop's lower bound {whole.drop_low:.3g} is below "
+            f"{at_least:.3g}: the claim as written would fail"
+        )
+    if control_at_most is not None and whole.control_high > control_at_most:
+        return (
+            f"over the whole set the control's upper bound {whole.control_high:.3g} is "
+            f"above {control_at_most:.3g}: the claim as written would fail"
+        )
+    return ""
+
+
 def thresholds(summary: Summary) -> tuple[float, float | None]:
     """(at_least, control_at_most) with margin from a split's numbers: 0.8 × the drop's lower
     bound, down; the control's upper bound (at least 0) doubled or + 0.1, up."""
@@ -519,26 +552,7 @@ def find_over_set(
         there = Summary.of(held_out, confirm_rows, columns[k], confidence)
         at_least, control_at_most = thresholds(there)
         whole = _whole_set(found, int(order[k]), held_out, columns[k], confidence)
-        why_not = ""
-        if adjusted[k] > alpha:
-            why_not = f"adjusted p {adjusted[k]:.3g} > {alpha:.3g}"
-        elif at_least <= 0:
-            why_not = "the drop's lower bound on confirmation leaves no threshold above 0"
-        elif control_at_most is not None and control_at_most >= at_least:
-            why_not = (
-                f"the control may drop as much as the region ({control_at_most:.3g} ≥ "
-                f"{at_least:.3g}): not a selective claim"
-            )
-        elif whole.drop_low < at_least:
-            why_not = (
-                f"over the whole set the drop's lower bound {whole.drop_low:.3g} is below "
-                f"{at_least:.3g}: the claim as written would fail"
-            )
-        elif control_at_most is not None and whole.control_high > control_at_most:
-            why_not = (
-                f"over the whole set the control's upper bound {whole.control_high:.3g} is "
-                f"above {control_at_most:.3g}: the claim as written would fail"
-            )
+        why_not = verdict(float(adjusted[k]), alpha, at_least, control_at_most, whole)
         candidates.append(
             Candidate(
                 layer,

@@ -21,6 +21,7 @@ from probecheck.find_set import (
     set_images,
     split_set,
     thresholds,
+    verdict,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,6 +146,18 @@ def test_thresholds_sit_with_margin_beyond_the_held_out_interval():
     assert thresholds(_summary(0.7, -0.3)) == (0.56, 0.1)  # a control that rose counts as 0
     assert thresholds(_summary(0.5, math.nan)) == (0.4, None)
     assert thresholds(_summary(-0.1, 0.0))[0] <= 0  # no drop claim to write
+
+
+def test_a_candidate_holds_only_where_every_rule_does():
+    whole = _summary(0.7, 0.05)  # over every image: drop ≥ 0.7, control ≤ 0.05 (bounds)
+    assert verdict(0.01, 0.05, 0.56, 0.4, whole) == ""
+    assert verdict(0.06, 0.05, 0.56, 0.4, whole).startswith("adjusted p 0.06 > 0.05")
+    assert "no threshold above 0" in verdict(0.01, 0.05, 0.0, 0.4, whole)
+    assert "not a selective claim" in verdict(0.01, 0.05, 0.56, 0.56, whole)
+    assert "drop's lower bound 0.7 is below 0.8" in verdict(0.01, 0.05, 0.8, 0.4, whole)
+    noisy = _summary(0.7, 0.36)  # a discovery image's control drop widens the whole set's bound
+    assert "control's upper bound 0.36 is above 0.1" in verdict(0.01, 0.05, 0.56, 0.1, noisy)
+    assert verdict(0.01, 0.05, 0.56, None, _summary(0.7, math.nan)) == ""  # no control
 
 
 # --- the set's files ------------------------------------------------------------------------------

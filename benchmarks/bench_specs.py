@@ -36,8 +36,8 @@ def main() -> None:
     import torchvision
 
     import probecheck
-    from probecheck.checks import spec_inputs as checks
     from probecheck.checks import SpecInputs, evaluate_claim
+    from probecheck.checks import spec_inputs as checks
     from probecheck.probe import shared_probe
     from probecheck.spec import load_spec
     from probecheck.zoo import deep_compression, store

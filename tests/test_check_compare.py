@@ -54,7 +54,7 @@ def test_the_eye_channel_compares_face_and_face_without_eyes_both_ways(real_prob
 
     spec = load_spec(FACE)
     probe = real_probe
-    shipped = spec.claim("fire6-eyes-compare")
+    shipped = spec.claim("fire6-compare-eyes")
     found = evaluate_claim(shipped, spec, probe, SpecInputs(spec))
     assert found.passed, found
     measured = found.checks[0].cases[0].combined["ratio"]

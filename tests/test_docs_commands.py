@@ -95,20 +95,40 @@ ALL_COMMANDS = [command for path in DOCS for command in commands_in(path)]
 SKIP_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("sets up the environment (venv, install)", re.compile(r"^(python3? -m venv|pip install)\b")),
     ("sets an environment variable for later commands", re.compile(r"^export\b")),
-    ("runs probecheck's own test suite, of which this test is part", re.compile(r"^pytest(?!.*--probe-specs)")),
-    ("needs candidate.pt, which the CI workflow's candidate job writes", re.compile(r"candidate\.pt")),
+    (
+        "runs probecheck's own test suite, of which this test is part",
+        re.compile(r"^pytest(?!.*--probe-specs)"),
+    ),
+    (
+        "needs candidate.pt, which the CI workflow's candidate job writes",
+        re.compile(r"candidate\.pt"),
+    ),
     ("the CI rehearsal: four pytest sessions on made checkpoints", re.compile(r"rehearse\.sh")),
 ]
 
 #: Documented commands whose documented exit code is not 0.
 EXPECTED_EXIT = {"pytest --probe-specs docs/failing_example.yaml": 1}
+#: What the docs say such a run prints (a line the reader is told to look for).
+EXPECTED_TEXT = {
+    "pytest --probe-specs docs/failing_example.yaml": "it reacts to the removal, not to the region",
+}
 
 #: Run here: one of each kind of command the docs show (the rest repeat these on more images or
 #: more layers, at up to minutes each). Kept under about a minute and a half on one CPU thread.
 RUN_HERE = [
-    "probecheck show fixtures/astronaut_face.png --layer conv1 --tile-size 56 --out face_conv1_montage.png",
+    "probecheck show fixtures/astronaut_face.png --layer conv1 --tile-size 56"
+    " --out face_conv1_montage.png",
     "pytest --probe-specs docs/failing_example.yaml",
     "pytest --probe-specs specs/",
+    "probecheck find fixtures/astronaut_face.png --layer fire6-relu_squeeze1x1"
+    " --box 61,76,107,103 147,80,202,107 --region-name eyes"
+    " --altered fixtures/astronaut_face_eyes_removed.png"
+    " --control-box 56,114,102,141 150,114,205,141 --control-name cheeks"
+    " --control-altered fixtures/astronaut_face_cheeks_removed.png --top 4",
+    "probecheck find --set 'fixtures/faces/*.png' --regions fixtures/faces/regions.json"
+    " --region eyes --control cheeks --mask-with inpaint --views-of '^([a-z]+)'"
+    " --layer fire6-relu_squeeze1x1 --top 48",
+    "pytest --probe-specs specs/ --probe-baseline specs/baseline.json --probe-baseline-update",
     "probecheck occlusion fixtures/astronaut_face.png --layer fire6-relu_squeeze1x1 --channel 15 "
     "--region eyes --spec specs/face.yaml --out eye_channel_occlusion.png",
 ]
@@ -125,7 +145,7 @@ def _normal(text: str) -> str:
     return " ".join(shlex.split(text, comments=True))
 
 
-# --- links ------------------------------------------------------------------------------------------
+# --- links ----------------------------------------------------------------------------------------
 
 
 def _slug(heading: str) -> str:
@@ -186,7 +206,7 @@ def test_the_link_checker_sees_links_and_anchors() -> None:
     assert {"docs/tutorial.md", "docs/spec.md", "docs/failing_claim_tile.png"} <= readme_links
 
 
-# --- commands ---------------------------------------------------------------------------------------
+# --- commands -------------------------------------------------------------------------------------
 
 
 def test_the_docs_show_commands_and_the_extractor_finds_them() -> None:
@@ -211,7 +231,7 @@ def test_every_command_shown_is_run_here_or_skipped_by_a_rule() -> None:
 
 
 def test_no_command_shown_writes_over_a_shipped_file() -> None:
-    """`--out`/`--yaml-out` paths in the docs do not ship, or carry --force (which is then meant)."""
+    """`--out`/`--yaml-out` paths in the docs do not ship, or the command says --force."""
     clashes = []
     for command in ALL_COMMANDS:
         argv = command.argv
@@ -238,13 +258,16 @@ def _fresh_copy(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", RUN_HERE, ids=[text.split(" --")[0] for text in RUN_HERE])
+@pytest.mark.parametrize("text", RUN_HERE, ids=[" ".join(text.split()[:3]) for text in RUN_HERE])
 def test_documented_command_runs_as_written(text: str, weights_dir: Path, tmp_path: Path) -> None:
     """The command, as the docs show it, in a copy of what a clone ships: the documented exit
     code, and every file it names with --out is written there (never in the repository)."""
     clone = _fresh_copy(tmp_path)
     argv = shlex.split(text, comments=True)
-    program = {"pytest": [sys.executable, "-m", "pytest"], "probecheck": [sys.executable, "-m", "probecheck"]}
+    program = {
+        "pytest": [sys.executable, "-m", "pytest"],
+        "probecheck": [sys.executable, "-m", "probecheck"],
+    }
     env = {
         **os.environ,
         "PROBECHECK_WEIGHTS_DIR": str(weights_dir),
@@ -261,6 +284,7 @@ def test_documented_command_runs_as_written(text: str, weights_dir: Path, tmp_pa
     output = done.stdout + done.stderr
     assert done.returncode == EXPECTED_EXIT.get(text, 0), output[-3000:]
     assert "Traceback" not in output
+    assert EXPECTED_TEXT.get(text, "") in output
     if "--out" in argv:
         assert (clone / argv[argv.index("--out") + 1]).is_file()
     if argv[0] == "pytest":

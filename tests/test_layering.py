@@ -27,6 +27,7 @@ LAYERS = {
     "results": 4,
     "checks": 4,
     "occlusion": 4,
+    "cone": 4,
     "plan": 4,
     "find": 4,
     "render": 5,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,6 +290,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args += [str(p) for p in roots if str(p) not in config.args]
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stored = sys.modules.get("probecheck.disk_cache")  # imported only if claims ran
+    if stored is not None:
+        stored.release(config)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Tell each spec file which of its claims were selected: its activation plan covers them."""
     for item in session.items:
@@ -396,9 +403,11 @@ class ClaimItem(pytest.Item):
 
     def runtest(self) -> None:
         from probecheck.checks import evaluate_claim
+        from probecheck.disk_cache import use_pytest_cache
         from probecheck.errors import ProbecheckError
         from probecheck.probe import shared_probe
 
+        use_pytest_cache(self.config)  # activations and altered images kept between runs
         state = self.config.stash[_KEY]
         spec = self.spec_file.spec
         probe = None

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from probecheck import __version__, disk_cache
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
 from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
@@ -161,6 +162,9 @@ class Probe:
                 if self._cache.get((digest, path)) is None:
                     missing_images[digest] = rgb
                     missing_paths.add(path)
+        stored = disk_cache.active()
+        if stored is not None and missing_images:
+            missing_images, missing_paths = self._from_disk(stored, missing_images, paths)
         pending = list(missing_images.items())
         for start in range(0, len(pending), self.max_batch):
             chunk = pending[start : start + self.max_batch]
@@ -168,6 +172,8 @@ class Probe:
             for (digest, _), output in zip(chunk, outputs, strict=True):
                 for path, array in output.items():
                     self._cache.put((digest, path), array)
+                    if stored is not None:
+                        stored.put(self._disk_key(digest, path), array)
         results = []
         for digest in digests:
             result = {}
@@ -178,6 +184,44 @@ class Probe:
                 result[layer] = cached
             results.append(result)
         return results
+
+    def _from_disk(
+        self, stored: disk_cache.DiskCache, images: dict[str, np.ndarray], paths: dict[str, str]
+    ) -> tuple[dict[str, np.ndarray], set[str]]:
+        """Fill the memory cache from the disk cache; the images and layers still missing."""
+        still: dict[str, np.ndarray] = {}
+        layers: set[str] = set()
+        for digest, rgb in images.items():
+            for path in paths.values():
+                if self._cache.get((digest, path)) is not None:
+                    continue
+                array = stored.get(self._disk_key(digest, path))
+                if array is not None:
+                    self._cache.put((digest, path), array)
+                else:
+                    still[digest] = rgb
+                    layers.add(path)
+        return still, layers
+
+    def _disk_key(self, digest: str, path: str) -> dict[str, object]:
+        """Everything an activation depends on: the disk cache's key (:mod:`disk_cache`)."""
+        import torchvision
+
+        return {
+            "kind": "activation",
+            "model": self.identity.sha256,
+            "arch": self.identity.arch,
+            "seed": self.identity.seed,
+            "preprocessing": self.preprocessing.to_dict(),
+            "device": str(self.device),
+            "threads": self.threads,
+            "max_batch": self.max_batch,
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "probecheck": __version__,
+            "image": digest,
+            "layer": path,
+        }
 
     @property
     def device(self) -> torch.device:

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "probecheck"
 LAYERS = {
     "errors": 0,
     "atomic": 0,
+    "disk_cache": 0,
     "image_files": 0,
     "spec": 1,
     "zoo": 2,

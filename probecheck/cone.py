@@ -158,9 +158,10 @@ class Program:
             else:
                 source = self.base[node.inputs[0]]
                 padded = self._pad(node, source)
-                self.padded[index] = padded
+                self.padded[index] = padded.contiguous(memory_format=torch.channels_last)
                 value = node.run(padded)  # type: ignore[misc]
-            self.base.append(value)
+            # channels last: the tiles are gathered as (h, w, C) blocks, contiguous so
+            self.base.append(value.contiguous(memory_format=torch.channels_last))
         return self.base[self.target]
 
     def _pad(self, node: _Node, source: torch.Tensor) -> torch.Tensor:
@@ -222,8 +223,7 @@ class Program:
         size = [int((boxes[:, 1] - boxes[:, 0]).max()), int((boxes[:, 3] - boxes[:, 2]).max())]
         limit = np.array(image.shape[2:]) - np.array(size)
         starts = np.clip(boxes[:, [0, 2]], 0, limit)
-        tiles = _gather(image, starts, size)
-        _splice_boxes(tiles, starts, baseline, boxes)
+        tiles = _fill_boxes(_gather(image, starts, size), starts, baseline, boxes)
         return tiles, starts
 
     def occluded(self, tiles: torch.Tensor, starts: Ints) -> tuple[torch.Tensor, Ints]:
@@ -277,7 +277,7 @@ class Program:
         read = out_start * np.array([windows[0].stride, windows[1].stride])
         inputs = _gather(padded, read, spans)
         shift = np.array([windows[0].padding, windows[1].padding])
-        splice(inputs, read, tile, start + shift)
+        inputs = splice(inputs, read, tile, start + shift)
         return node.run(inputs), out_start  # type: ignore[misc]
 
     def _concat(
@@ -292,9 +292,7 @@ class Program:
         parts = []
         for source in node.inputs:
             tile, at = values[source]
-            whole = _gather(self.base[source], start, size)
-            splice(whole, start, tile, at)
-            parts.append(whole)
+            parts.append(splice(_gather(self.base[source], start, size), start, tile, at))
         return torch.cat(parts, dim=1), start
 
 
@@ -311,36 +309,48 @@ def _pool_length(length: int, window: _Window, ceil: bool) -> int:
 
 
 def _gather(source: torch.Tensor, starts: Ints, size: list[int]) -> torch.Tensor:
-    """(B, C, h, w): the windows of ``source`` (1, C, H, W) starting at ``starts`` (B, 2)."""
-    h, w = size
-    return torch.cat([source[:, :, y : y + h, x : x + w] for y, x in starts.tolist()])
+    """(B, C, h, w): the windows of ``source`` (1, C, H, W) starting at ``starts`` (B, 2), in
+    one indexing (channels last in memory: what pooling and convolutions run fastest on)."""
+    rows = torch.from_numpy(starts[:, :1] + np.arange(size[0]))  # (B, h)
+    cols = torch.from_numpy(starts[:, 1:] + np.arange(size[1]))  # (B, w)
+    picked = source[0].permute(1, 2, 0)[rows[:, :, None], cols[:, None, :]]  # (B, h, w, C)
+    return picked.permute(0, 3, 1, 2)
 
 
 def splice(
     target: torch.Tensor, target_starts: Ints, tile: torch.Tensor, tile_starts: Ints
-) -> None:
-    """Copy each tile into the window of ``target`` it overlaps (same coordinates), in place."""
-    th, tw = target.shape[2:]
-    h, w = tile.shape[2:]
-    for b, ((ty, tx), (y, x)) in enumerate(
-        zip(target_starts.tolist(), tile_starts.tolist(), strict=True)
-    ):
-        y0, y1 = max(y, ty), min(y + h, ty + th)
-        x0, x1 = max(x, tx), min(x + w, tx + tw)
-        if y0 < y1 and x0 < x1:
-            target[b, :, y0 - ty : y1 - ty, x0 - tx : x1 - tx] = tile[
-                b, :, y0 - y : y1 - y, x0 - x : x1 - x
-            ]
+) -> torch.Tensor:
+    """``target`` (B, C, H, W) with each ``tile[b]`` written over the cells it shares with it
+    (both placed at their starts in one frame of coordinates). Written in place where
+    ``target`` is a channels-last tensor of its own (a gathered tile), else into a copy."""
+    size, inner = target.shape[2:], tile.shape[2:]
+    shift = tile_starts - target_starts  # (B, 2): where each tile begins inside its target
+    rows = shift[:, :1] + np.arange(inner[0])  # (B, h): the target row of each tile row
+    cols = shift[:, 1:] + np.arange(inner[1])
+    inside = ((rows >= 0) & (rows < size[0]))[:, :, None] & ((cols >= 0) & (cols < size[1]))[
+        :, None, :
+    ]
+    batch, i, j = (torch.from_numpy(a) for a in np.nonzero(inside))
+    out = target.permute(0, 2, 3, 1).contiguous()  # (B, H, W, C): a cell's channels in a row
+    out[batch, torch.from_numpy(rows)[batch, i], torch.from_numpy(cols)[batch, j]] = tile.permute(
+        0, 2, 3, 1
+    )[batch, i, j]
+    return out.permute(0, 3, 1, 2)
 
 
-def _splice_boxes(
-    target: torch.Tensor, target_starts: Ints, source: torch.Tensor, boxes: Ints
-) -> None:
-    """Copy box b of ``source`` (1, C, H, W) into tile b of ``target``, in place."""
-    for b, ((ty, tx), (y0, y1, x0, x1)) in enumerate(
-        zip(target_starts.tolist(), boxes.tolist(), strict=True)
-    ):
-        target[b, :, y0 - ty : y1 - ty, x0 - tx : x1 - tx] = source[0, :, y0:y1, x0:x1]
+def _fill_boxes(
+    tiles: torch.Tensor, starts: Ints, source: torch.Tensor, boxes: Ints
+) -> torch.Tensor:
+    """``tiles`` (B, C, h, w) at ``starts`` with box b (``[y0, y1, x0, x1)``) of each taken from
+    ``source`` (1, C, H, W) instead; a new tensor."""
+    size = tiles.shape[2:]
+    rows = starts[:, :1] + np.arange(size[0])  # (B, h) absolute rows
+    cols = starts[:, 1:] + np.arange(size[1])
+    inside = ((rows >= boxes[:, :1]) & (rows < boxes[:, 1:2]))[:, :, None] & (
+        (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])
+    )[:, None, :]
+    filled = _gather(source, starts, list(size))
+    return torch.where(torch.from_numpy(inside)[:, None], filled, tiles)
 
 
 def build_program(model: nn.Module, path: str) -> Program | None:

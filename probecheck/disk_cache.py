@@ -20,6 +20,7 @@ off. Elsewhere (the CLI, the API) nothing is cached on disk unless :func:`use` i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -84,10 +85,8 @@ class DiskCache:
             path.unlink(missing_ok=True)
             self.misses += 1
             return None
-        try:
+        with contextlib.suppress(OSError):  # (read-only cache: still usable)
             os.utime(path)  # recently used: evicted last
-        except OSError:
-            pass
         self.hits += 1
         return array
 

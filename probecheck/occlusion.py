@@ -297,9 +297,8 @@ def _region_batch(
     """(B, C, h, w): the region's cells of the unoccluded ``target`` map, with each patch's
     recomputed tile (``changed[b]`` at ``at[b]``) written over them."""
     region = target[:, :, first[0] : first[0] + size[0], first[1] : first[1] + size[1]]
-    cells = region.expand(len(changed), -1, -1, -1).clone()
-    splice(cells, np.tile(first, (len(changed), 1)), changed, at)
-    return cells
+    cells = region.expand(len(changed), -1, -1, -1)
+    return splice(cells, np.tile(first, (len(changed), 1)), changed, at)
 
 
 def occlude(

@@ -121,7 +121,7 @@ def test_the_size_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         disk_cache.max_bytes_from_env()
 
 
-# what is stored: altered images and activations ----------------------------------------------------
+# what is stored: altered images and activations -------------------------------------------------
 
 
 def test_masked_images_are_stored_by_image_region_and_method(stored: DiskCache) -> None:
@@ -194,7 +194,7 @@ def test_a_warm_probe_runs_no_forward_and_gives_the_same_bytes(
     assert stored.misses == misses + 2 + 2 + 1 + 1 + 1
 
 
-# a whole run, cold then warm ------------------------------------------------------------------------
+# a whole run, cold then warm ---------------------------------------------------------------------
 
 
 def _without_counts(document: dict) -> dict:

@@ -8,7 +8,8 @@
 3. suite time with the same images and 1×, 10×, 50× the claims (goal: flat);
 4. ``find`` over every layer with a paired altered image vs two full bare forwards (goal ≤ 1.3×);
 5. occlusion maps: ``figure_occlusion()`` of ``benchmarks/bench_occlusion.py``;
-6. ``pytest`` on an unrelated test file with and without the plugin (goal: no difference).
+6. ``pytest`` on an unrelated test file with and without the plugin (goal: no difference);
+7. the example suite rerun warm, with the persistent cache filled, vs cold (goal ≤ 0.2×).
 
 Where a timed goal is missed, the line names the function that bounds it (cProfile, most
 internal time). Run: ``python benchmarks/run.py [--repeats N] [--threads T] [--only 1,3]``.
@@ -90,15 +91,16 @@ def figure_activations(args: Any) -> str:
 
 
 # 2 and 3: the suite through pytest, in this process ----------------------------------------------
-def run_suite(spec_dir: Path, report: Path) -> dict[str, Any]:
-    """``pytest --probe-specs spec_dir`` here, with every shared network's cache cleared first."""
+def run_suite(spec_dir: Path, report: Path, *cache: str) -> dict[str, Any]:
+    """``pytest --probe-specs spec_dir`` here, with every shared network's cache cleared first;
+    pytest's cache (and so probecheck's disk cache) off unless ``cache`` gives its options."""
     import pytest
 
     from probecheck import probe as probe_module
 
     for loaded in probe_module._LOADED.values():
         loaded.clear_cache()
-    args = ["-q", "-p", "no:cacheprovider", "--probe-specs", str(spec_dir)]
+    args = ["-q", *(cache or ("-p", "no:cacheprovider")), "--probe-specs", str(spec_dir)]
     args += ["--probe-report", str(report), "--probe-diagnostics", "none"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         code = pytest.main(args)
@@ -193,6 +195,50 @@ def figure_claim_scale(args: Any, scratch: Path) -> str:
     if worst > 1.05:
         line += bound_by(cases[SCALES[-1]])
     return line
+
+
+# 7 ------------------------------------------------------------------------------------------------
+WARM_GOAL = 0.2
+
+
+def figure_warm_rerun(args: Any, scratch: Path) -> str:
+    """The example suite cold (pytest's cache cleared) and warm (its disk cache filled)."""
+    cache_dir = scratch / "pytest-cache"
+    option = ("-o", f"cache_dir={cache_dir}")
+    cases = {
+        "cold": lambda: run_suite(_common.SPECS, scratch / "report-cold", *option, "--cache-clear"),
+        "warm": lambda: run_suite(_common.SPECS, scratch / "report-warm", *option),
+    }
+    times = _common.interleaved(
+        cases, max(3, args.repeats // 2), args.warmup, budget_s=args.budget / 2, min_rounds=3
+    )
+    cold, warm = _common.ms(times["cold"]), _common.ms(times["warm"])
+    ratio = warm / cold
+    same = _same_numbers(scratch / "report-cold", scratch / "report-warm")
+    stored = sum(f.stat().st_size for f in cache_dir.rglob("*.npy"))
+    line = (
+        f"7. warm rerun of specs/ with the persistent cache (pytest in this process, memory "
+        f"caches cleared; imports and model loading not included): warm "
+        f"{_common.fmt_ms(warm / 1e3)} s / cold (--cache-clear) {_common.fmt_ms(cold / 1e3)} s "
+        f"= {_common.fmt_ratio(ratio)} (goal ≤ {WARM_GOAL:g}×, {verdict(ratio, WARM_GOAL)}; "
+        f"{_common.rounds(times)} rounds; results identical: {same}; {stored / 2**20:.1f} MiB "
+        "on disk)"
+    )
+    if ratio > WARM_GOAL:
+        line += bound_by(cases["warm"])
+    return line
+
+
+def _same_numbers(cold: Path, warm: Path) -> str:
+    """'yes' when the two results.json hold the same claims, numbers and verdicts."""
+
+    def numbers(report: Path) -> str:
+        document = json.loads((report / "results.json").read_text())
+        for claim in document["claims"]:
+            claim.pop("forward_passes", None)
+        return json.dumps(document["claims"])
+
+    return "yes" if numbers(cold) == numbers(warm) else "NO"
 
 
 # 4 ------------------------------------------------------------------------------------------------
@@ -293,6 +339,7 @@ FIGURES = {
     4: lambda args, scratch: figure_find(args),
     5: lambda args, scratch: figure_occlusion(args),
     6: figure_plugin_cost,
+    7: figure_warm_rerun,
 }
 
 

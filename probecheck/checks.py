@@ -7,6 +7,8 @@ forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -14,7 +16,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from probecheck import metrics
+from probecheck import disk_cache, metrics
+from probecheck import regions as regions_module
 from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
 from probecheck.occlusion import Occlusion, occlude
@@ -514,7 +517,10 @@ def _occlusion_case(
     )
     peak_in, peak_x, peak_y, map_in, map_out, iou = batch.measured(
         ("occlusion-maps", *sweep_key, check.quantile if check.iou_at_least is not None else None),
-        lambda: _occlusion_numbers(sweep, region, rgb.shape[:2], A.shape[0], check),
+        lambda: disk_cache.remember(  # and so do reruns, from the disk cache where there is one
+            _numbers_key(sweep, region, A.shape[0], check),
+            lambda: _occlusion_numbers(sweep, region, rgb.shape[:2], A.shape[0], check),
+        ),
     )
     quiet = metrics.silent(sweep.base, metrics.channel_peaks(A))
     columns = {"base": sweep.base, "map_in": map_in, "map_out": map_out}
@@ -549,6 +555,22 @@ def _occlusion_case(
     )
     order = np.where(quiet, -np.inf, map_in - map_out)  # alternatives: most focused first
     return result, ok, order
+
+
+def _numbers_key(
+    sweep: Occlusion, region: NDArray[np.bool_], channels: int, check: OcclusionCheck
+) -> dict[str, Any] | None:
+    """Everything the scored maps depend on, for the disk cache; None for a sweep with no key."""
+    if not sweep.key:
+        return None
+    mask = hashlib.sha256(str(region.shape).encode() + np.packbits(region).tobytes())
+    quantile = check.quantile if check.iou_at_least is not None else None
+    code = disk_cache.code_digest(sys.modules[__name__], metrics, regions_module)
+    return {"kind": "occlusion-numbers", "sweep": sweep.key, "region": mask.hexdigest()} | {
+        "channels": channels,
+        "quantile": quantile,
+        "code": code,
+    }
 
 
 def _occlusion_numbers(

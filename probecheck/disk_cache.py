@@ -1,10 +1,12 @@
 """A persistent cache of arrays (activations, altered images) between runs, bounded in size.
 
-Each entry is one ``.npy`` file named by the sha256 of its key: a JSON object of everything the
-array depends on (for activations: the model's sha256, architecture, seed, preprocessing,
-device, thread count, library versions, the image's pixel digest and the layer; for altered
-images: the pixels, the region's mask, the method and seed, and the masking code itself). Any
-change of any part is another file, so a stale entry is never read; it just ages out.
+Each entry is one ``.npy`` file (``.npz`` for several arrays) named by the sha256 of its key: a
+JSON object of everything the arrays depend on. For activations: the model's sha256,
+architecture, seed, preprocessing, device, thread count, library versions, the image's pixel
+digest and the layer; for altered images: the pixels, the region's mask, the method and the
+digest of the masking code; for occlusion sweeps and their scored maps: an activation's key plus
+the region, patch, stride, fill and the digest of the code that computes them. Any change of any
+part is another file, so a stale entry is never read; it just ages out.
 
 Files are written atomically (:mod:`probecheck.atomic`): two xdist workers writing the same key
 write the same bytes, and the last ``os.replace`` wins; a reader sees a whole file or none.
@@ -21,9 +23,11 @@ off. Elsewhere (the CLI, the API) nothing is cached on disk unless :func:`use` i
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +37,10 @@ __all__ = [
     "DEFAULT_MAX_MB",
     "DiskCache",
     "active",
+    "code_digest",
     "key_digest",
     "release",
+    "remember",
     "use",
     "use_pytest_cache",
 ]
@@ -68,41 +74,57 @@ class DiskCache:
         self.hits = 0
         self.misses = 0
 
-    def _path(self, key: dict[str, Any]) -> Path:
-        return self.directory / f"{key_digest(key)}.npy"
+    def _path(self, key: dict[str, Any], suffix: str = ".npy") -> Path:
+        return self.directory / f"{key_digest(key)}{suffix}"
 
     def get(self, key: dict[str, Any]) -> Any | None:
         """The array stored under ``key``, or None (also for an unreadable entry, removed)."""
+        return self._read(self._path(key), lambda data: data)
+
+    def get_arrays(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The named arrays stored under ``key`` by :meth:`put_arrays`, or None."""
+        return self._read(self._path(key, ".npz"), lambda data: {k: data[k] for k in data.files})
+
+    def _read(self, path: Path, unpack: Any) -> Any | None:
         import numpy as np
 
-        path = self._path(key)
         try:
-            array = np.load(path, allow_pickle=False)
+            with open(path, "rb") as handle:
+                value = unpack(np.load(handle, allow_pickle=False))
         except FileNotFoundError:
             self.misses += 1
             return None
-        except (OSError, ValueError, EOFError):  # damaged by hand or disk: forget it
+        except (OSError, ValueError, EOFError, KeyError):  # damaged by hand or disk: forget it
             path.unlink(missing_ok=True)
             self.misses += 1
             return None
         with contextlib.suppress(OSError):  # (read-only cache: still usable)
             os.utime(path)  # recently used: evicted last
         self.hits += 1
-        return array
+        return value
 
     def put(self, key: dict[str, Any], array: Any) -> None:
         """Store ``array`` under ``key`` (atomically), then keep the directory under the cap."""
         import numpy as np
 
-        path = self._path(key)
+        self._write(self._path(key), lambda handle: np.save(handle, array, allow_pickle=False))
+
+    def put_arrays(self, key: dict[str, Any], arrays: dict[str, Any]) -> None:
+        """Store several named arrays under ``key`` (one uncompressed ``.npz``)."""
+        import numpy as np
+
+        self._write(self._path(key, ".npz"), lambda handle: np.savez(handle, **arrays))
+
+    def _write(self, path: Path, save: Any) -> None:
         try:
-            write_atomic(path, lambda handle: np.save(handle, array, allow_pickle=False))
+            write_atomic(path, save)
         except OSError:  # a full or read-only disk costs the cache, never the run
             return
         if self._total is None:
             self._total = self._count()
         else:
-            self._total += path.stat().st_size if path.exists() else 0
+            with contextlib.suppress(OSError):
+                self._total += path.stat().st_size
         if self._total > self.max_bytes:
             self.evict(int(self.max_bytes * EVICT_TO))
 
@@ -110,7 +132,7 @@ class DiskCache:
         entries = []
         with os.scandir(self.directory) as scan:
             for entry in scan:
-                if entry.name.endswith(".npy") and not entry.name.startswith("."):
+                if entry.name.endswith((".npy", ".npz")) and not entry.name.startswith("."):
                     try:
                         stat = entry.stat()
                     except FileNotFoundError:  # evicted by another worker meanwhile
@@ -131,6 +153,34 @@ class DiskCache:
             path.unlink(missing_ok=True)
             total -= size
         self._total = total
+
+
+def code_digest(*modules: Any) -> str:
+    """sha256 of the modules' source files: a key part, so an edit to the code that computes
+    an entry invalidates it."""
+    return _code_digest(tuple(module.__file__ for module in modules))
+
+
+@functools.cache
+def _code_digest(files: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
+
+
+def remember(key: dict[str, Any] | None, compute: Callable[[], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """``compute()`` (a tuple of arrays), read from the active cache when stored under ``key``
+    and stored there otherwise; computed alone where there is no cache or no key."""
+    stored = _ACTIVE
+    if stored is None or key is None:
+        return compute()
+    found = stored.get_arrays(key)
+    if found is not None:
+        return tuple(found[str(i)] for i in range(len(found)))
+    value = compute()
+    stored.put_arrays(key, {str(i): array for i, array in enumerate(value)})
+    return value
 
 
 def max_bytes_from_env() -> int:

@@ -5,8 +5,7 @@ Every method returns a new uint8 image that differs from the input only inside t
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
+import sys
 
 import numpy as np
 from numpy.typing import NDArray
@@ -139,18 +138,10 @@ def _stored_key(pixels: Image8, region: BoolMask, method: str) -> dict[str, obje
         "image": image.hexdigest(),
         "mask": mask.hexdigest(),
         "method": method,
-        "code": _code_digest(),
+        "code": disk_cache.code_digest(sys.modules[__name__]),
         "numpy": np.__version__,
         "skimage": skimage.__version__,
     }
-
-
-@functools.cache
-def _code_digest() -> str:
-    """sha256 of this module's source: an edit to the masking invalidates stored results."""
-    import hashlib
-
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def filled_image(image: Image8, method: str, *, size: float) -> Image8:

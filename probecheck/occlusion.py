@@ -31,6 +31,8 @@ last bits of a cell may differ (about 5e-7 of the largest drop on SqueezeNet; te
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +41,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from probecheck import metrics
+from probecheck import cone, disk_cache, masking, metrics
 from probecheck.cone import POINTWISE as _POINTWISE
 from probecheck.cone import Program, build_program, splice
 from probecheck.errors import ProbecheckError
@@ -47,6 +49,7 @@ from probecheck.masking import filled_image
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions
 from probecheck.spec.models import OCCLUSION_FILLS
+from probecheck.zoo.images import image_digest
 
 __all__ = [
     "OCCLUSION_FILLS",
@@ -225,6 +228,7 @@ class Occlusion:
     forwards: int  # batched forward passes run
     crop: tuple[int, int, int, int] | None  # (y0, y1, x0, x1) of the input run, or None (whole)
     incremental: bool = False  # only each patch's cone was recomputed (probecheck.cone)
+    key: str = ""  # digest of everything the numbers depend on (the disk cache's key)
 
     @property
     def positions(self) -> int:
@@ -342,6 +346,15 @@ def occlude(
     weights = area_fractions(region, full.shape[1:])
     if weights.sum() <= 0:
         raise ProbecheckError("the region covers no cell of the layer's map")
+    settings = {"patch": patch, "stride": stride, "fill": fill, "batch_size": batch_size}
+    settings |= {"use_geometry": use_geometry, "incremental": incremental}
+    key = _sweep_key(probe, rgb, path, weights, settings)
+    stored = disk_cache.active()
+    found = stored.get_arrays(key) if stored is not None else None
+    if found is not None:  # the same sweep, run before: its numbers, bit for bit
+        if progress is not None:
+            progress(len(starts_y) * len(starts_x))
+        return _stored_sweep(found, starts_y, starts_x, patch, stride, fill, (height, width), key)
     scale = (rgb.shape[0] / height + rgb.shape[1] / width) / 2
     images = probe.prepare([rgb, filled_image(rgb, fill, size=patch * scale)])
     image, baseline = images[:1], images[1:]
@@ -377,7 +390,7 @@ def occlude(
         assert result is not None  # whole images are the full image's own cells
     drops, base, forwards = result
     whole = window == (0, height, 0, width)
-    return Occlusion(
+    sweep = Occlusion(
         drops=drops,
         base=base,
         starts_y=starts_y,
@@ -390,6 +403,65 @@ def occlude(
         forwards=forwards,
         crop=None if whole else window,
         incremental=used_cone,
+        key=disk_cache.key_digest(key),
+    )
+    if stored is not None:
+        stored.put_arrays(key, _sweep_arrays(sweep))
+    return sweep
+
+
+def _sweep_key(
+    probe: Probe,
+    rgb: NDArray[np.uint8],
+    path: str,
+    weights: Floats,
+    settings: dict[str, object],
+) -> dict[str, object]:
+    """Everything a sweep's numbers depend on: the disk cache's key (:mod:`disk_cache`)."""
+    region = hashlib.sha256(str(weights.shape).encode() + weights.tobytes()).hexdigest()
+    code = disk_cache.code_digest(sys.modules[__name__], cone, masking, metrics)
+    activation = probe.activation_key(image_digest(rgb), path)
+    return {**activation, "kind": "occlusion", "region": region, "code": code, **settings}
+
+
+def _sweep_arrays(sweep: Occlusion) -> dict[str, NDArray]:
+    """The sweep's numbers and how it ran, as arrays for the disk cache."""
+    how = [sweep.skipped, sweep.forwards, int(sweep.incremental)]
+    return {
+        "drops": sweep.drops,
+        "base": sweep.base,
+        "how": np.array(how, dtype=np.int64),
+        "crop": np.array(sweep.crop or (), dtype=np.int64),
+    }
+
+
+def _stored_sweep(
+    arrays: dict[str, NDArray],
+    starts_y: list[int],
+    starts_x: list[int],
+    patch: int,
+    stride: int,
+    fill: str,
+    input_size: tuple[int, int],
+    key: dict[str, object],
+) -> Occlusion:
+    """A sweep read back from the disk cache (see :func:`_sweep_arrays`)."""
+    skipped, forwards, incremental = (int(v) for v in arrays["how"])
+    crop = tuple(int(v) for v in arrays["crop"])
+    return Occlusion(
+        drops=arrays["drops"],
+        base=arrays["base"],
+        starts_y=starts_y,
+        starts_x=starts_x,
+        patch=patch,
+        stride=stride,
+        fill=fill,
+        input_size=input_size,
+        skipped=skipped,
+        forwards=forwards,
+        crop=crop if len(crop) == 4 else None,  # type: ignore[arg-type]
+        incremental=bool(incremental),
+        key=disk_cache.key_digest(key),
     )
 
 

@@ -173,7 +173,7 @@ class Probe:
                 for path, array in output.items():
                     self._cache.put((digest, path), array)
                     if stored is not None:
-                        stored.put(self._disk_key(digest, path), array)
+                        stored.put(self.activation_key(digest, path), array)
         results = []
         for digest in digests:
             result = {}
@@ -195,7 +195,7 @@ class Probe:
             for path in paths.values():
                 if self._cache.get((digest, path)) is not None:
                     continue
-                array = stored.get(self._disk_key(digest, path))
+                array = stored.get(self.activation_key(digest, path))
                 if array is not None:
                     self._cache.put((digest, path), array)
                 else:
@@ -203,7 +203,7 @@ class Probe:
                     layers.add(path)
         return still, layers
 
-    def _disk_key(self, digest: str, path: str) -> dict[str, object]:
+    def activation_key(self, digest: str, path: str) -> dict[str, object]:
         """Everything an activation depends on: the disk cache's key (:mod:`disk_cache`)."""
         import torchvision
 

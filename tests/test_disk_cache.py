@@ -199,9 +199,10 @@ def test_a_warm_probe_runs_no_forward_and_gives_the_same_bytes(
 
 def _without_counts(document: dict) -> dict:
     """The document less what a warm run must change: its time and the forward passes run."""
-    kept = {k: v for k, v in document.items() if k not in ("created", "forward_passes")}
+    counts = ("created", "forward_passes", "occluded_passes")
+    kept = {k: v for k, v in document.items() if k not in counts}
     kept["claims"] = [
-        {k: v for k, v in claim.items() if k != "forward_passes"} for claim in kept["claims"]
+        {k: v for k, v in claim.items() if k not in counts} for claim in kept["claims"]
     ]
     return kept
 
@@ -230,12 +231,58 @@ def test_a_warm_run_of_the_specs_gives_identical_results(
     assert cold["forward_passes"] > 0 and any(stored.glob("*.npy"))
     warm = _run(pytester, "warm")
     assert warm["forward_passes"] == 0  # every activation came from the disk
+    assert cold["occluded_passes"] > 0 and warm["occluded_passes"] == 0  # and the sweeps
     assert json.dumps(_without_counts(warm)) == json.dumps(_without_counts(cold))
     assert disk_cache.active() is None  # switched off with the run
 
     again = _run(pytester, "cleared", "--cache-clear")  # pytest's switch empties it
     assert again["forward_passes"] == cold["forward_passes"]
+    assert again["occluded_passes"] == cold["occluded_passes"]
     assert json.dumps(_without_counts(again)) == json.dumps(_without_counts(cold))
 
     off = _run(pytester, "off", "-p", "no:cacheprovider")  # and this one turns it off
     assert off["forward_passes"] == cold["forward_passes"]
+
+
+def test_occlusion_sweeps_are_stored_by_everything_they_depend_on(
+    real_probe, stored: DiskCache
+) -> None:
+    from probecheck.occlusion import occlude
+    from probecheck.probe import Probe
+    from probecheck.regions import rasterise
+    from probecheck.zoo.builders import Built
+    from probecheck.zoo.images import load_image
+
+    small = Probe(
+        Built(
+            real_probe.model, replace(real_probe.preprocessing, size=(99, 99)), real_probe.identity
+        )
+    )
+    face = load_image(FACE)
+    region = rasterise(face.shape[:2], boxes=[[100, 110, 150, 140]])
+    args = {"patch": 24, "stride": 20, "fill": "mean"}
+    cold = occlude(small, face, "fire3-concat", region, **args)
+    passes = small.occluded_passes
+    warm = occlude(small, face, "fire3-concat", region, **args)
+    assert small.occluded_passes == passes  # nothing run
+    assert (
+        warm.drops.tobytes() == cold.drops.tobytes() and warm.base.tobytes() == cold.base.tobytes()
+    )
+    assert (warm.skipped, warm.forwards, warm.crop, warm.incremental, warm.key) == (
+        cold.skipped,
+        cold.forwards,
+        cold.crop,
+        cold.incremental,
+        cold.key,
+    )
+    others = [
+        ("fire3-concat", region, {**args, "patch": 25}),
+        ("fire3-concat", region, {**args, "fill": "gray"}),
+        ("fire3-concat", region, {**args, "incremental": False}),
+        ("fire3-concat", rasterise(face.shape[:2], boxes=[[100, 110, 150, 150]]), args),
+        ("fire2-concat", region, args),
+    ]
+    for layer, where, settings in others:
+        before = small.occluded_passes
+        other = occlude(small, face, layer, where, **settings)
+        assert small.occluded_passes > before and other.key != cold.key

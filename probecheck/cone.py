@@ -27,28 +27,11 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-__all__ = ["POINTWISE", "Program", "build_program", "splice"]
+from probecheck.zoo.geometry import POINTWISE
+
+__all__ = ["Program", "build_program", "splice"]
 
 Ints = NDArray[np.int64]
-
-
-#: Modules that act on each cell alone (or on a cell's channels): a tile passes through whole.
-POINTWISE = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SiLU,
-    nn.GELU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Hardswish,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.BatchNorm2d,
-    nn.LocalResponseNorm,
-    nn.Identity,
-)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ last bits of a cell may differ (about 5e-7 of the largest drop on SqueezeNet; te
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import sys
 from collections.abc import Callable
@@ -42,13 +41,15 @@ from numpy.typing import NDArray
 from torch import nn
 
 from probecheck import cone, disk_cache, masking, metrics
-from probecheck.cone import POINTWISE as _POINTWISE
 from probecheck.cone import Program, build_program, splice
 from probecheck.errors import ProbecheckError
 from probecheck.masking import filled_image
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions
 from probecheck.spec.models import OCCLUSION_FILLS
+from probecheck.zoo.archs import geometry_for
+from probecheck.zoo.forward import hooked_forward
+from probecheck.zoo.geometry import Axis, Geometry
 from probecheck.zoo.images import image_digest
 
 __all__ = [
@@ -69,140 +70,10 @@ CROP_BATCH = 32
 CONE_BATCH = 64
 
 
-class _StopForward(Exception):
-    """Raised from the layer's hook: nothing after it is needed."""
-
-
-# geometry ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One axis of a layer's geometry: cell ``o`` sees input pixels ``o·jump + start`` onward,
-    ``size`` of them (``start`` < 0 where the receptive field reaches into padding)."""
-
-    jump: int = 1
-    start: int = 0
-    size: int = 1
-
-    def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> Axis:
-        """The geometry after a sliding window (convolution or pooling) on this one."""
-        return Axis(
-            jump=self.jump * stride,
-            start=self.start - padding * self.jump,
-            size=self.size + (kernel - 1) * dilation * self.jump,
-        )
-
-    def union(self, other: Axis) -> Axis | None:
-        """Two parallel branches concatenated: they must step alike; their fields join."""
-        if other.jump != self.jump:
-            return None
-        start = min(self.start, other.start)
-        end = max(self.start + self.size, other.start + other.size)
-        return Axis(self.jump, start, end - start)
-
-    def span(self, cell: int) -> tuple[int, int]:
-        """The input pixels [first, last] that cell ``cell`` sees (may reach past the image)."""
-        first = cell * self.jump + self.start
-        return first, first + self.size - 1
-
-
-Geometry = tuple[Axis, Axis]
-
-
-def _pair(value: object) -> tuple[int, int] | None:
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value  # type: ignore[return-value]
-    return None  # 'same'/'valid' padding strings and the like: not analysed
-
-
-def _window(module: nn.Module, geometry: Geometry) -> Geometry | None:
-    """Conv2d, MaxPool2d or AvgPool2d applied to ``geometry``; None for anything else."""
-    if isinstance(module, nn.Conv2d):
-        if module.padding_mode != "zeros":
-            return None
-        kernel, stride = _pair(module.kernel_size), _pair(module.stride)
-        padding, dilation = _pair(module.padding), _pair(module.dilation)
-    elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        kernel = _pair(module.kernel_size)
-        stride = _pair(module.stride if module.stride else module.kernel_size)
-        padding = _pair(module.padding)
-        dilation = _pair(getattr(module, "dilation", 1))
-    else:
-        return None
-    if None in (kernel, stride, padding, dilation):
-        return None
-    return (
-        geometry[0].window(kernel[0], stride[0], padding[0], dilation[0]),  # type: ignore[index]
-        geometry[1].window(kernel[1], stride[1], padding[1], dilation[1]),  # type: ignore[index]
-    )
-
-
-def _fire_class() -> type | None:
-    try:
-        from torchvision.models.squeezenet import Fire
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        return None
-    return Fire
-
-
-def _through(module: nn.Module, geometry: Geometry, inner: list[str]) -> Geometry | None:
-    """The geometry after ``module`` (or after its submodule ``inner``, a path inside it)."""
-    if isinstance(module, _POINTWISE):
-        return None if inner else geometry
-    fire = _fire_class()
-    if fire is not None and isinstance(module, fire):
-        squeezed = _window(module.squeeze, geometry)
-        if squeezed is None:
-            return None
-        branch = inner[0] if inner else ""
-        if branch.startswith("squeeze"):
-            return squeezed
-        one = _window(module.expand1x1, squeezed)
-        three = _window(module.expand3x3, squeezed)
-        if branch.startswith("expand1x1"):
-            return one
-        if branch.startswith("expand3x3"):
-            return three
-        if one is None or three is None or branch:
-            return None
-        joined = (one[0].union(three[0]), one[1].union(three[1]))
-        return None if None in joined else joined  # type: ignore[return-value]
-    if isinstance(module, nn.Sequential):
-        children = list(module.named_children())
-        stop = len(children)
-        if inner:
-            names = [name for name, _ in children]
-            if inner[0] not in names:
-                return None
-            stop = names.index(inner[0])
-        for _, child in children[:stop]:
-            geometry = _through(child, geometry, [])  # type: ignore[assignment]
-            if geometry is None:
-                return None
-        if inner:
-            return _through(children[stop][1], geometry, inner[1:])
-        return geometry
-    if inner:
-        return None
-    return _window(module, geometry)
-
-
 def layer_geometry(model: nn.Module, path: str) -> Geometry | None:
-    """(rows, cols) geometry of the layer at ``path``, or None where it cannot be derived.
-
-    Derived for torchvision networks whose ``forward`` begins with ``features(x)`` (SqueezeNet,
-    VGG, AlexNet) and layers inside ``features``: Conv2d, Max/AvgPool2d (ceil mode too),
-    pointwise modules, and SqueezeNet's Fire with its two concatenated expand branches.
-    """
-    from torchvision.models import VGG, AlexNet, SqueezeNet
-
-    parts = path.split(".")
-    if not isinstance(model, (SqueezeNet, VGG, AlexNet)) or parts[0] != "features":
-        return None
-    return _through(model.features, (Axis(), Axis()), parts[1:])
+    """(rows, cols) geometry of the layer at ``path``, as the architecture's profile derives it
+    (:mod:`probecheck.zoo.archs`); None where it cannot be derived (whole images are run)."""
+    return geometry_for(model, path)
 
 
 # the sweep ---------------------------------------------------------------------------------------
@@ -268,27 +139,12 @@ def _influence(weights: Floats, geometry: Geometry, size: tuple[int, int]) -> ND
     return mask
 
 
-def _layer_output(probe: Probe, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+def _layer_output(probe: Probe, path: str, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """The module's output for ``batch``; the forward stops there."""
-    captured: list[torch.Tensor] = []
-
-    def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-        if not isinstance(output, torch.Tensor):
-            raise ProbecheckError(f"the layer returns {type(output).__name__}, not a tensor")
-        captured.append(output)
-        raise _StopForward
-
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.inference_mode(), contextlib.suppress(_StopForward):
-            probe.model(batch)
-    finally:
-        handle.remove()
+    output = hooked_forward(probe.model, batch, {path: module})[path]
     probe.occluded_passes += len(batch)
     probe.batches += 1
-    if not captured:
-        raise ProbecheckError("the layer never ran in the forward pass")
-    return captured[0]
+    return output
 
 
 def _region_batch(
@@ -373,7 +229,7 @@ def occlude(
             for j, sx in enumerate(starts_x):
                 relevant[i, j] = influence[sy : sy + patch, sx : sx + patch].any()
 
-    sweep = _Sweep(probe, module, image, baseline, full, weights, starts_y, starts_x, patch)
+    sweep = _Sweep(probe, path, module, image, baseline, full, weights, starts_y, starts_x, patch)
     result = None
     program = build_program(probe.model, path) if geometry is not None and incremental else None
     if program is not None:
@@ -470,6 +326,7 @@ class _Sweep:
     """What every run of the sweep shares: the network, the inputs and the region's cells."""
 
     probe: Probe
+    path: str
     module: nn.Module
     image: torch.Tensor  # (1, 3, H, W) preprocessed
     baseline: torch.Tensor  # (1, 3, H, W) the fill, preprocessed
@@ -517,7 +374,7 @@ class _Sweep:
                 ys = slice(max(sy, y0) - y0, min(sy + self.patch, y1) - y0)
                 xs = slice(max(sx, x0) - x0, min(sx + self.patch, x1) - x0)
                 batch[k, :, ys, xs] = baseline[0, :, ys, xs]
-            output = _layer_output(self.probe, self.module, batch)
+            output = _layer_output(self.probe, self.path, self.module, batch)
             forwards += 1
             picked = output[:, :, cells[0], cells[1]].to("cpu", torch.float64)
             if tuple(picked.shape[2:]) != tuple(weights.shape):

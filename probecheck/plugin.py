@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from probecheck.probe import Probe
     from probecheck.results import ClaimResult
     from probecheck.spec import Claim, Spec
+    from probecheck.zoo.request import ModelRequest
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 RESULT_ATTR = "probecheck_result"
 SPEC_ERROR_ATTR = "probecheck_spec_error"
-TILE_ATTR = "probecheck_tile"
 DIAGNOSTIC_MODES = ("failed", "all", "none")
 
 
@@ -143,16 +143,20 @@ class _Session:
         inside = any(root in resolved.parents for root in self.roots)
         return inside and _has_claims_key(resolved)
 
-    def model_for(self, spec: Spec) -> dict[str, Any]:
-        """The network ``spec`` is checked on: its own model, or the override (arch, weights, seed,
-        device); its preprocessing is :func:`_preprocessing_for`'s."""
+    def model_for(self, spec: Spec) -> ModelRequest:
+        """The network ``spec`` is checked on and how its images are prepared: its own model
+        under the session's options (:func:`probecheck.zoo.request.resolve_model`)."""
+        from probecheck.zoo.request import Overrides, resolve_model
+
         option = self.config.option
-        arch = option.probe_arch or spec.model.arch
-        weights = option.probe_weights or spec.model.weights
-        if not option.probe_weights and (spec.base_dir / weights).is_file():
-            weights = str(spec.base_dir / weights)  # a checkpoint named relative to the spec
-        seed = option.probe_seed if option.probe_seed is not None else spec.model.seed
-        return {"arch": arch, "weights": weights, "seed": seed, "device": option.probe_device}
+        overrides = Overrides(
+            arch=option.probe_arch,
+            weights=option.probe_weights,
+            seed=option.probe_seed,
+            preprocess=option.probe_preprocess,
+            device=option.probe_device,
+        )
+        return resolve_model(spec.model, overrides, base_dir=spec.base_dir, spec_path=spec.path)
 
     # hooks of this session (registered as a plugin in pytest_configure) ----------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -351,11 +355,8 @@ class SpecFile(pytest.File):
         from probecheck.validate import check_against_network
 
         self._spec = load_spec(self.path)
-        option = self.config.option
         model = self.config.stash[_KEY].model_for(self._spec)
-        arch, weights = model["arch"], model["weights"]
-        overridden = {f for f in ("arch", "weights") if getattr(option, f"probe_{f}")}
-        check_against_network(self._spec, arch, weights, overridden=overridden)
+        check_against_network(self._spec, model.arch, model.weights, overridden=model.overridden)
         for claim in self._spec.claims:
             yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
 
@@ -428,8 +429,7 @@ class ClaimItem(pytest.Item):
         probe = None
         before = 0
         try:
-            preprocessing = _preprocessing_for(spec, self.config.option)
-            probe = shared_probe(**state.model_for(spec), **preprocessing)
+            probe = shared_probe(**state.model_for(spec).load_arguments())
             _freeze_once()
             before = probe.forward_passes
             self.spec_file.prefetch(self, probe)
@@ -448,7 +448,12 @@ class ClaimItem(pytest.Item):
         if state.diagnostics == "all" or (state.diagnostics == "failed" and not self.result.passed):
             from probecheck.render.tiles import write_claim_tile
 
-            self.tile = write_claim_tile(self.result, state.report_dir, stem=self._tile_stem())
+            baseline = _on_baseline_model(
+                state, self.claim, spec, self.spec_file.inputs, self.result
+            )
+            self.tile = write_claim_tile(
+                self.result, state.report_dir, stem=self._tile_stem(), baseline=baseline
+            )
         self._record_properties()
         if not self.result.passed:
             raise ClaimFailed(self.result, self.tile)
@@ -522,15 +527,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     setattr(report, RESULT_ATTR, json.dumps(item.result.to_dict()))
     setattr(report, SPEC_ERROR_ATTR, item.spec_error)
-    if item.tile is not None:
-        setattr(report, TILE_ATTR, str(item.tile))
-        if item.config.pluginmanager.hasplugin("html"):
-            import base64
+    if item.tile is not None and item.config.pluginmanager.hasplugin("html"):
+        import base64
 
-            from pytest_html import extras  # attach the tile: base64, so the report keeps a copy
+        from pytest_html import extras  # attach the tile: base64, so the report keeps a copy
 
-            tile = base64.b64encode(item.tile.read_bytes()).decode("ascii")
-            report.extras = [*getattr(report, "extras", []), extras.png(tile, name=item.tile.name)]
+        tile = base64.b64encode(item.tile.read_bytes()).decode("ascii")
+        report.extras = [*getattr(report, "extras", []), extras.png(tile, name=item.tile.name)]
 
 
 # helpers of the session: options read once, kept apart from the hooks that use them ------------
@@ -555,39 +558,50 @@ def _read_baseline_options(
     return tolerance, baseline
 
 
-def _preprocessing_for(spec: Spec, option: Any) -> dict[str, Any]:
-    """The preprocessing arguments of ``shared_probe`` for ``spec`` under the session's options.
+def _on_baseline_model(state: Any, claim: Any, spec: Spec, inputs: Any, result: Any) -> Any:
+    """The claim measured again on the model the baseline recorded, for the tile's side-by-side.
 
-    First found wins: ``--probe-preprocess``, the spec's ``preprocess:`` block, the one a
-    checkpoint records, and for a checkpoint given with ``--probe-weights`` that records none,
-    the preprocessing of the spec's own model (the one it replaces).
+    Only for a claim that regressed, and only where that model is another one (its sha256
+    differs) that loads here; otherwise None, with a note on ``result`` saying why its maps are
+    not drawn (the regressed numbers are listed on the tile either way).
     """
-    from probecheck.zoo.preprocess import Preprocessing, preset
+    if not result.regressions or state.baseline is None or state.baseline_path is None:
+        return None
+    from probecheck.checks import evaluate_claim
+    from probecheck.probe import shared_probe
+    from probecheck.report.baseline import baseline_key
 
-    if option.probe_preprocess:
-        return {
-            "preprocessing": preset(option.probe_preprocess),
-            "source": f"--probe-preprocess {option.probe_preprocess}",
-        }
-    block = spec.model.preprocess
-    if block is not None:
-        given = Preprocessing(
-            size=(block.size[0], block.size[1]),
-            pixel_scale=block.pixel_scale,
-            mean=(block.mean[0], block.mean[1], block.mean[2]),
-            std=(block.std[0], block.std[1], block.std[2]),
-            channel_order=block.channel_order,
+    entry = state.baseline.get("claims", {}).get(baseline_key(result, state.baseline_path), {})
+    model = entry.get("model") if isinstance(entry, dict) else None
+    if not isinstance(model, dict) or not model.get("arch") or not model.get("weights"):
+        result.notes.append("the baseline records no model for this claim: its maps not drawn")
+        return None
+    if model.get("sha256") and model.get("sha256") == (result.model or {}).get("sha256"):
+        return None  # the same weights: nothing to set beside the candidate's maps
+    name = f"{model['arch']} / {model['weights']}"
+    try:
+        from dataclasses import replace
+
+        request = replace(  # the session's preprocessing for the spec, on the baseline's model
+            state.model_for(spec),
+            arch=model["arch"],
+            weights=str(model["weights"]),
+            seed=int(model.get("seed") or 0),
         )
-        return {"preprocessing": given, "source": f"the preprocess: block of {spec.path}"}
-    if option.probe_weights:
-        from probecheck.zoo.builders import weights_preprocessing
-
-        own = spec.model.weights
-        if (spec.base_dir / own).is_file():
-            own = str(spec.base_dir / own)
-        inherited = weights_preprocessing(spec.model.arch, own)
-        return {"inherited": inherited, "source": f"the spec's model ({spec.model.weights})"}
-    return {}
+        probe = shared_probe(**request.load_arguments())
+        if model.get("sha256") and probe.identity.sha256 != model["sha256"]:
+            result.notes.append(
+                f"the baseline's model {name} has other weights here than when it was "
+                "recorded: its maps not drawn"
+            )
+            return None
+        return evaluate_claim(claim, spec, probe, inputs)
+    except Exception as error:  # a picture is not worth failing the run for; say why it is absent
+        first = str(error).splitlines()[0] if str(error) else repr(error)
+        result.notes.append(
+            f"the baseline's model {name} did not load here ({first}): maps not drawn"
+        )
+        return None
 
 
 def _preprocess_header(option: Any) -> list[str]:

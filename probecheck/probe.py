@@ -8,8 +8,8 @@ hook that kept a reference would report post-ReLU numbers for a pre-ReLU layer.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,10 +24,11 @@ from torch import nn
 from probecheck import __version__, disk_cache
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
+from probecheck.zoo.archs import aliases_for
 from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
 from probecheck.zoo.devices import resolve_device
+from probecheck.zoo.forward import hooked_forward
 from probecheck.zoo.images import ImageLike, image_digest, load_image
-from probecheck.zoo.layer_table import squeezenet_version
 from probecheck.zoo.preprocess import Preprocessing
 
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -56,8 +57,13 @@ def probe_threads() -> int:
     return int(given)
 
 
-class _StopForward(Exception):
-    """Raised from a hook once every requested layer has fired: the rest is not needed."""
+def _cpu_copy(output: torch.Tensor) -> torch.Tensor:
+    """A copy on the CPU: the module's own output may be changed in place after the hook."""
+    return output.detach().to("cpu", copy=True)
+
+
+def _shape(output: torch.Tensor) -> tuple[int, ...]:
+    return tuple(output.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,8 @@ class Probe:
         self.occluded_passes = 0
         self._modules = dict(self.model.named_modules())
         self._modules.pop("", None)
-        version = squeezenet_version(self.model)
-        self.aliases: dict[str, str] = names.squeezenet_aliases(version) if version else {}
+        #: The names the architecture's profile offers beside module paths (alias → path).
+        self.aliases: dict[str, str] = aliases_for(self.model)
         self._alias_of = {path: alias for alias, path in self.aliases.items()}
         self._cache = _ActivationCache(cache_bytes)
         #: Images per forward pass: one on a CPU (see CPU_MAX_BATCH); an accelerator gains
@@ -136,8 +142,13 @@ class Probe:
         """The module path that ``layer`` (a module path or an alias) addresses."""
         return names.resolve(layer, list(self._modules), self.aliases)
 
+    def layer(self, layer: str) -> names.Layer:
+        """``layer`` resolved: its module path and alias (its width is known once it ran)."""
+        path = self.resolve(layer)
+        return names.Layer(layer, path, self.alias(path))
+
     def alias(self, path: str) -> str:
-        """The DeepScale/MATLAB name of a module path, or '' where it has none."""
+        """The profile's name of a module path (DeepScale/MATLAB), or '' where it has none."""
         return self._alias_of.get(path, "")
 
     # activations ------------------------------------------------------------------------------
@@ -207,8 +218,12 @@ class Probe:
         """Everything an activation depends on: the disk cache's key (:mod:`disk_cache`)."""
         import torchvision
 
+        from probecheck.zoo import forward
+
+        code = disk_cache.code_digest(sys.modules[__name__], forward)
         return {
             "kind": "activation",
+            "code": code,
             "model": self.identity.sha256,
             "arch": self.identity.arch,
             "seed": self.identity.seed,
@@ -269,38 +284,11 @@ class Probe:
 
         Nothing is cached here; hooks are removed whatever happens.
         """
-        captured: dict[str, torch.Tensor] = {}
-        pending = set(paths)
-
-        def hook_for(path: str):
-            def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-                if not isinstance(output, torch.Tensor):
-                    raise ProbecheckError(
-                        f"layer {path} returns {type(output).__name__}, not a tensor",
-                        fix="probe one of its submodules instead",
-                    )
-                if path in captured:  # a module run twice (ResNet's shared ReLU): keep the first
-                    return
-                captured[path] = output.detach().to("cpu", copy=True)
-                pending.discard(path)
-                if truncate and not pending:
-                    raise _StopForward
-
-            return hook
-
-        handles = [self._modules[path].register_forward_hook(hook_for(path)) for path in paths]
-        try:
-            self._fix_threads()
-            with torch.inference_mode(), contextlib.suppress(_StopForward):
-                self.model(batch)
-        finally:
-            for handle in handles:
-                handle.remove()
+        self._fix_threads()
+        modules = {path: self._modules[path] for path in paths}
+        captured = hooked_forward(self.model, batch, modules, keep=_cpu_copy, truncate=truncate)
         self.forward_passes += len(batch)
         self.batches += 1
-        never = [path for path in paths if path not in captured]
-        if never:
-            raise ProbecheckError(f"layer(s) {', '.join(never)} never ran in the forward pass")
         return [{path: captured[path][i].numpy() for path in paths} for i in range(len(batch))]
 
     def _fix_threads(self) -> None:
@@ -327,24 +315,10 @@ class Probe:
 
     def layers(self) -> list[LayerRow]:
         """Every module: alias, type, output shape at the input size, channels, parameters."""
-        shapes: dict[str, tuple[int, ...]] = {}
-
-        def hook_for(path: str):
-            def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-                if isinstance(output, torch.Tensor):
-                    shapes[path] = tuple(output.shape[1:])
-
-            return hook
-
-        handles = [
-            module.register_forward_hook(hook_for(path)) for path, module in self._modules.items()
-        ]
-        try:
-            with torch.inference_mode():
-                self.model(self.prepare([np.zeros((*self.preprocessing.size, 3), np.uint8)]))
-        finally:
-            for handle in handles:
-                handle.remove()
+        blank = self.prepare([np.zeros((*self.preprocessing.size, 3), np.uint8)])
+        shapes = hooked_forward(
+            self.model, blank, self._modules, keep=_shape, truncate=False, strict=False
+        )
         self.forward_passes += 1
         self.batches += 1
         rows = []

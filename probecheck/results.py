@@ -164,10 +164,6 @@ class ClaimResult:
     regressions: list[str] = field(default_factory=list)  # worse than the recorded baseline
     notes: list[str] = field(default_factory=list)  # e.g. no baseline entry: not compared
 
-    @property
-    def nodeid_name(self) -> str:
-        return self.claim_id
-
     def measured(self) -> str:
         """Measured vs required for every check, e.g. ``drop 0.62 ≥ 0.5, control 0.1 ≤ 0.3``."""
         if self.error:

@@ -15,8 +15,9 @@ import torchvision
 from probecheck.errors import ProbecheckError, SpecError
 from probecheck.spec import Claim, Spec
 from probecheck.spec.models import _suggest
-from probecheck.zoo.builders import NAMED_WEIGHTS, _looks_like_path
+from probecheck.zoo.builders import _looks_like_path
 from probecheck.zoo.layer_table import LayerTable, layer_table
+from probecheck.zoo.weights import NAMED_WEIGHTS, registered
 
 __all__ = ["check_against_network", "network_problems"]
 
@@ -65,13 +66,11 @@ def _weights_problem(arch: str, weights: str) -> tuple[str, str] | None:
     factory = ":" in arch
     if weights == "random":
         return None
-    if weights == "deep-compression":
-        if not factory and arch != "squeezenet1_0":
-            return (
-                f"the deep-compression weights are SqueezeNet v1.0's and do not fit {arch!r}",
-                "use arch: squeezenet1_0 with weights: deep-compression, or other weights",
-            )
-        return None
+    entry = registered(weights)
+    if entry is not None:
+        if entry.fits(arch):
+            return None
+        return entry.misfit(arch), entry.fix() + ", or other weights"
     if _looks_like_path(weights):
         if not Path(weights).is_file():
             return (
@@ -124,7 +123,7 @@ def _channel_problems(
 def _claim_problems(claim: Claim, i: int, table: LayerTable, found: _Found, base: int) -> None:
     """The claim's layer exists and gives channel maps wide enough for its channels."""
     try:
-        path = table.resolve(claim.layer)
+        layer = table.layer(claim.layer)
     except ProbecheckError:
         close = table.closest(claim.layer)
         hint = f" — did you mean '{close[0]}'?" if close else ""
@@ -135,7 +134,7 @@ def _claim_problems(claim: Claim, i: int, table: LayerTable, found: _Found, base
             + (f"; also close: {', '.join(close[1:])}" if len(close) > 1 else ""),
         )
         return
-    shape = table.shape(path)
+    shape = table.shape(layer.path)
     if shape is None:
         return  # not traced: the run will tell
     if len(shape) != 3:

@@ -85,3 +85,24 @@ def claims_dir(
     specs = pytester.path / "specs"
     specs.mkdir()
     return specs
+
+
+# --- markers: which tests need the real weights, which are slow ----------------------------------
+
+#: Fixtures whose tests run whole pytest sessions (in process or as subprocesses): slow.
+SLOW_FIXTURES = frozenset({"pytester"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests from the fixtures they use: ``weights`` where they need the real pretrained
+    weights (``weights_dir``, and every fixture built on it), ``slow`` where they run pytest
+    sessions. Tests slow for other reasons carry ``@pytest.mark.slow`` themselves.
+
+    While editing, run ``pytest -m "not slow"``; the full suite before committing.
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "weights_dir" in names:
+            item.add_marker(pytest.mark.weights)
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)

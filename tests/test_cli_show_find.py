@@ -83,28 +83,31 @@ def maps_of(probe, layer: str) -> np.ndarray:
 # --- show -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_show_tiles_every_conv1_channel(probe, capsys, tmp_path):
-    from probecheck.render.montage import channel_montage
+    from probecheck.render.montage import labelled_montage
 
     out = tmp_path / "conv1.png"
     code, stdout, _ = run_cli(capsys, "show", FACE, "--layer", "conv1", "--out", out)
     assert code == 0
     picture = read_png(out)
-    expected = channel_montage(maps_of(probe, "conv1"))
+    face = read_png(FACE)
+    expected = labelled_montage(maps_of(probe, "conv1"), aspect=face.shape[1] / face.shape[0])
     np.testing.assert_array_equal(picture, expected)
-    assert 10 * 111 <= picture.shape[0] < 10 * 111 + 20  # 96 channels: a 10×10 grid of 111² maps
-    assert picture.shape[0] == picture.shape[1]
-    assert f"wrote {out}" in stdout and "montage of 96 channels" in stdout
+    assert picture.shape[1] == 10 * 111 + 11 * 2  # 96 channels: a 10×10 grid of 111² maps
+    assert 10 * 111 < picture.shape[0] < 10 * (111 + 14) + 100  # numbers above, colour bar below
+    assert f"wrote {out}" in stdout and "montage of 96 channels, numbered from 0" in stdout
     peaks = maps_of(probe, "conv1").reshape(96, -1).max(axis=1)
     assert f"96×111×111; strongest channel {int(np.argmax(peaks))}" in stdout
 
 
+@pytest.mark.slow
 def test_show_grid_sets_rows_and_columns(probe, capsys, tmp_path):
     out = tmp_path / "grid.png"
     code, _, _ = run_cli(capsys, "show", FACE, "--layer", "conv1", "--grid", "8x12", "--out", out)
     assert code == 0
     height, width = read_png(out).shape[:2]
-    assert 8 * 111 <= height < 8 * 111 + 20 and 12 * 111 <= width < 12 * 111 + 20
+    assert 8 * 111 <= height < 8 * (111 + 14) + 100 and width == 12 * 111 + 13 * 2
 
 
 def test_show_channels_beside_the_image(probe, capsys, tmp_path):
@@ -144,6 +147,7 @@ def test_show_counts_channels_from_1_with_index_base_1(probe, capsys, tmp_path):
     assert_user_error(code, err, "out of range", "1..48")
 
 
+@pytest.mark.slow
 def test_show_writes_beside_the_current_directory_and_never_overwrites(
     probe, capsys, tmp_path, monkeypatch
 ):

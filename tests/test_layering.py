@@ -30,6 +30,7 @@ LAYERS = {
     "occlusion": 4,
     "cone": 4,
     "plan": 4,
+    "stats": 4,
     "find": 4,
     "render": 5,
     "report": 5,
@@ -69,6 +70,7 @@ def test_no_module_imports_a_higher_layer(path: Path) -> None:
     assert not higher, f"{path.name} (layer {own}) imports {higher}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "code",
     [

@@ -117,6 +117,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("layer", "region_name"), CASES)
 def test_sweep_equals_one_position_at_a_time(
     small_probe: Probe, face: np.ndarray, layer: str, region_name: str
@@ -140,6 +141,7 @@ def test_sweep_equals_one_position_at_a_time(
     assert_same(crops.drops, slow)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fill", ["gray", "blur"])
 def test_fills_equal_the_reference(small_probe: Probe, face: np.ndarray, fill: str) -> None:
     region = rasterise(face.shape[:2], boxes=EYES)
@@ -149,6 +151,7 @@ def test_fills_equal_the_reference(small_probe: Probe, face: np.ndarray, fill: s
     )
 
 
+@pytest.mark.slow
 def test_real_input_size_eyes(real_probe: Probe, face: np.ndarray) -> None:
     """The 227×227 input, the eye region, the eye channel's layer: the shortcuts skip and crop."""
     region = rasterise(face.shape[:2], boxes=EYES)
@@ -174,6 +177,7 @@ def test_whole_images_without_geometry(small_probe: Probe, face: np.ndarray) -> 
     assert_same(fast.drops, whole.drops)
 
 
+@pytest.mark.slow
 def test_a_wrong_geometry_is_caught_and_the_result_stays_exact(
     small_probe: Probe, face: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,6 +93,7 @@ def evaluate(tmp_path: Path, occlusion: str, channel: int = 15, weights: str = "
     return evaluate_claim(spec.claims[0], spec, shared_probe("squeezenet1_0", weights))
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("weights_dir")
 def test_the_shipped_eye_claim_holds(tmp_path: Path) -> None:
     from probecheck.checks import evaluate_claim
@@ -115,6 +116,7 @@ def test_the_shipped_eye_claim_holds(tmp_path: Path) -> None:
     assert tile.is_file() and tile.stat().st_size > 0
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("weights_dir")
 def test_the_eye_channel_over_the_cheeks_peaks_outside_them(tmp_path: Path) -> None:
     """A control region: the eye channel's activity over the cheeks comes from elsewhere."""
@@ -126,6 +128,7 @@ def test_the_eye_channel_over_the_cheeks_peaks_outside_them(tmp_path: Path) -> N
     assert "peak outside the region" in result.measured()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("weights_dir")
 def test_the_eye_claim_fails_on_random_weights(tmp_path: Path) -> None:
     result = evaluate(tmp_path, EYES_CLAIM, weights="random")

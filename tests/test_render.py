@@ -21,7 +21,7 @@ from probecheck.render import (
     tile_name,
     write_claim_tile,
 )
-from probecheck.render.montage import band_height, colorize, scale01
+from probecheck.render.montage import band_height, colorbar_height, colorize, scale01
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -135,12 +135,12 @@ def test_scale01_and_colorize() -> None:
     assert rgb.shape == (1, 2, 3) and rgb[0, 0].sum() < rgb[0, 1].sum()
 
 
-def test_maps_beside_image_is_image_height_plus_title_band() -> None:
+def test_maps_beside_image_is_image_height_plus_title_band_and_colour_bar() -> None:
     image = np.zeros((50, 40, 3), np.uint8)
     maps = np.random.default_rng(2).random((5, 6, 6))
     out = maps_beside_image(image, maps, [0, 3])
     assert out.dtype == np.uint8
-    assert out.shape[0] == 50 + band_height(1)
+    assert out.shape[0] == 50 + band_height(1) + colorbar_height()
     assert out.shape[1] >= 3 * 40
     with pytest.raises(ValueError, match="labels"):
         maps_beside_image(image, maps, [0, 3], labels=["only one"])

@@ -142,8 +142,7 @@ def test_paths_resolve_against_spec_directory(tmp_path: Path) -> None:
     assert spec.images["face"] == "../fixtures/face.png"  # kept as written
     assert spec.regions["painted"].mask == "../fixtures/mask.png"
     assert spec.regions["painted"].mask_path == fixtures / "mask.png"
-    assert spec.mask_path("painted") == fixtures / "mask.png"
-    assert spec.mask_path("eyes") is None
+    assert spec.regions["eyes"].mask_path is None
 
 
 def test_regions_keep_all_shapes(tmp_path: Path) -> None:
@@ -640,7 +639,7 @@ def test_missing_image_file(tmp_path: Path) -> None:
 
 def test_masks_of_unused_regions_are_not_read(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, EXAMPLE))
-    mask = spec.mask_path("painted")
+    mask = spec.regions["painted"].mask_path
     assert mask is not None and not mask.exists()
 
 

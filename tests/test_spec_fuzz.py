@@ -27,6 +27,8 @@ from probecheck.errors import SpecError
 from probecheck.spec import load_spec
 from probecheck.validate import check_against_network
 
+pytestmark = pytest.mark.slow  # hypothesis tries hundreds of documents per test
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "specs").glob("*.yaml"))
 

@@ -126,6 +126,7 @@ def test_two_runs_and_two_workers_give_the_same_numbers_bit_for_bit(
 # --- the command line -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_show_and_find_write_only_where_told(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights_dir: Path, capsys
 ) -> None:

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -18,7 +19,11 @@ from probecheck import __version__
 from probecheck.errors import ProbecheckError
 from probecheck.zoo.devices import device_name
 
-SUBCOMMANDS = ("layers", "show", "find", "occlusion", "schema")
+if TYPE_CHECKING:
+    from probecheck.spec import Spec
+    from probecheck.zoo.request import ModelRequest
+
+SUBCOMMANDS = ("layers", "show", "grid", "find", "occlusion", "schema")
 
 
 def model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +44,19 @@ def model_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the network runs: cpu (default), cuda, cuda:1, mps, or auto (cuda where "
         "available, else mps, else cpu)",
     )
+
+
+def model_request(args: argparse.Namespace, spec: Spec | None = None) -> ModelRequest:
+    """The model the options name, over ``spec``'s own where a command reads a spec; the same
+    rules as the plugin's (:func:`probecheck.zoo.request.resolve_model`)."""
+    from probecheck.zoo.request import Overrides, resolve_model
+
+    overrides = Overrides(
+        arch=args.arch, weights=args.weights, seed=args.seed, device=args.device, prefix="--"
+    )
+    if spec is None:
+        return resolve_model(None, overrides)
+    return resolve_model(spec.model, overrides, base_dir=spec.base_dir, spec_path=spec.path)
 
 
 def make_console(*, stderr: bool = False) -> Console:

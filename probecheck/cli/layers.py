@@ -16,12 +16,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from probecheck.cli import make_console
+    from probecheck.cli import make_console, model_request
     from probecheck.probe import load
 
     console = make_console()
     with console.status(f"loading {args.arch} ({args.weights})"):
-        probe = load(args.arch, args.weights, seed=args.seed, device=args.device)
+        probe = load(**model_request(args).load_arguments())
         rows = probe.layers()
     size = "×".join(str(v) for v in probe.preprocessing.size)
     table = Table(title=f"{args.arch} · weights {probe.identity.weights} · input 3×{size}")

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     import numpy as np
     from numpy.typing import NDArray
 
+    from probecheck.spec import Spec
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from probecheck.cli import model_arguments
@@ -34,6 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("image", metavar="IMAGE", help="the image to run the network on")
     model_arguments(parser)
+    # unset unless given: with --spec, the spec's model: and preprocess: are used
+    parser.set_defaults(arch=None, weights=None, seed=None)
     parser.add_argument("--layer", required=True, help="module path or alias (fire6-...)")
     parser.add_argument("--channel", required=True, type=int, metavar="N", help="the channel")
     index_base_argument(parser)
@@ -45,7 +49,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="X0,Y0,X1,Y1|NAME",
         help="box(es) in image pixels (x1, y1 exclusive), or the name of a region of --spec",
     )
-    parser.add_argument("--spec", type=Path, metavar="YAML", help="the spec whose regions to use")
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        metavar="YAML",
+        help="the spec whose regions to use; its model: and preprocess: are used unless --arch, "
+        "--weights or --seed say otherwise",
+    )
     parser.add_argument(
         "--patch", type=positive_int, default=24, help="patch side, in input pixels (default 24)"
     )
@@ -64,7 +74,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 _BOX = re.compile(r"^\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*$")
 
 
-def _region(args: argparse.Namespace, shape: tuple[int, int]) -> tuple[NDArray[np.bool_], str]:
+def _region(
+    args: argparse.Namespace, shape: tuple[int, int], spec: Spec | None
+) -> tuple[NDArray[np.bool_], str]:
     """The region as a mask of the image, and how to name it in the summary."""
     from probecheck.checks import SpecInputs
     from probecheck.find import RegionShapes
@@ -80,14 +92,11 @@ def _region(args: argparse.Namespace, shape: tuple[int, int]) -> tuple[NDArray[n
     if boxes:
         mask = RegionShapes(boxes=tuple(boxes)).rasterise(shape, "region")  # type: ignore[arg-type]
     if names:
-        if args.spec is None:
+        if spec is None:
             raise ProbecheckError(
                 f"--region {names[0]!r} is neither X0,Y0,X1,Y1 nor usable without --spec",
                 fix="give boxes as X0,Y0,X1,Y1, or --spec FILE to use its named regions",
             )
-        from probecheck.spec import load_spec
-
-        spec = load_spec(args.spec)
         inputs = SpecInputs(spec)
         for name in names:
             if name not in spec.regions:
@@ -123,9 +132,14 @@ def run(args: argparse.Namespace) -> int:
     image = Path(args.image)
     rgb = load_image(image)
     out = check_writable(args.out or _default_out(image, args.layer, args.channel), args.force)
-    region, region_name = _region(args, rgb.shape[:2])
+    spec = None
+    if args.spec is not None:
+        from probecheck.spec import load_spec
+
+        spec = load_spec(args.spec)
+    region, region_name = _region(args, rgb.shape[:2], spec)
     console = make_console(stderr=True)
-    probe = load_probe(args, console)
+    probe = load_probe(args, console, spec)
     maps = require_channels(probe.activations(rgb, args.layer)[args.layer], args.layer)
     channel = channel_indices([args.channel], args.index_base, maps.shape[0], args.layer)[0]
     stride = args.stride or max(1, args.patch // 2)

@@ -1,6 +1,8 @@
 """``probecheck show``: a layer's activations as a picture, the walkthrough's first look.
 
-Without --channels it is MATLAB's ``imtile(mat2gray(act))``: every channel as one tile. With
+Without --channels it is MATLAB's ``imtile(mat2gray(act))``: every channel as one tile, numbered
+(from --index-base) and drawn at the image's aspect ratio; a layer that goes negative (pre-ReLU)
+is drawn blue-white-red about zero, with a colour bar either way. With
 --channels (or --strongest) the chosen maps are resized beside the image, so one can see *where*
 a channel fires. The one-line description names the strongest channel, a first lead for a claim.
 """
@@ -18,6 +20,7 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console
 
     from probecheck.probe import Probe
+    from probecheck.spec import Spec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--tile-size",
         type=positive_int,
         metavar="PX",
-        help="resize each channel of the montage to PX×PX (default: the map's own size)",
+        help="draw each channel of the montage PX pixels on its longer side, at the image's "
+        "aspect ratio (default: the map's own size, at least 40)",
     )
     parser.add_argument(
         "--out", type=Path, metavar="PNG", help="where to write (default <image stem>_<layer>.png)"
@@ -97,12 +101,15 @@ def check_writable(path: Path, force: bool, option: str = "--out") -> Path:
     return path
 
 
-def load_probe(args: argparse.Namespace, console: Console) -> Probe:
-    """The network, loaded once per process (tests and repeated calls share it)."""
+def load_probe(args: argparse.Namespace, console: Console, spec: Spec | None = None) -> Probe:
+    """The network the options (over ``spec``'s model, if given) name, loaded once per process
+    (tests and repeated calls share it)."""
+    from probecheck.cli import model_request
     from probecheck.probe import shared_probe
 
-    with console.status(f"loading {args.arch} ({args.weights})"):
-        return shared_probe(args.arch, args.weights, args.seed, args.device)
+    request = model_request(args, spec)
+    with console.status(f"loading {request.arch} ({request.weights})"):
+        return shared_probe(**request.load_arguments())
 
 
 def channel_indices(labels: list[int], index_base: int, count: int, layer: str) -> list[int]:
@@ -126,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from probecheck import metrics
     from probecheck.cli import make_console
     from probecheck.probe import require_channels
-    from probecheck.render.montage import channel_montage, maps_beside_image, save_png
+    from probecheck.render.montage import labelled_montage, maps_beside_image, save_png
     from probecheck.zoo.images import load_image
 
     if args.grid is not None and (args.channels or args.strongest):
@@ -153,10 +160,16 @@ def run(args: argparse.Namespace) -> int:
         what = f"channel(s) {', '.join(str(c + base) for c in channels)} beside {image.name}"
     else:
         try:
-            picture = channel_montage(maps, grid=args.grid, tile_size=args.tile_size)
+            picture = labelled_montage(
+                maps,
+                base=base,
+                aspect=rgb.shape[1] / rgb.shape[0],
+                grid=args.grid,
+                tile_size=args.tile_size,
+            )
         except ValueError as error:
             raise ProbecheckError(str(error), fix="give a larger --grid, or none") from None
-        what = f"montage of {maps.shape[0]} channels"
+        what = f"montage of {maps.shape[0]} channels, numbered from {base}"
     written = save_png(picture, out)
     path = probe.resolve(args.layer)
     name = args.layer if path == args.layer else f"{args.layer} ({path})"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,13 +27,17 @@ __all__ = [
     "BLACK",
     "GRAY",
     "GREEN",
+    "NEUTRAL",
     "RED",
     "WHITE",
+    "MapScale",
     "band_height",
     "channel_montage",
+    "colorbar",
     "colorize",
     "fit_panel",
     "hstack",
+    "labelled_montage",
     "maps_beside_image",
     "save_png",
     "scale01",
@@ -57,7 +63,18 @@ BAND_PAD = 4
 
 # ASCII stand-ins for the few symbols Pillow's bundled default font has no glyph for.
 _ASCII = str.maketrans(
-    {"✓": "ok", "✗": "X", "≥": ">=", "≤": "<=", "→": "->", "∈": "in", "×": "x", "—": "-"}
+    {
+        "✓": "ok",
+        "✗": "X",
+        "≥": ">=",
+        "≤": "<=",
+        "→": "->",
+        "∈": "in",
+        "×": "x",
+        "—": "-",
+        "–": "-",
+        "−": "-",
+    }
 )
 
 
@@ -90,6 +107,33 @@ def text_width(line: Line, size: int = FONT_SIZE, *, mono: bool = False) -> int:
     """Width in pixels that ``line`` takes when drawn."""
     font, unicode_ok = _font(size, mono)
     return math.ceil(sum(font.getlength(_text(t, unicode_ok)) for t, _ in _segments(line, BLACK)))
+
+
+def wrap_line(line: Line, width: int, size: int = FONT_SIZE, *, mono: bool = False) -> list[Line]:
+    """``line`` broken at spaces into lines at most ``width`` pixels wide (colours kept).
+
+    A single word wider than ``width`` stays on a line of its own (:func:`text_band` then cuts it
+    with '…'); continuation lines are indented by two spaces.
+    """
+    limit = width - 2 * BAND_PAD
+    if text_width(line, size, mono=mono) <= limit:
+        return [line]
+    words: list[Segment] = []
+    for text, rgb in _segments(line, BLACK):
+        words += [(word, rgb) for word in re.findall(r"\S+\s*|\s+", text)]
+    lines: list[list[Segment]] = [[]]
+    for word, rgb in words:
+        current = lines[-1]
+        candidate = [*current, (word.rstrip(), rgb)]
+        if current and text_width(candidate, size, mono=mono) > limit:
+            lines.append([("  " + word.lstrip(), rgb)] if word.strip() else [])
+        else:
+            current.append((word, rgb))
+    return [
+        [(t.rstrip() if i == len(seg) - 1 else t, c) for i, (t, c) in enumerate(seg)]
+        for seg in lines
+        if seg
+    ]
 
 
 def text_band(
@@ -154,18 +198,114 @@ _INFERNO = np.array(
     ],
     dtype=np.float64,
 )
+#: ColorBrewer's 'RdBu', blue for negative to red for positive; its middle anchor is the neutral
+#: colour, so a map scaled symmetrically about zero (:class:`MapScale`) draws 0 as near-white.
+_DIVERGING = np.array(
+    [
+        (5, 48, 97),
+        (33, 102, 172),
+        (67, 147, 195),
+        (146, 197, 222),
+        (209, 229, 240),
+        (247, 247, 247),
+        (253, 219, 199),
+        (244, 165, 130),
+        (214, 96, 77),
+        (178, 24, 43),
+        (103, 0, 31),
+    ],
+    dtype=np.float64,
+)
+NEUTRAL: RGB = (247, 247, 247)  # the diverging map's colour for 0
+COLORMAPS = ("inferno", "diverging", "gray")
 
 
 def colorize(gray01: NDArray, *, colormap: str | None = "inferno") -> NDArray[np.uint8]:
-    """Values in [0, 1] as RGB: 'inferno'-like, or gray levels with ``colormap=None``."""
-    gray = np.clip(np.asarray(gray01, dtype=np.float64), 0.0, 1.0)
-    if colormap is None:
+    """Values in [0, 1] as RGB: 'inferno', 'diverging' (0.5 = neutral), or gray (``None``)."""
+    gray = np.clip(np.nan_to_num(np.asarray(gray01, dtype=np.float64), nan=0.0), 0.0, 1.0)
+    if colormap is None or colormap == "gray":
         return np.repeat((gray * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
-    if colormap != "inferno":
-        raise ValueError(f"unknown colormap {colormap!r}; 'inferno' or None")
-    anchors = np.linspace(0.0, 1.0, len(_INFERNO))
-    rgb = [np.interp(gray, anchors, _INFERNO[:, k]) for k in range(3)]
+    table = {"inferno": _INFERNO, "diverging": _DIVERGING}.get(colormap)
+    if table is None:
+        raise ValueError(f"unknown colormap {colormap!r}; one of {', '.join(COLORMAPS)}")
+    anchors = np.linspace(0.0, 1.0, len(table))
+    rgb = [np.interp(gray, anchors, table[:, k]) for k in range(3)]
     return np.stack(rgb, axis=-1).round().astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class MapScale:
+    """How activation values become colours, and what the colour bar says.
+
+    Maps that go negative (pre-ReLU) are drawn with the diverging colormap over ``[-m, m]``,
+    ``m`` their largest magnitude, so 0 is the neutral colour and the sign reads at a glance;
+    non-negative maps use ``sequential`` over their own ``[lo, hi]``.
+    """
+
+    lo: float
+    hi: float
+    colormap: str = "inferno"
+
+    @classmethod
+    def of(cls, *maps: NDArray | None, sequential: str = "inferno") -> MapScale:
+        """The scale shared by ``maps`` (missing ones skipped): diverging where any is negative."""
+        values = [np.nan_to_num(np.asarray(m, dtype=np.float64)) for m in maps if m is not None]
+        lo = min((float(v.min()) for v in values if v.size), default=0.0)
+        hi = max((float(v.max()) for v in values if v.size), default=0.0)
+        if lo < 0:
+            top = max(-lo, hi)
+            return cls(-top, top, "diverging")
+        return cls(lo, hi, sequential)
+
+    @property
+    def diverging(self) -> bool:
+        return self.colormap == "diverging"
+
+    def unit(self, values: NDArray) -> NDArray[np.float64]:
+        """``values`` on [0, 1] (0.5 = zero on a diverging scale, also where it is all zero)."""
+        if self.diverging and not self.hi > self.lo:
+            return np.full(np.shape(values), 0.5)
+        return scale01(values, self.lo, self.hi)
+
+    def rgb(self, values: NDArray) -> NDArray[np.uint8]:
+        return colorize(self.unit(values), colormap=self.colormap)
+
+
+def number(value: float) -> str:
+    """A colour bar's tick: 3 significant digits, a true minus sign."""
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.4g}"
+    return text.replace("-", "−")
+
+
+def colorbar(
+    scale: MapScale,
+    width: int,
+    *,
+    ticks: Sequence[str] | None = None,
+    size: int = 11,
+    bar: int = 8,
+) -> NDArray[np.uint8]:
+    """A horizontal colour bar ``width`` pixels wide with its ticks written under it.
+
+    Ticks default to the scale's ends (and 0 in the middle of a diverging one); ``ticks`` names
+    them instead (e.g. ``("−max", "0", "+max")`` where every map has a scale of its own).
+    """
+    width = max(width, 1)
+    ramp = colorize(np.linspace(0.0, 1.0, width)[None, :].repeat(bar, 0), colormap=scale.colormap)
+    if ticks is None:
+        ticks = [number(scale.lo), number(scale.hi)]
+        if scale.diverging:
+            ticks.insert(1, "0")
+    font, unicode_ok = _font(size)
+    band = Image.new("RGB", (width, size + 3), WHITE)
+    draw = ImageDraw.Draw(band)
+    for k, tick in enumerate(ticks):
+        text = _text(tick, unicode_ok)
+        length = font.getlength(text)
+        centre = k * (width - 1) / max(len(ticks) - 1, 1)
+        x = min(max(centre - length / 2, 0.0), width - length)
+        draw.text((x, 1), text, fill=GRAY, font=font)
+    return np.vstack([ramp, np.asarray(band)])
 
 
 def _rgb(image: NDArray) -> NDArray[np.uint8]:
@@ -261,15 +401,133 @@ def channel_montage(
     return (tiled * 255).round().astype(np.uint8)
 
 
+LABEL_SIZE = 11
+MIN_LABELLED_TILE = 40  # a labelled tile's longer side at least, so its number fits
+
+
+def display_shape(
+    map_shape: tuple[int, int], aspect: float | None = None, side: int | None = None
+) -> tuple[int, int]:
+    """(rows, cols) to draw a map at: ``side`` pixels on its longer side, ``aspect`` = width/height.
+
+    The network sees the whole image resized to its (square) input, never cropped, so its maps
+    are the image squashed; drawn at the image's aspect they line up with the photo again.
+    """
+    rows, cols = map_shape
+    side = side or max(rows, cols)
+    aspect = aspect or cols / rows
+    if aspect >= 1:
+        return max(1, round(side / aspect)), side
+    return side, max(1, round(side * aspect))
+
+
+def _resized(values: NDArray, shape: tuple[int, int]) -> NDArray[np.float64]:
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape == shape:
+        return values
+    shrink = shape[0] < values.shape[0] or shape[1] < values.shape[1]
+    return resize(values, shape, order=1, anti_aliasing=shrink, preserve_range=True)
+
+
+def _label(text: str, width: int, size: int = LABEL_SIZE) -> NDArray[np.uint8]:
+    """A white strip with ``text`` at its left: a montage tile's channel number."""
+    font, unicode_ok = _font(size)
+    strip = Image.new("RGB", (width, size + 3), WHITE)
+    ImageDraw.Draw(strip).text((1, 1), _text(text, unicode_ok), fill=BLACK, font=font)
+    return np.asarray(strip)
+
+
+def _channel_scales(maps: NDArray, scale_each: bool, sequential: str) -> list[MapScale]:
+    layer = MapScale.of(maps, sequential=sequential)
+    if not scale_each:
+        return [layer] * len(maps)
+    if layer.diverging:  # every tile about its own zero: the sign stays readable
+        tops = [float(np.abs(np.nan_to_num(m)).max()) for m in maps]
+        return [MapScale(-top, top, "diverging") for top in tops]
+    return [MapScale.of(m, sequential=sequential) for m in maps]
+
+
+def labelled_montage(
+    maps: NDArray,
+    *,
+    base: int = 0,
+    aspect: float | None = None,
+    grid: tuple[int, int] | None = None,
+    tile_size: int | None = None,
+    scale_each: bool = True,
+    sequential: str = "gray",
+    padding: int = 2,
+) -> NDArray[np.uint8]:
+    """Every channel of a (C, h, w) layer as one tile, numbered, with a colour bar underneath.
+
+    Each tile is titled with its channel number counted from ``base`` (0, or 1 as in MATLAB) and
+    drawn at the image's ``aspect`` (width/height), ``tile_size`` pixels on its longer side (by
+    default the map's own size, at least :data:`MIN_LABELLED_TILE`). A layer that goes negative
+    (pre-ReLU) uses the diverging colormap centred on zero; otherwise ``sequential`` (gray, as
+    ``mat2gray``). With ``scale_each`` each tile has its own range (its pattern is what
+    matters), else the whole layer shares one, so tiles compare in strength.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3 or maps.shape[0] == 0:
+        raise ValueError(f"maps must be (C, h, w) with C ≥ 1, got shape {maps.shape}")
+    rows, cols = grid if grid is not None else _auto_grid(maps.shape[0])
+    if rows * cols < maps.shape[0]:
+        raise ValueError(f"a {rows}×{cols} grid holds fewer than {maps.shape[0]} channels")
+    side = tile_size or max(*maps.shape[1:], MIN_LABELLED_TILE)
+    shape = display_shape(maps.shape[1:], aspect, side)
+    scales = _channel_scales(maps, scale_each, sequential)
+    tiles = [
+        np.vstack([_label(str(c + base), shape[1]), scale.rgb(_resized(m, shape))])
+        for c, (m, scale) in enumerate(zip(maps, scales, strict=True))
+    ]
+    fill = tuple(c / 255 for c in SEPARATOR)
+    tiled = montage(
+        np.stack(tiles).astype(np.float64) / 255,
+        fill=fill,
+        grid_shape=(rows, cols),
+        padding_width=padding,
+        channel_axis=-1,
+    )
+    picture = (tiled * 255).round().astype(np.uint8)
+    return vstack([picture, _montage_key(scales[0], scale_each, base, picture.shape[1])], gap=4)
+
+
+def _montage_key(scale: MapScale, scale_each: bool, base: int, width: int) -> NDArray[np.uint8]:
+    """Under the montage: what the numbers count from, and the colour bar."""
+    counted = "from 1 (MATLAB)" if base == 1 else f"from {base}"
+    ticks: tuple[str, ...] | None = None
+    if scale.diverging:
+        colours = "blue < 0 = white < red"
+        if scale_each:
+            ticks, how = ("−max |value|", "0", "+max |value|"), "each tile about its own zero"
+        else:
+            how = "one scale for the layer"
+    else:
+        colours = "dark = low, bright = high"
+        if scale_each:
+            ticks, how = ("min", "max"), "each tile min-max scaled on its own"
+        else:
+            how = "one scale for the layer"
+    text = f"channels numbered {counted} · {colours} · {how}"
+    caption = wrap_line(text, width, LABEL_SIZE + 1)
+    bar_width = min(width - 2 * BAND_PAD, 320)
+    bar = hstack(
+        [np.full((1, BAND_PAD, 3), 255, np.uint8), colorbar(scale, bar_width, ticks=ticks)], gap=0
+    )
+    return vstack([text_band(caption, width, size=LABEL_SIZE + 1), bar], gap=0)
+
+
 def maps_beside_image(
     image: NDArray[np.uint8],
     maps: NDArray,
     channels: list[int],
     labels: list[str] | None = None,
 ) -> NDArray[np.uint8]:
-    """The image and each chosen channel's map (min-max scaled, resized to the image), titled.
+    """The image and each chosen channel's map resized to the image, titled, with a colour bar.
 
-    The output is the image's height plus one title band (:func:`band_height`).
+    Each map has its own scale (:class:`MapScale`): diverging about zero where it goes negative,
+    gray from its minimum to its maximum otherwise. The output is the image's height plus one
+    title band (:func:`band_height`) plus the colour bar (:func:`colorbar_height`).
     """
     image = _rgb(image)
     maps = np.asarray(maps)
@@ -280,9 +538,16 @@ def maps_beside_image(
     height, width = image.shape[:2]
     panels = [titled(image, [labels[0]])]
     for channel, label in zip(channels, labels[1:], strict=True):
-        big = resize(scale01(maps[channel]), (height, width), order=1, anti_aliasing=False)
-        panels.append(titled(colorize(big, colormap=None), [label]))
+        scale = MapScale.of(maps[channel], sequential="gray")
+        big = _resized(maps[channel], (height, width))
+        drawn = np.vstack([titled(scale.rgb(big), [label]), colorbar(scale, width)])
+        panels.append(drawn)
     return hstack(panels)
+
+
+def colorbar_height(size: int = 11, bar: int = 8) -> int:
+    """Height in pixels of :func:`colorbar`'s output."""
+    return bar + size + 3
 
 
 def save_png(array: NDArray, path: str | os.PathLike[str]) -> Path:

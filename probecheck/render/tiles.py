@@ -5,6 +5,11 @@ the altered images, then for each claimed channel its activation map on every im
 scaled jointly, so a drop shows as a darkening — each titled with the numbers held to the
 thresholds, failing ones in red. Where a check fails and other channels of the layer would pass,
 their maps follow ("would pass: ch N"): where did the feature go?
+
+Every map has its colour bar; a layer that goes negative (pre-ReLU) is drawn blue-white-red about
+zero. A region too small to see gets a zoomed inset; text wraps and long rows continue below, so
+the tile's width stays bounded. Given the claim measured on the baseline's model, its maps of the
+claimed channels are drawn beside the candidate's.
 """
 
 from __future__ import annotations
@@ -30,24 +35,40 @@ from probecheck.render.montage import (
     RED,
     WHITE,
     Line,
+    MapScale,
     Segment,
     band_height,
-    colorize,
-    fit_panel,
+    colorbar,
     hstack,
     save_png,
-    scale01,
     text_band,
     text_width,
     vstack,
+    wrap_line,
 )
+from probecheck.render.montage import number as tick
 from probecheck.render.occlusion import occlusion_overlay
-from probecheck.results import CaseEvidence, CaseResult, CheckResult, ClaimResult, fmt
+from probecheck.results import (
+    CaseEvidence,
+    CaseResult,
+    ChannelResult,
+    CheckResult,
+    ClaimResult,
+    fmt,
+)
 
 __all__ = ["claim_tile", "tile_name", "write_claim_tile"]
 
 PANEL_HEIGHT = 160
 MIN_PANEL_WIDTH = 150
+MAX_PANEL_WIDTH = 320  # a wide photo's panel is this wide, and lower (but never below the next)
+MIN_PANEL_HEIGHT = 80
+MAX_ROW_WIDTH = 1600  # panels beyond it continue on a second line, so the tile stays readable
+MIN_TILE_WIDTH = 480
+MAX_TEXT_WIDTH = 1100  # text wraps at the pictures' width, or at this where there are none
+INSET_BELOW = 24  # a region smaller than this (panel pixels, its longer side) gets a zoomed inset
+INSET_CONTEXT = 1.0  # the inset shows the region and this many times its size around it
+BASELINE_TEXT = (120, 60, 160)
 MAX_ALTERNATIVE_PANELS = 3
 TITLE_LINES = 3
 REGION_RGB = (40, 230, 40)
@@ -79,10 +100,18 @@ def tile_name(result: ClaimResult, stem: str | None = None) -> str:
 
 
 def write_claim_tile(
-    result: ClaimResult, directory: str | Path, *, stem: str | None = None
+    result: ClaimResult,
+    directory: str | Path,
+    *,
+    stem: str | None = None,
+    baseline: ClaimResult | None = None,
 ) -> Path:
-    """Draw the claim's tile and write it atomically as ``directory / tile_name(result, stem)``."""
-    return save_png(claim_tile(result), Path(directory) / tile_name(result, stem))
+    """Draw the claim's tile and write it atomically as ``directory / tile_name(result, stem)``.
+
+    ``baseline``: the same claim measured on the baseline's model, with its evidence; its maps
+    are drawn beside the candidate's (see :func:`claim_tile`).
+    """
+    return save_png(claim_tile(result, baseline), Path(directory) / tile_name(result, stem))
 
 
 # panels and rows -------------------------------------------------------------------------------
@@ -127,23 +156,63 @@ def _outlined(picture: NDArray[np.uint8], evidence: CaseEvidence) -> NDArray[np.
     return out
 
 
+def _panel_shape(height: int, width: int) -> tuple[int, int]:
+    """A picture's panel size: PANEL_HEIGHT high, aspect kept; a wide one narrower and lower.
+
+    Wide photos are capped at MAX_PANEL_WIDTH but never lower than MIN_PANEL_HEIGHT, so a
+    panorama does not stretch the tile nor shrink its thumbnails to slivers.
+    """
+    aspect = width / height
+    if PANEL_HEIGHT * aspect <= MAX_PANEL_WIDTH:
+        return PANEL_HEIGHT, max(1, round(PANEL_HEIGHT * aspect))
+    rows = round(MAX_PANEL_WIDTH / aspect)
+    if rows >= MIN_PANEL_HEIGHT:
+        return rows, MAX_PANEL_WIDTH
+    return MIN_PANEL_HEIGHT, round(MIN_PANEL_HEIGHT * aspect)
+
+
+def _fit(image: NDArray[np.uint8], shape: tuple[int, int]) -> NDArray[np.uint8]:
+    if image.shape[:2] == shape:
+        return image
+    out = resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+    return out.round().astype(np.uint8)
+
+
 def _photo(image: NDArray[np.uint8], evidence: CaseEvidence) -> NDArray[np.uint8]:
-    return _outlined(fit_panel(image, PANEL_HEIGHT), evidence)
+    return _outlined(_fit(image, _panel_shape(*image.shape[:2])), evidence)
 
 
 def _map(
     activation: NDArray, evidence: CaseEvidence, lo: float | None = None, hi: float | None = None
 ) -> NDArray[np.uint8]:
-    """One channel's map, min-max scaled over [lo, hi], resized to the image's panel, outlined."""
-    height, width = evidence.image.shape[:2]
-    shape = (PANEL_HEIGHT, max(1, round(width * PANEL_HEIGHT / height)))
-    big = resize(scale01(activation, lo, hi), shape, order=1, anti_aliasing=False)
-    return _outlined(colorize(big), evidence)
+    """One channel's map over [lo, hi] (:func:`_scale`), resized to the image's panel, outlined,
+    with its colour bar underneath."""
+    scale = _scale(activation) if lo is None or hi is None else _scale_of(lo, hi)
+    shape = _panel_shape(*evidence.image.shape[:2])
+    values = np.nan_to_num(np.asarray(activation, dtype=np.float64))
+    big = resize(values, shape, order=1, anti_aliasing=False, preserve_range=True)
+    return vstack([_outlined(scale.rgb(big), evidence), _bar(scale, shape[1])], gap=2)
+
+
+def _bar(scale: MapScale, width: int, ticks: Sequence[str] | None = None) -> NDArray[np.uint8]:
+    return colorbar(scale, max(width, MIN_PANEL_WIDTH // 2), ticks=ticks)
+
+
+def _scale_of(lo: float, hi: float) -> MapScale:
+    """Inferno over [lo, hi]; diverging about zero where the range goes negative (pre-ReLU)."""
+    if lo < 0:
+        top = max(-lo, hi)
+        return MapScale(-top, top, "diverging")
+    return MapScale(lo, hi, "inferno")
 
 
 def _range(*maps: NDArray | None) -> tuple[float, float]:
     values = [np.nan_to_num(np.asarray(m, dtype=np.float64)) for m in maps if m is not None]
     return min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+
+
+def _scale(*maps: NDArray | None) -> MapScale:
+    return _scale_of(*_range(*maps))
 
 
 def _render_panel(panel: _Panel, lines: int) -> NDArray[np.uint8]:
@@ -157,10 +226,60 @@ def _render_panel(panel: _Panel, lines: int) -> NDArray[np.uint8]:
 
 
 def _row(groups: Sequence[Sequence[_Panel]]) -> NDArray[np.uint8]:
-    """Groups of panels (image, then one group per channel): close within, apart between."""
+    """Groups of panels (image, then one group per channel): close within, apart between.
+
+    Groups that would run past MAX_ROW_WIDTH continue on another line (a group is never split).
+    """
     lines = max((len(p.lines) for g in groups for p in g), default=0)
     rendered = [hstack([_render_panel(p, lines) for p in g], gap=4) for g in groups if g]
-    return hstack(rendered, gap=18)
+    rows: list[list[NDArray[np.uint8]]] = [[]]
+    width = 0
+    for group in rendered:
+        if rows[-1] and width + 18 + group.shape[1] > MAX_ROW_WIDTH:
+            rows.append([])
+            width = 0
+        width += (18 if rows[-1] else 0) + group.shape[1]
+        rows[-1].append(group)
+    return vstack([hstack(row, gap=18) for row in rows], gap=10)
+
+
+# zoomed inset of a small region ----------------------------------------------------------------
+
+
+def _inset_panel(case: CaseResult, ev: CaseEvidence) -> _Panel | None:
+    """The photo around a region too small to see on its panel, enlarged, outlines drawn.
+
+    A region whose longer side would be under INSET_BELOW panel pixels (24×14 px eyes on a
+    512 px photo are 8×4 there) is shown again, cropped to it and INSET_CONTEXT times its size
+    around it, at the panel's height.
+    """
+    if ev.region is None or not ev.region.any():
+        return None
+    height, width = ev.image.shape[:2]
+    rows, cols = np.nonzero(ev.region)
+    y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    panel_rows = _panel_shape(height, width)[0]
+    if max(y1 - y0, x1 - x0) * panel_rows / height >= INSET_BELOW:
+        return None
+    pad_y = max(4, round((y1 - y0) * INSET_CONTEXT))
+    pad_x = max(4, round((x1 - x0) * INSET_CONTEXT))
+    top, bottom = max(0, y0 - pad_y), min(height, y1 + pad_y)
+    left, right = max(0, x0 - pad_x), min(width, x1 + pad_x)
+    crop = CaseEvidence(
+        image=ev.image[top:bottom, left:right],
+        maps=ev.maps,
+        region=ev.region[top:bottom, left:right],
+        control=None if ev.control is None else ev.control[top:bottom, left:right],
+    )
+    shape = _panel_shape(bottom - top, right - left)
+    picture = _outlined(_fit(crop.image, shape), crop)
+    zoom = shape[0] / (bottom - top) * height / panel_rows
+    lines: list[Line] = [
+        f"zoom ×{zoom:.0f}",
+        _named("on ", case.inputs.get("region") or "region", REGION_TEXT),
+        f"x {left}–{right}, y {top}–{bottom} px",
+    ]
+    return _Panel(picture, lines)
 
 
 # channel labels ↔ map indices ------------------------------------------------------------------
@@ -367,7 +486,10 @@ def _occlusion_panel(ev: CaseEvidence, channel: int, lines: list[Line]) -> _Pane
         min(int((row + 0.5) * height / sweep.input_size[0]), height - 1),
     )
     picture = occlusion_overlay(ev.image, sensitivity, region=ev.region, peak=peak)
-    return _Panel(fit_panel(picture, PANEL_HEIGHT), lines)
+    shape = _panel_shape(height, width)
+    top = float(np.nanmax(sensitivity)) if np.isfinite(sensitivity).any() else 0.0
+    bar = _bar(MapScale(0.0, max(top, 0.0)), shape[1], ticks=("0", f"drop {tick(top)}"))
+    return _Panel(vstack([_fit(picture, shape), bar], gap=2), lines)
 
 
 def _occlusion_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
@@ -407,7 +529,13 @@ def _generic_groups(case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
     return groups
 
 
-def _case_row(check: CheckResult, case: CaseResult, base: int, claimed: set[int]) -> NDArray:
+def _case_row(
+    check: CheckResult,
+    case: CaseResult,
+    base: int,
+    claimed: set[int],
+    baseline: CaseResult | None = None,
+) -> NDArray:
     ev = case.evidence
     assert ev is not None
     if check.kind == "drop":
@@ -420,11 +548,79 @@ def _case_row(check: CheckResult, case: CaseResult, base: int, claimed: set[int]
         groups = _occlusion_groups(check, case, ev)
     else:
         groups = _generic_groups(case, ev)
+    inset = _inset_panel(case, ev)
+    if inset is not None:
+        groups[0].insert(1, inset)
     shown = set(claimed)
     if check.kind == "strongest" and not math.isnan(case.combined.get("strongest", math.nan)):
         shown.add(int(case.combined["strongest"]))
+    if baseline is not None:
+        groups += _baseline_groups(case, baseline)
     groups.append(_alternative_panels(check, case, base, shown))
     return _row(groups)
+
+
+# the baseline model's maps beside the candidate's ----------------------------------------------
+
+_COMPARED = ("drop", "control_drop", "ratio", "iou", "rank", "peak_in")
+
+
+def _then_and_now(then: ChannelResult, now: ChannelResult | None) -> list[Line]:
+    """``drop 0.97 → 0.41``: the numbers a baseline holds a claim to, on its model and now."""
+    lines: list[Line] = []
+    for key in _COMPARED:
+        if key in then.values:
+            current = fmt(now.values.get(key, math.nan)) if now is not None else "?"
+            name = "control" if key == "control_drop" else key
+            lines.append(
+                [(f"{name} {fmt(then.values[key])} ", BASELINE_TEXT), (f"→ {current}", RED)]
+            )
+    return [[("baseline → now:", GRAY)], *lines] if lines else []
+
+
+def _baseline_groups(case: CaseResult, baseline: CaseResult) -> list[list[_Panel]]:
+    """Per claimed channel, its maps on the baseline's model (one scale per channel)."""
+    ev = baseline.evidence
+    if ev is None:
+        return []
+    now = {ch.channel: ch for ch in case.channels}
+    named = [
+        (ev.maps, case.inputs.get("image") or "image"),
+        (ev.altered_maps, _altered_name(case)),
+        (ev.control_altered_maps, _control_altered_name(case)),
+    ]
+    groups = []
+    for ch in baseline.channels:
+        head: Line = [(f"baseline model · ch {ch.label}", BASELINE_TEXT)]
+        numbers = _then_and_now(ch, now.get(ch.channel))
+        if ev.occlusion is not None and 0 <= ch.channel < ev.occlusion.drops.shape[0]:
+            lines: list[Line] = [head, "occlusion map", *numbers]
+            groups.append([_occlusion_panel(ev, ch.channel, lines)])
+            continue
+        maps = [(m[ch.channel], name) for m, name in named if m is not None]
+        lo, hi = _range(*(m for m, _ in maps))
+        group = []
+        for k, (values, name) in enumerate(maps):
+            lines = [head, f"on {name}", *(numbers if k == 0 else [])]
+            group.append(_Panel(_map(values, ev, lo, hi), lines))
+        groups.append(group)
+    return groups
+
+
+def _baseline_case(
+    baseline: ClaimResult | None, check: CheckResult, position: int, case: CaseResult
+) -> CaseResult | None:
+    """The baseline's case of ``check`` (the ``position``-th check of its kind) on the same
+    inputs, if it has evidence."""
+    if baseline is None:
+        return None
+    same_kind = [c for c in baseline.checks if c.kind == check.kind]
+    if position >= len(same_kind):
+        return None
+    for candidate in same_kind[position].cases:
+        if candidate.describe() == case.describe() and candidate.evidence is not None:
+            return candidate
+    return None
 
 
 # the whole tile --------------------------------------------------------------------------------
@@ -464,6 +660,12 @@ def _title(result: ClaimResult) -> list[Block]:
         about.append(f"require {result.require}")
     if about:
         blocks.append(_Text([[(" · ".join(about), GRAY)]]))
+    if result.regressions:
+        lines: list[Line] = [[("regressed against the baseline:", RED)]]
+        lines += [[(f"  {line}", RED)] for line in result.regressions]
+        blocks.append(_Text(lines))
+    if result.notes:
+        blocks.append(_Text([[(f"note: {note}", GRAY)] for note in result.notes]))
     return blocks
 
 
@@ -485,7 +687,12 @@ def _legend(result: ClaimResult) -> Line:
         if any(c.evidence is not None and c.evidence.control is not None for c in cases):
             line += [(", ", GRAY), ("control", CONTROL_TEXT)]
         line.append((" · ", GRAY))
-    line.append(("maps: black = lowest, yellow = highest activation", GRAY))
+    negative = any(c.evidence is not None and float(np.nanmin(c.evidence.maps)) < 0 for c in cases)
+    if negative:  # a pre-ReLU layer: the sign is the point
+        line.append(("maps: blue < 0 = white < red, symmetric about zero", GRAY))
+    else:
+        line.append(("maps: black = lowest, yellow = highest activation", GRAY))
+    line.append(("; the colour bar under each gives its scale", GRAY))
     return line
 
 
@@ -510,18 +717,23 @@ def _alternatives_caption(result: ClaimResult, check: CheckResult) -> _Text:
     return _Text([[(f"no channel of {result.layer} passes this check now", RED)]])
 
 
-def _check_blocks(result: ClaimResult, check: CheckResult, base: int) -> list[Block]:
+def _check_blocks(
+    result: ClaimResult, check: CheckResult, base: int, baseline: ClaimResult | None = None
+) -> list[Block]:
     verdict = ("passed", GREEN) if check.passed else ("FAILED", RED)
     head: list[Segment] = [(f"{check.kind} check ", BLACK), verdict]
     head.append((f": {check.headline()}", BLACK))
     if check.kind in _SCALING:
         head.append((f"   ({_SCALING[check.kind]})", GRAY))
     blocks: list[Block] = [_Text([head], 14)]
+    same_kind = [c for c in result.checks if c.kind == check.kind]
+    position = next(i for i, c in enumerate(same_kind) if c is check)
     claimed = set(result.channels)
     for number, case in enumerate(check.cases, 1):
         blocks.append(_case_header(result, check, number, case))
         if case.evidence is not None:
-            blocks.append(_case_row(check, case, base, claimed))
+            paired = _baseline_case(baseline, check, position, case)
+            blocks.append(_case_row(check, case, base, claimed, paired))
     if not check.passed:
         blocks.append(_alternatives_caption(result, check))
     return blocks
@@ -566,8 +778,14 @@ def _draw(block: Block, width: int) -> NDArray[np.uint8]:
     return block
 
 
-def claim_tile(result: ClaimResult) -> NDArray[np.uint8]:
-    """The claim's diagnostic picture as uint8 RGB (see the module docstring for its layout)."""
+def claim_tile(result: ClaimResult, baseline: ClaimResult | None = None) -> NDArray[np.uint8]:
+    """The claim's diagnostic picture as uint8 RGB (see the module docstring for its layout).
+
+    With ``baseline`` (the claim measured on the baseline's model, evidence kept), each case row
+    shows that model's maps of the claimed channels beside the candidate's, their numbers then
+    and now; the regressed numbers (``result.regressions``) are listed under the title either way.
+    Text wraps at the pictures' width (or MAX_TEXT_WIDTH), so a long ``about:`` never widens it.
+    """
     blocks = _title(result)
     if result.error or not _has_evidence(result):
         blocks += _text_only(result)
@@ -576,10 +794,22 @@ def claim_tile(result: ClaimResult) -> NDArray[np.uint8]:
         base = _index_base(result)
         for check in result.checks:
             blocks.append(np.full((8, 1, 3), 255, np.uint8))
-            blocks += _check_blocks(result, check, base)
-    width = max(max(_width(b) for b in blocks) + 2 * 4, 480)
-    body = vstack([_draw(b, width) for b in blocks], gap=2)
+            blocks += _check_blocks(result, check, base, baseline)
+    pictures = [b.shape[1] for b in blocks if not isinstance(b, _Text)]
+    texts = [_width(b) for b in blocks if isinstance(b, _Text)]
+    width = max(pictures) if max(pictures, default=0) > 1 else min(max(texts), MAX_TEXT_WIDTH)
+    width = max(width + 2 * 4, MIN_TILE_WIDTH)
+    body = vstack([_draw(_wrap(b, width), width) for b in blocks], gap=2)
     return _frame(body)
+
+
+def _wrap(block: Block, width: int) -> Block:
+    if not isinstance(block, _Text):
+        return block
+    lines = [
+        part for line in block.lines for part in wrap_line(line, width, block.size, mono=block.mono)
+    ]
+    return _Text(lines, block.size, block.mono)
 
 
 def _frame(body: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -832,10 +832,6 @@ class Spec(_Model):
         """Every image name -> absolute path."""
         return {name: self.image_path(name) for name in self.images}
 
-    def mask_path(self, region: str) -> Path | None:
-        """The absolute mask PNG path of region ``region``, or None if it has no mask."""
-        return self.regions[region].mask_path
-
     def label(self, channel0: int) -> int:
         """A 0-based channel number as this file writes it."""
         return channel0 + self.index_base

@@ -1,7 +1,8 @@
 """Build a network and its weights from the names a user writes: ``arch`` and ``weights``.
 
 ``arch`` is a torchvision classification builder (``squeezenet1_0``, ``resnet18``…) or a factory
-``package.module:function``. ``weights`` is ``deep-compression``, a torchvision weights enum member
+``package.module:function``. ``weights`` is a name in the weights registry (``deep-compression``,
+:mod:`probecheck.zoo.weights`), a torchvision weights enum member
 (``DEFAULT``, ``IMAGENET1K_V1``), a local checkpoint, or ``random`` (seeded).
 """
 
@@ -21,10 +22,11 @@ from torch import nn
 
 from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
-from probecheck.zoo import deep_compression, store
-from probecheck.zoo.preprocess import CAFFE_SQUEEZENET, IMAGENET, Preprocessing
+from probecheck.zoo import store
+from probecheck.zoo.preprocess import IMAGENET, Preprocessing
+from probecheck.zoo.weights import NAMED_WEIGHTS, WeightsEntry, registered
 
-NAMED_WEIGHTS = ("deep-compression", "random")
+__all__ = ["NAMED_WEIGHTS", "Built", "ModelIdentity", "build", "weights_preprocessing"]
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,9 @@ def build(
     it replaces), the weights entry's own. ``source`` says where a given or inherited one came
     from, for the model's identity.
     """
-    if weights == "deep-compression":
-        built = _deep_compression(arch)
+    entry = registered(weights)
+    if entry is not None:
+        built = _registered(arch, entry)
     elif weights == "random":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -153,8 +156,9 @@ def weights_preprocessing(arch: str, weights: str) -> Preprocessing | None:
 
     What a candidate checkpoint inherits from the model it replaces.
     """
-    if weights == "deep-compression":
-        return CAFFE_SQUEEZENET
+    entry = registered(weights)
+    if entry is not None:
+        return entry.preprocessing
     if weights == "random":
         return IMAGENET
     if _looks_like_path(weights):
@@ -185,21 +189,16 @@ def _looks_like_path(weights: str) -> bool:
     )
 
 
-def _deep_compression(arch: str) -> Built:
+def _registered(arch: str, entry: WeightsEntry) -> Built:
+    """A registry entry's weights, fetched, checked and decoded, in ``arch``."""
     model = build_architecture(arch)
-    path = store.fetch(store.DEEP_COMPRESSION)
-    arrays = deep_compression.state_dict_arrays(deep_compression.read(path))
+    arrays = entry.decode(entry.fetch())
     state = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
     summary = mismatch_summary(model.state_dict(), state)
     if summary:
-        raise ProbecheckError(
-            f"the deep-compression weights are SqueezeNet v1.0's and do not fit {arch!r}: "
-            f"{summary}",
-            fix="use arch: squeezenet1_0 with weights: deep-compression",
-        )
+        raise ProbecheckError(f"{entry.misfit(arch)}: {summary}", fix=entry.fix())
     model.load_state_dict(state, strict=True)
-    sha = store.DEEP_COMPRESSION.sha256
-    return Built(model, CAFFE_SQUEEZENET, ModelIdentity(arch, "deep-compression", sha))
+    return Built(model, entry.preprocessing, ModelIdentity(arch, entry.name, entry.sha256))
 
 
 def _torchvision_weights(arch: str, name: str) -> Built:
@@ -247,7 +246,8 @@ def _checkpoint(arch: str, path: Path) -> Built:
     if not path.is_file():
         raise ProbecheckError(
             f"checkpoint {path} does not exist",
-            fix="give a state_dict saved with torch.save, or deep-compression/random/DEFAULT",
+            fix="give a state_dict saved with torch.save, or "
+            + "/".join([*NAMED_WEIGHTS, "DEFAULT"]),
         )
     try:  # weights_only: tensors and plain containers are built, nothing else is run
         loaded = torch.load(path, map_location="cpu", weights_only=True)

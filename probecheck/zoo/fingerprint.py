@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from probecheck.zoo import store
+from probecheck.zoo.weights import registered
 
 
 def weights_sha256(weights: str, base_dir: Path | None = None) -> str | None:
     """The sha256 of ``weights`` (a zoo entry or a checkpoint file); None where it is unknown."""
-    if weights == "deep-compression":
-        return store.DEEP_COMPRESSION.sha256
+    entry = registered(weights)
+    if entry is not None:
+        return entry.sha256
     path = Path(weights) if base_dir is None else base_dir / weights
     if path.is_file():
         return store.sha256_of(path)

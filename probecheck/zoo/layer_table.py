@@ -14,22 +14,14 @@ import torch
 from torch import nn
 
 from probecheck.zoo import names
+from probecheck.zoo.archs import aliases_for
 from probecheck.zoo.builders import build_architecture
+from probecheck.zoo.forward import hooked_forward
 
-__all__ = ["LayerTable", "layer_table", "squeezenet_version"]
+__all__ = ["LayerTable", "layer_table"]
 
 TRACE_SIZE = 224
 """Input side of the meta forward; channel counts do not depend on it."""
-
-
-def squeezenet_version(model: nn.Module) -> str | None:
-    """ "1_0" or "1_1" for torchvision SqueezeNets (told apart by conv1's width), else None."""
-    from torchvision.models import SqueezeNet
-
-    if not isinstance(model, SqueezeNet):
-        return None
-    first = model.features[0]
-    return "1_0" if getattr(first, "out_channels", None) == 96 else "1_1"
 
 
 @dataclass(frozen=True)
@@ -44,6 +36,11 @@ class LayerTable:
         """The module path ``layer`` names (LayerNotFoundError naming close ones if none)."""
         return names.resolve(layer, list(self.shapes), self.aliases)
 
+    def layer(self, layer: str) -> names.Layer:
+        """``layer`` resolved: module path, alias and width (channels, where traced)."""
+        widths = {path: shape[0] if shape else None for path, shape in self.shapes.items()}
+        return names.resolve_layer(layer, list(self.shapes), self.aliases, widths)
+
     def closest(self, layer: str) -> list[str]:
         """The names closest to a layer name that matches none, best first."""
         return names.closest(layer, list(self.shapes), self.aliases, n=3)
@@ -56,25 +53,19 @@ class LayerTable:
 def _trace(model: nn.Module) -> dict[str, tuple[int, ...] | None]:
     """Output shapes of every module on one meta forward; None for all if the trace fails."""
     modules = {path: module for path, module in model.named_modules() if path}
-    shapes: dict[str, tuple[int, ...] | None] = dict.fromkeys(modules)
-
-    def hook_for(path: str):
-        def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-            if isinstance(output, torch.Tensor) and shapes[path] is None:
-                shapes[path] = tuple(output.shape[1:])  # first call, as the probe records
-
-        return hook
-
-    handles = [module.register_forward_hook(hook_for(p)) for p, module in modules.items()]
+    blank = torch.empty(1, 3, TRACE_SIZE, TRACE_SIZE, device="meta")
     try:
-        with torch.no_grad():
-            model(torch.empty(1, 3, TRACE_SIZE, TRACE_SIZE, device="meta"))
+        shapes = hooked_forward(
+            model,
+            blank,
+            modules,
+            keep=lambda out: tuple(out.shape[1:]),
+            truncate=False,
+            strict=False,
+        )
     except Exception:  # an op without a meta kernel: names are still known, shapes are not
         return dict.fromkeys(modules)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return shapes
+    return {path: shapes.get(path) for path in modules}
 
 
 @functools.lru_cache(maxsize=16)
@@ -83,6 +74,4 @@ def layer_table(arch: str) -> LayerTable:
     with torch.device("meta"):
         model = build_architecture(arch)
     model.eval()
-    version = squeezenet_version(model)
-    aliases = names.squeezenet_aliases(version) if version else {}
-    return LayerTable(arch, _trace(model), aliases)
+    return LayerTable(arch, _trace(model), aliases_for(model))

@@ -1,53 +1,33 @@
-"""Layer names: module paths, plus the DeepScale/MATLAB names of SqueezeNet v1.0 and v1.1.
-
-MATLAB's ``squeezenet`` and the Caffe release name layers ``conv1``, ``fire6-relu_squeeze1x1``,
-``pool10``…; torchvision names the same modules ``features.0``, ``features.8.squeeze_activation``,
-``classifier.3``. Users bring names from papers and tutorials, so both work.
+"""Layer names: a module path, or an alias its architecture's profile offers
+(:mod:`probecheck.zoo.archs`: ``fire6-relu_squeeze1x1`` for SqueezeNet, ``res3b_relu`` for
+ResNet-18), resolved once into a :class:`Layer` that carries both and the layer's width.
 """
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
 from probecheck.errors import LayerNotFoundError
 
-#: features index of each fire module and pool, per SqueezeNet version (pools differ).
-_FEATURES = {
-    "1_0": {
-        "pool1": 2, "fire2": 3, "fire3": 4, "fire4": 5, "pool4": 6, "fire5": 7,
-        "fire6": 8, "fire7": 9, "fire8": 10, "pool8": 11, "fire9": 12,
-    },
-    "1_1": {
-        "pool1": 2, "fire2": 3, "fire3": 4, "pool3": 5, "fire4": 6, "fire5": 7,
-        "pool5": 8, "fire6": 9, "fire7": 10, "fire8": 11, "fire9": 12,
-    },
-}  # fmt: skip
 
-_FIRE_PARTS = {
-    "squeeze1x1": "squeeze",
-    "relu_squeeze1x1": "squeeze_activation",
-    "expand1x1": "expand1x1",
-    "relu_expand1x1": "expand1x1_activation",
-    "expand3x3": "expand3x3",
-    "relu_expand3x3": "expand3x3_activation",
-}
+@dataclass(frozen=True)
+class Layer:
+    """A layer as resolved: the name written, the module path, its alias and its width."""
 
+    written: str
+    path: str
+    alias: str = ""
+    #: channels of its output where known (the layer table's trace), else None
+    width: int | None = None
 
-def squeezenet_aliases(version: str) -> dict[str, str]:
-    """Map each DeepScale/MATLAB name of SqueezeNet ``version`` ("1_0"/"1_1") to a module path."""
-    aliases = {"conv1": "features.0", "relu_conv1": "features.1"}
-    for name, index in _FEATURES[version].items():
-        if name.startswith("pool"):
-            aliases[name] = f"features.{index}"
-            continue
-        for part, attribute in _FIRE_PARTS.items():
-            aliases[f"{name}-{part}"] = f"features.{index}.{attribute}"
-        aliases[f"{name}-concat"] = f"features.{index}"
-    aliases.update(
-        {"drop9": "classifier.0", "conv10": "classifier.1", "relu_conv10": "classifier.2",
-         "pool10": "classifier.3"}
-    )  # fmt: skip
-    return aliases
+    def __str__(self) -> str:
+        return self.written
+
+    @property
+    def label(self) -> str:
+        """The alias where there is one, else the module path: how reports name the layer."""
+        return self.alias or self.path
 
 
 def normalise(name: str) -> str:
@@ -73,3 +53,15 @@ def resolve(name: str, module_paths: list[str], aliases: dict[str, str]) -> str:
         f"no layer named {name!r} in this network",
         fix=(hint + " " if hint else "") + "`probecheck layers` lists every name",
     )
+
+
+def resolve_layer(
+    name: str,
+    module_paths: list[str],
+    aliases: dict[str, str],
+    widths: dict[str, int | None] | None = None,
+) -> Layer:
+    """``name`` resolved to a :class:`Layer` (LayerNotFoundError naming close ones if none)."""
+    path = resolve(name, module_paths, aliases)
+    alias = {p: a for a, p in aliases.items()}.get(path, "")
+    return Layer(name, path, alias, (widths or {}).get(path))

@@ -1,0 +1,147 @@
+"""Population statistics: the mean of per-image numbers with a seeded bootstrap interval.
+
+Pure numpy / SciPy on arrays; nothing here knows about images or networks.
+
+The interval is the *expanded percentile* bootstrap (Hesterberg 2015, "What teachers should know
+about the bootstrap", §4.3): SciPy's percentile interval (``scipy.stats.bootstrap``) taken at a
+confidence level widened by the small-sample factor ``sqrt(n / (n - 1)) · t_{n-1} / z`` so that,
+for normal data, it is as wide as Student's t interval. Sets of 4–10 images are the common case,
+and there the plain percentile, basic and BCa intervals are all too narrow (each covers the true
+mean of normal data at n = 5 about 85 % of the time for a nominal 95 %; BCa's jackknife estimate
+of the acceleration is too noisy at such n to help); the expanded interval covers about 92 % at
+n = 5 and 94.5 % at n = 10 (tests/test_stats.py measures it). Resampling is seeded, so a claim's
+verdict does not change from run to run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+__all__ = [
+    "DEFAULT_RESAMPLES",
+    "DEFAULT_SEED",
+    "METHOD",
+    "Interval",
+    "expanded_confidence",
+    "fraction",
+    "mean_interval",
+    "mean_intervals",
+]
+
+DEFAULT_SEED = 0
+"""Seed of the bootstrap's resampling: the same numbers always give the same interval."""
+DEFAULT_RESAMPLES = 9999
+"""Bootstrap resamples per interval."""
+BATCH = 1000
+"""Resamples drawn at once (bounds memory for many rows)."""
+METHOD = "expanded percentile bootstrap"
+"""The interval's name, as reports print it."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The mean of ``n`` numbers and a two-sided confidence interval ``[low, high]`` around it."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The numbers as plain JSON-able values."""
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "lower": self.low,
+            "upper": self.high,
+            "confidence": self.confidence,
+        }
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+
+
+def expanded_confidence(confidence: float, n: int) -> float:
+    """The percentile interval's level that gives ``confidence`` at sample size ``n``.
+
+    Hesterberg's expansion: the tail ``α/2`` becomes ``Φ(-sqrt(n/(n-1)) · t_{n-1, 1-α/2})``. It
+    tends to ``confidence`` as n grows; at n = 5 a 0.95 interval is taken at about 0.998.
+    """
+    _check_confidence(confidence)
+    if n < 2:
+        return confidence
+    tail = (1 - confidence) / 2
+    widened = math.sqrt(n / (n - 1)) * stats.t.ppf(1 - tail, n - 1)
+    return float(1 - 2 * stats.norm.cdf(-widened))
+
+
+def mean_intervals(
+    values: ArrayLike,
+    confidence: float = 0.95,
+    *,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(mean, low, high) of every row of ``values`` (shape ``(..., n)``), vectorised.
+
+    A row of one number, or of equal numbers, has the degenerate interval ``[mean, mean]``: there
+    is no spread to resample, and no NaN or warning comes out. Values must be finite.
+    """
+    _check_confidence(confidence)
+    data = np.asarray(values, dtype=np.float64)
+    if data.ndim == 0 or data.shape[-1] == 0:
+        raise ValueError("a population statistic needs at least one number")
+    if not np.all(np.isfinite(data)):
+        raise ValueError("population numbers must be finite (drop NaN and inf first)")
+    shape, n = data.shape[:-1], data.shape[-1]
+    rows = data.reshape(-1, n)
+    mean = rows.mean(axis=-1)
+    low, high = mean.copy(), mean.copy()
+    spread = np.ptp(rows, axis=-1) > 0
+    if n >= 2 and np.any(spread):
+        varied = rows[spread]
+        result = stats.bootstrap(
+            (varied,),
+            np.mean,
+            axis=-1,
+            vectorized=True,
+            n_resamples=n_resamples,
+            batch=BATCH,
+            confidence_level=expanded_confidence(confidence, n),
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+        lo, hi = result.confidence_interval
+        # the bootstrap means lie between the sample's extremes; rounding may not
+        low[spread] = np.minimum(lo, mean[spread])
+        high[spread] = np.maximum(hi, mean[spread])
+    return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
+
+
+def mean_interval(
+    values: ArrayLike,
+    confidence: float = 0.95,
+    *,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> Interval:
+    """The mean of a 1-D sample and its seeded expanded-percentile bootstrap interval."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.ndim != 1:
+        raise ValueError(f"expected a 1-D sample, got shape {data.shape}")
+    mean, low, high = mean_intervals(data, confidence, seed=seed, n_resamples=n_resamples)
+    return Interval(float(mean), float(low), float(high), int(data.size), confidence)
+
+
+def fraction(passed: ArrayLike) -> float:
+    """The share of True among per-image verdicts (0 for none given)."""
+    flags = np.asarray(passed, dtype=bool)
+    return float(flags.mean()) if flags.size else 0.0

@@ -294,8 +294,8 @@ def _pool_length(length: int, window: _Window, ceil: bool) -> int:
 def _gather(source: torch.Tensor, starts: Ints, size: list[int]) -> torch.Tensor:
     """(B, C, h, w): the windows of ``source`` (1, C, H, W) starting at ``starts`` (B, 2), in
     one indexing (channels last in memory: what pooling and convolutions run fastest on)."""
-    rows = torch.from_numpy(starts[:, :1] + np.arange(size[0]))  # (B, h)
-    cols = torch.from_numpy(starts[:, 1:] + np.arange(size[1]))  # (B, w)
+    rows = _on(source, starts[:, :1] + np.arange(size[0]))  # (B, h)
+    cols = _on(source, starts[:, 1:] + np.arange(size[1]))  # (B, w)
     picked = source[0].permute(1, 2, 0)[rows[:, :, None], cols[:, None, :]]  # (B, h, w, C)
     return picked.permute(0, 3, 1, 2)
 
@@ -313,12 +313,16 @@ def splice(
     inside = ((rows >= 0) & (rows < size[0]))[:, :, None] & ((cols >= 0) & (cols < size[1]))[
         :, None, :
     ]
-    batch, i, j = (torch.from_numpy(a) for a in np.nonzero(inside))
+    batch, i, j = np.nonzero(inside)
     out = target.permute(0, 2, 3, 1).contiguous()  # (B, H, W, C): a cell's channels in a row
-    out[batch, torch.from_numpy(rows)[batch, i], torch.from_numpy(cols)[batch, j]] = tile.permute(
-        0, 2, 3, 1
-    )[batch, i, j]
+    moved = tile.permute(0, 2, 3, 1)[_on(tile, batch), _on(tile, i), _on(tile, j)]
+    out[_on(out, batch), _on(out, rows[batch, i]), _on(out, cols[batch, j])] = moved
     return out.permute(0, 3, 1, 2)
+
+
+def _on(like: torch.Tensor, indices: NDArray) -> torch.Tensor:
+    """``indices`` as a tensor on ``like``'s device."""
+    return torch.from_numpy(np.ascontiguousarray(indices)).to(like.device)
 
 
 def _fill_boxes(
@@ -333,7 +337,7 @@ def _fill_boxes(
         (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])
     )[:, None, :]
     filled = _gather(source, starts, list(size))
-    return torch.where(torch.from_numpy(inside)[:, None], filled, tiles)
+    return torch.where(_on(tiles, inside)[:, None], filled, tiles)
 
 
 def build_program(model: nn.Module, path: str) -> Program | None:

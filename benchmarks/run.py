@@ -268,9 +268,36 @@ def figure_warm_rerun(args: Any, scratch: Path) -> str:
         f"{_common.rounds(times)} rounds; results identical: {same}; {stored / 2**20:.1f} MiB "
         "on disk)"
     )
+    line += "; " + whole_process(scratch)
     if ratio > WARM_GOAL:
         line += bound_by(cases["warm"])
     return line
+
+
+def whole_process(scratch: Path) -> str:
+    """The same two runs as new processes, imports and model loading included (what a CI job
+    sees), a few rounds each: for information, as torch's import does not shrink."""
+    cache_dir = scratch / "pytest-cache-process"
+    command = [sys.executable, "-m", "pytest", "-q", "-o", f"cache_dir={cache_dir}"]
+    command += ["--probe-specs", str(_common.SPECS), "--probe-diagnostics", "none"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run(*extra: str) -> Callable[[], None]:
+        def go() -> None:
+            report = ["--probe-report", str(scratch / "report-process")]
+            subprocess.run([*command, *report, *extra], env=env, check=False, capture_output=True)
+
+        return go
+
+    times = _common.interleaved(
+        {"cold": run("--cache-clear"), "warm": run()}, 3, 1, budget_s=60, min_rounds=2
+    )
+    cold, warm = _common.ms(times["cold"]), _common.ms(times["warm"])
+    return (
+        f"as new processes (imports and model loading included): warm "
+        f"{_common.fmt_ms(warm / 1e3)} s / cold {_common.fmt_ms(cold / 1e3)} s = "
+        f"{_common.fmt_ratio(warm / cold)} ({_common.rounds(times)} rounds)"
+    )
 
 
 def _same_numbers(cold: Path, warm: Path) -> str:

@@ -8,6 +8,7 @@ forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -22,14 +23,28 @@ from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
 from probecheck.occlusion import Occlusion, occlude
 from probecheck.plan import CaseInputs, InputKey, case_inputs, claim_needs, prefetch
-from probecheck.probe import Probe, require_channels
+from probecheck.population import null_result, summarise, with_null
+from probecheck.probe import Probe, require_channels, shared_probe
 from probecheck.regions import area_fractions, load_mask_png, rasterise
-from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
+from probecheck.results import (
+    CaseEvidence,
+    CaseResult,
+    ChannelResult,
+    CheckResult,
+    ClaimResult,
+    fmt,
+)
 from probecheck.spec import Claim, DropCheck, SelectiveCheck, Spec, StrongestCheck
 from probecheck.spec.models import OcclusionCheck
 from probecheck.zoo.images import load_image, require_same_size
 
 MAX_ALTERNATIVES = 10
+NULL_SEED = 0
+"""Seed of the random weights a population check's null is measured on."""
+#: a channel whose mean in the control region (original image) is at least this fraction of its
+#: mean in the claimed region responds to the control region too; below it, a large control drop
+#: is a reaction to the removal itself
+CONTROL_ACTIVE = 0.5
 
 Floats = NDArray[np.float64]
 T = TypeVar("T")
@@ -161,9 +176,13 @@ class _Batch:
 
 
 def evaluate_claim(
-    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs | None = None
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs | None = None, *, null: bool = True
 ) -> ClaimResult:
-    """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input."""
+    """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input.
+
+    A check over a set is judged on the population and, unless ``null`` is False, gets its
+    null: the claimed channels' effect ranked in the layer and measured on random weights.
+    """
     inputs = inputs or SpecInputs(spec)
     layer_path = probe.resolve(claim.layer)
     before, occluded_before = probe.forward_passes, probe.occluded_passes
@@ -173,6 +192,8 @@ def evaluate_claim(
     channel_count = next(iter(batch.maps.values())).shape[0]
     _check_channel_range(claim, spec, channel_count)
     checks = [_measure(name, check, plan, claim, batch, inputs) for name, check, plan in plans]
+    if null and any(c.population is not None for c in checks):
+        _attach_nulls(claim, spec, probe, inputs, checks)
     return ClaimResult(
         spec=str(spec.path) if spec.path else "",
         claim_id=claim.id,
@@ -188,6 +209,58 @@ def evaluate_claim(
         forward_passes=probe.forward_passes - before,
         occluded_passes=probe.occluded_passes - occluded_before,
     )
+
+
+def random_twin(probe: Probe) -> Probe:
+    """The same architecture and preprocessing with seeded random weights (shared per process)."""
+    return shared_probe(
+        probe.identity.arch,
+        "random",
+        seed=NULL_SEED,
+        device=str(probe.device),
+        preprocessing=probe.preprocessing,
+    )
+
+
+def _attach_nulls(
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs, checks: list[CheckResult]
+) -> None:
+    """Rank the claimed channels' effect in the layer, and measure it on random weights."""
+    random_effects: dict[str, list[Floats]] = {}
+    note, model, passes = "", "", 0
+    try:
+        twin = random_twin(probe)
+        before = twin.forward_passes
+        measured = evaluate_claim(claim, spec, twin, inputs, null=False)
+        passes = twin.forward_passes - before
+        model = f"{twin.identity.arch}, random weights (seed {NULL_SEED})"
+        for result in measured.checks:
+            if result.population is not None:
+                random_effects[result.kind] = [
+                    c.evidence.effect for c in result.cases if c.evidence is not None
+                ]
+    except ProbecheckError as error:
+        note = f"not measured: {error.message}"
+    for result in checks:
+        if result.population is None:
+            continue
+        check = claim.checks[result.kind]
+        effects = [c.evidence.effect for c in result.cases if c.evidence is not None]
+        found = null_result(
+            result.kind,
+            list(claim.channels or []),
+            claim.channel_labels,
+            claim.require,
+            effects,
+            random_effects.get(result.kind),
+            rank_at_most=check.rank_at_most,
+            random_effect_at_most=check.random_effect_at_most,
+            random_model=model,
+            random_note=note,
+        )
+        found.random_passes = passes
+        result.population = with_null(result.population, found)
+        result.passed = result.population.passed
 
 
 def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
@@ -252,16 +325,32 @@ def _measure(
         cases.append(result)
         ok_everywhere = ok if ok_everywhere is None else ok_everywhere & ok
         order_score = score if order_score is None else np.fmin(order_score, score)
-    passed = all(c.passed for c in cases)
+    population = None
+    if check.set_name is not None:
+        population = summarise(
+            kind,
+            check.set_name,
+            cases,
+            _thresholds(kind, check, claim),
+            confidence=check.level,
+            min_fraction=check.min_fraction,
+        )
+    passed = all(c.passed for c in cases) if population is None else population.passed
     alternatives: list[int] = []
     if not passed and ok_everywhere is not None:
         claimed = set(claim.channels or [])
         candidates = [int(c) for c in np.flatnonzero(ok_everywhere) if int(c) not in claimed]
         candidates.sort(key=lambda c: -np.nan_to_num(order_score[c], nan=-np.inf))  # type: ignore[index]
         alternatives = [claim.label(c) for c in candidates[:MAX_ALTERNATIVES]]
-    return CheckResult(
-        kind, claim.require, _thresholds(kind, check, claim), cases, passed, alternatives
-    )
+    thresholds = _thresholds(kind, check, claim)
+    if population is not None:
+        thresholds |= {
+            name: getattr(check, name)
+            for name in ("min_fraction", "rank_at_most", "random_effect_at_most")
+            if getattr(check, name) is not None
+        }
+        thresholds["confidence"] = check.level
+    return CheckResult(kind, claim.require, thresholds, cases, passed, alternatives, population)
 
 
 def _thresholds(kind: str, check: Any, claim: Claim) -> dict[str, Any]:
@@ -283,6 +372,10 @@ def _thresholds(kind: str, check: Any, claim: Claim) -> dict[str, Any]:
 
 
 def _inputs_of(case: Any) -> dict[str, str | None]:
+    """The case's images and regions as the spec writes them (a set's image by file name)."""
+    shown = getattr(case, "_shown", None)
+    if shown is not None:
+        return dict(shown)
     return {key: value for key, value in case.model_dump().items() if value is not None}
 
 
@@ -324,19 +417,37 @@ def _channel_results(
     claim: Claim,
     ok: NDArray[np.bool_],
     columns: dict[str, Floats],
-    reasons: dict[int, str],
+    reasons: dict[int, list[str]],
     channels: list[int] | None = None,
 ) -> list[ChannelResult]:
+    """Per claimed channel, its numbers and every reason it fails (not only the first)."""
     return [
         ChannelResult(
             channel=c,
             label=claim.label(c),
             passed=bool(ok[c]),
             values={name: float(vector[c]) for name, vector in columns.items()},
-            reason=reasons.get(c, ""),
+            reason="; ".join(reasons.get(c, [])),
         )
         for c in (claim.channels or [] if channels is None else channels)
     ]
+
+
+def _because(reasons: dict[int, list[str]], channels: Any, reason: Callable[[int], str]) -> None:
+    """Add ``reason(c)`` to the reasons of each channel ``c`` in ``channels``."""
+    for c in np.flatnonzero(channels) if np.asarray(channels).dtype == bool else channels:
+        reasons.setdefault(int(c), []).append(reason(int(c)))
+
+
+def _quiet_reason(mean_in: Floats) -> Callable[[int], str]:
+    """Silent, or for a pre-ReLU channel below zero, negative: a drop of either means nothing."""
+
+    def reason(c: int) -> str:
+        if mean_in[c] < 0:
+            return f"negative in the region (mean_in {fmt(mean_in[c])}): a drop means nothing"
+        return "silent in the region (mean_in ≤ 1e-6 of its peak)"
+
+    return reason
 
 
 def _drop_case(
@@ -356,9 +467,13 @@ def _drop_case(
     columns = {"drop": drop, "mean_in": main.mean_in, "mean_in_altered": main.mean_in_altered}
     values = {"drop": (drop, True, check.at_least)}
     control = None
-    reasons = {
-        int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
-    }
+    reasons: dict[int, list[str]] = {}
+    _because(reasons, quiet, _quiet_reason(main.mean_in))
+    _because(
+        reasons,
+        ~quiet & ~(drop >= check.at_least),
+        lambda c: f"too small a drop ({fmt(drop[c])} < {fmt(check.at_least)})",
+    )
     if case.control is not None:
         control = inputs.region(case.control, rgb.shape[:2])
         wc = inputs.fractions(case.control, rgb.shape[:2], A.shape[1:])
@@ -374,14 +489,12 @@ def _drop_case(
             "control_mean_in_altered": side.mean_in_altered,
         }
         values["control_drop"] = (c_drop, False, check.control_at_most)
-        for c in np.flatnonzero(
-            ~quiet & (drop >= check.at_least) & (c_drop > check.control_at_most)
-        ):
-            reasons[int(c)] = (
-                "drops in the control region too: it reacts to the removal, not to the region"
-            )
-    for c in np.flatnonzero(~quiet & ~(drop >= check.at_least)):
-        reasons.setdefault(int(c), "too small a drop")
+        _because(
+            reasons,
+            c_drop > check.control_at_most,
+            _control_reason(main.mean_in, side.mean_in, c_drop, check.control_at_most),
+        )
+    effect = drop - columns["control_drop"] if control is not None else drop.astype(np.float64)
     combined, passed = _combine(claim, ok, values)
     evidence = CaseEvidence(
         image=rgb,
@@ -396,6 +509,7 @@ def _drop_case(
         control_altered_maps=batch.maps[plan.control_altered]
         if plan.control_altered is not None
         else None,
+        effect=np.where(quiet, np.nan, effect),
     )
     result = CaseResult(
         _inputs_of(case),
@@ -405,6 +519,30 @@ def _drop_case(
         evidence,
     )
     return result, ok, np.where(quiet, -np.inf, drop)
+
+
+def _control_reason(
+    mean_in: Floats, control_mean_in: Floats, c_drop: Floats, at_most: float
+) -> Callable[[int], str]:
+    """Why a channel's control drop is too large, in the words that are true of it: active in
+    the control region on the original image, or weak there and knocked down by the removal."""
+
+    def reason(c: int) -> str:
+        share = control_mean_in[c] / mean_in[c] if mean_in[c] > 0 else math.inf
+        dropped = f"control drop {fmt(c_drop[c])} > {fmt(at_most)}"
+        if share >= CONTROL_ACTIVE:
+            where = (
+                f"its mean there is {fmt(100 * share)} % of that in the region"
+                if math.isfinite(share)
+                else f"mean {fmt(control_mean_in[c])} there, none in the region"
+            )
+            return f"responds to the control region too ({where}; {dropped})"
+        return (
+            f"drops in the control region too, where it is weak (mean {fmt(100 * share)} % of "
+            f"that in the region; {dropped}): it reacts to the removal, not to the region"
+        )
+
+    return reason
 
 
 def _selective_case(
@@ -436,8 +574,9 @@ def _selective_case(
     ok = score >= threshold
     columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
     combined, passed = _combine(claim, ok, {name: (score, True, threshold)})
-    reasons = {int(c): f"{name} below {threshold:g}" for c in np.flatnonzero(~ok)}
-    evidence = CaseEvidence(image=rgb, maps=A, region=region)
+    reasons: dict[int, list[str]] = {}
+    _because(reasons, ~ok, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
+    evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
     result = CaseResult(
         _inputs_of(case),
         _channel_results(claim, ok, columns, reasons),
@@ -474,21 +613,30 @@ def _strongest_case(
     score_name = "peak" if w is None else "region_mean"
     top = int(ranking[0])
     columns = {"rank": rank, score_name: score}
+    beaten = _beaten_by(claim, top, score_name, score)
     if check.in_ is not None:
         ok = rank == 1
         passed = top in check.in_
-        channels = _channel_results(claim, ok, columns, {}, channels=list(check.in_))
+        reasons: dict[int, list[str]] = {}
+        if not passed:
+            _because(reasons, list(check.in_), beaten)
+        channels = _channel_results(claim, ok, columns, reasons, channels=list(check.in_))
         combined = {
             "strongest": float(claim.label(top)),
             f"strongest_{score_name}": float(score[top]),
         }
-        evidence = CaseEvidence(image=rgb, maps=A, region=region)
+        evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=score)
         return CaseResult(_inputs_of(case), channels, combined, bool(passed), evidence), ok, -rank
     ok = rank <= check.top_k
     combined, passed = _combine(claim, ok, {"rank": (rank, False, check.top_k)})
     combined["strongest"] = float(claim.label(top))
-    reasons = {int(c): f"not among the top {check.top_k}" for c in np.flatnonzero(~ok)}
-    evidence = CaseEvidence(image=rgb, maps=A, region=region)
+    reasons = {}
+    _because(
+        reasons,
+        ~ok,
+        lambda c: f"rank {fmt(rank[c])}, not among the top {check.top_k}: {beaten(c)}",
+    )
+    evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=score)
     return (
         CaseResult(
             _inputs_of(case),
@@ -500,6 +648,20 @@ def _strongest_case(
         ok,
         -rank,
     )
+
+
+def _beaten_by(claim: Claim, top: int, score_name: str, score: Floats) -> Callable[[int], str]:
+    """Which channel is strongest instead of ``c``, and by how much."""
+
+    def reason(c: int) -> str:
+        lead = score[top] - score[c]
+        times = f", {fmt(score[top] / score[c])}×" if score[c] > 0 else ""
+        return (
+            f"channel {claim.label(top)} is strongest instead ({score_name} {fmt(score[top])} "
+            f"against {fmt(score[c])}: {fmt(lead)} more{times})"
+        )
+
+    return reason
 
 
 _MAP_CHUNK = 64  # channels whose per-pixel occlusion maps are held at once
@@ -536,26 +698,30 @@ def _occlusion_case(
     columns = {"base": sweep.base, "map_in": map_in, "map_out": map_out}
     values: dict[str, tuple[Floats, bool, float]] = {}
     ok = ~quiet
-    reasons: dict[int, str] = {}
+    reasons: dict[int, list[str]] = {}
+    _because(reasons, quiet, _quiet_reason(sweep.base))
     if check.peak_in_region:
         peak_in = np.where(quiet, 0.0, peak_in)
         values["peak_in"] = (peak_in, True, 1.0)
         columns["peak_in"] = peak_in
         ok &= peak_in >= 1
-        reasons |= {int(c): "the map peaks outside the region" for c in np.flatnonzero(peak_in < 1)}
+        _because(reasons, ~quiet & (peak_in < 1), lambda c: "the map peaks outside the region")
     if check.iou_at_least is not None:
         iou = np.where(quiet, 0.0, iou)
         values["iou"] = (iou, True, float(check.iou_at_least))
         columns["iou"] = iou
         ok &= iou >= check.iou_at_least
-        low = np.flatnonzero(iou < check.iou_at_least)
-        reasons |= {int(c): f"iou below {check.iou_at_least:g}" for c in low}
+        low = ~quiet & (iou < check.iou_at_least)
+        _because(reasons, low, lambda c: f"iou {fmt(iou[c])} < {fmt(check.iou_at_least)}")
     columns |= {"peak_x": peak_x, "peak_y": peak_y}
     combined, passed = _combine(claim, ok, values)
-    reasons |= {
-        int(c): "silent in the region (mean_in ≤ 1e-6 of its peak)" for c in np.flatnonzero(quiet)
-    }
-    evidence = CaseEvidence(image=rgb, maps=A, region=region, occlusion=sweep)
+    evidence = CaseEvidence(
+        image=rgb,
+        maps=A,
+        region=region,
+        occlusion=sweep,
+        effect=np.where(quiet, np.nan, map_in - map_out),
+    )
     result = CaseResult(
         _inputs_of(case),
         _channel_results(claim, ok, columns, reasons),

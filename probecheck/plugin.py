@@ -83,10 +83,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--probe-baseline-tolerance",
-        default="0.05",
-        metavar="ABS",
-        help="how far a number may move against its claim from the baseline, absolute, per "
-        "metric (default 0.05; per metric: 0.05,ratio=0.3)",
+        default="",
+        metavar="METRIC=KIND:N,…",
+        help="how far a number may move against its claim from the baseline, per metric: "
+        "abs (absolute) or rel (a fraction of the recorded number), e.g. "
+        "ratio=rel:0.1,drop=abs:0.05 (defaults: drops, IoU abs:0.05; ratio rel:0.2)",
+    )
+    group.addoption(
+        "--probe-baseline-strict",
+        action="store_true",
+        help="fail where the baseline and the run do not cover each other: a claim, case or "
+        "channel with no entry, an entry matching nothing (the setting for CI)",
     )
     group.addoption(
         "--probe-diagnostics",
@@ -113,6 +120,13 @@ class _Session:
             else None
         )
         self.update_baseline: bool = option.probe_baseline_update
+        self.strict: bool = option.probe_baseline_strict
+        self.stale_claims: list[str] = []  # baseline entries of claims gone from their spec
+        self.dropped = 0  # such entries dropped by --probe-baseline-update
+        self.claims_meant = False  # the session was asked to check claims (set in configure)
+        self.no_claims: str | None = None  # why no claim was checked, when none was
+        self.collected_claims = 0
+        self.deselected_claims = 0
         self.baseline: dict[str, Any] | None = None
         self.recorded: tuple[int, int] | None = None  # (this run's, the file's) when updating
         self.spec_errors = 0
@@ -127,13 +141,21 @@ class _Session:
         from probecheck.report.baseline import compare
 
         found = compare(result, self.baseline, self.baseline_path, self.tolerance)
-        result.regressions, result.notes = found.regressions, found.notes
+        result.regressions = found.regressions
+        result.baseline_gaps = {"unrecorded": len(found.unrecorded), "stale": len(found.stale)}
+        gaps = found.unrecorded + found.stale
+        if self.strict:  # the gate holds the baseline to cover the run exactly
+            result.regressions += [f"{gap} (--probe-baseline-strict)" for gap in gaps]
+        else:
+            result.notes = gaps
 
     def is_spec(self, path: Path) -> bool:
-        """A YAML file named as a root, or one under a root directory that has ``claims:``.
+        """A YAML file named as a root, or one under a root directory that looks like a spec.
 
-        Inside a directory, YAML files without a top-level ``claims:`` key (CI configs, data)
-        are not specs, so ``--probe-specs specs/ tests/`` does not trip over them.
+        Inside a directory, YAML files with no top-level key of a spec (CI configs, data) are not
+        specs, so ``--probe-specs specs/ tests/`` does not trip over them; one with a spec's key
+        or a close misspelling of one (``claim:``) is collected, and fails as it would when named
+        directly, instead of being skipped in silence.
         """
         if path.suffix not in SPEC_SUFFIXES:
             return False
@@ -141,7 +163,7 @@ class _Session:
         if resolved in self.roots:
             return True
         inside = any(root in resolved.parents for root in self.roots)
-        return inside and _has_claims_key(resolved)
+        return inside and _looks_like_a_spec(resolved)
 
     def model_for(self, spec: Spec) -> ModelRequest:
         """The network ``spec`` is checked on and how its images are prepared: its own model
@@ -181,11 +203,20 @@ class _Session:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.roots or hasattr(session.config, "workerinput"):
             return
-        if self.update_baseline and self.baseline_path is not None:
-            from probecheck.report.baseline import update_baseline
+        if self.baseline_path is not None and self.results:
+            from probecheck.report.baseline import stale_claims, update_baseline
 
-            _, *counts = update_baseline(self.baseline_path, self.sorted_results())
-            self.recorded = (counts[0], counts[1])
+            known = _claim_ids_of(self.results)
+            if self.update_baseline:
+                _, recorded, total, self.dropped = update_baseline(
+                    self.baseline_path, self.sorted_results(), known
+                )
+                self.recorded = (recorded, total)
+            elif self.baseline is not None:
+                self.stale_claims = stale_claims(self.baseline, self.baseline_path, known)
+                if self.strict and self.stale_claims and session.exitstatus == 0:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self._check_some_claim_ran(session)
         from probecheck.report.results_json import write_results
 
         write_results(  # written even with no results: an old file must not pass for this run's
@@ -197,6 +228,45 @@ class _Session:
         )
         if self.spec_errors and session.exitstatus in (pytest.ExitCode.OK, 1):
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a spec that cannot load
+
+    def _check_some_claim_ran(self, session: pytest.Session) -> None:
+        """A session asked to check claims that checked none must not pass (exit 4, a usage
+        error): an empty directory, a path with no spec, a ``-k`` that deselects every claim.
+
+        Only where the claims were asked for: a ``-k`` with test paths next to the ini's
+        ``probe_specs`` (which then join) is left alone when the specs did hold claims.
+        """
+        option = self.config.option
+        if self.results or not self.claims_meant or option.collectonly:
+            return
+        if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return  # a collection error or a failure says more already
+        shown = ", ".join(_shown(root) for root in self.roots)
+        selection = bool(option.keyword or option.markexpr or getattr(option, "lf", False))
+        if not option.probe_specs and selection:
+            return  # the ini's specs, deselected by a selection meant for the tests
+        if self.collected_claims > self.deselected_claims:
+            return  # claims were selected, and stopped by something that reports itself
+        if self.collected_claims:
+            self.no_claims = (
+                f"no claim checked: the selection (-k, -m, --lf …) deselected all "
+                f"{self.deselected_claims} claim(s) of {shown}"
+            )
+            fix = "widen the selection, or drop --probe-specs to run tests alone"
+        elif self.config.pluginmanager.hasplugin("dsession"):  # xdist: workers collected
+            self.no_claims = f"no claim checked: {shown} holds no claim the selection kept"
+            fix = "point --probe-specs at spec files or their directories; check -k/-m"
+        else:
+            self.no_claims = (
+                f"no claim checked: {shown} holds no spec with claims (a .yaml/.yml file with a "
+                "top-level claims: list)"
+            )
+            fix = "point --probe-specs at spec files or the directories holding them"
+        self.no_claims += f"\n  fix: {fix}"
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected_claims += sum(isinstance(item, ClaimItem) for item in items)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         """The candidate's identity on top of the log: arch, weights and their sha256."""
@@ -237,11 +307,16 @@ class _Session:
         ]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.no_claims is not None:
+            terminalreporter.section("probecheck")
+            terminalreporter.write_line(self.no_claims, red=True, bold=True)
         if self.results:
             from probecheck.report.summary import render_summary
 
             writer = terminalreporter._tw
-            color = bool(getattr(writer, "hasmarkup", False)) and not os.environ.get("CI")
+            ci = bool(os.environ.get("CI"))
+            color = bool(getattr(writer, "hasmarkup", False)) and not ci
+            compared = self.baseline is not None and not self.update_baseline
             text = render_summary(
                 self.sorted_results(),
                 forward_passes=self.forward_passes(),
@@ -250,28 +325,63 @@ class _Session:
                 width=max(getattr(writer, "fullwidth", 120), 120),
                 color=color,
                 quiet=self.config.get_verbosity() < 0,
+                ascii=ci,
+                baseline_gaps=self._baseline_gaps() if compared else None,
             )
             terminalreporter.section("probecheck")
             terminalreporter.write(text if text.endswith("\n") else text + "\n")
+        for key in self.stale_claims:
+            verdict = "fails the run (--probe-baseline-strict)" if self.strict else "a note"
+            terminalreporter.write_line(
+                f"baseline: the entry {key} matches no claim of its spec: {verdict}; "
+                "fix: record the baseline again (--probe-baseline-update drops it)",
+                red=self.strict,
+                yellow=not self.strict,
+            )
         if self.recorded is not None and self.baseline_path is not None:  # never silently
             recorded, total = self.recorded
             skipped = len(self.results) - recorded
             not_recorded = f"; {skipped} failing claim(s) not recorded" if skipped else ""
+            dropped = (
+                f"; dropped {self.dropped} entr{'ies' if self.dropped != 1 else 'y'} of claims "
+                "no longer in their spec"
+                if self.dropped
+                else ""
+            )
             terminalreporter.write_line(
                 f"baseline: recorded {recorded} passing claim(s) in "
-                f"{_shown(self.baseline_path)} ({total} in the file){not_recorded}"
+                f"{_shown(self.baseline_path)} ({total} in the file){not_recorded}{dropped}"
             )
+
+    def _baseline_gaps(self) -> tuple[int, int]:
+        """Claims with something the baseline has no entry for; entries matching nothing."""
+        unrecorded = sum(1 for r in self.results if r.baseline_gaps.get("unrecorded"))
+        stale = sum(r.baseline_gaps.get("stale", 0) for r in self.results)
+        return unrecorded, stale + len(self.stale_claims)
 
 
 _KEY = pytest.StashKey[_Session]()
-_CLAIMS_KEY = re.compile(rb"^claims\s*:", re.MULTILINE)
+_TOP_LEVEL_KEY = re.compile(rb"""^(["']?)([A-Za-z_][\w.-]*)\1[ \t]*:(?:\s|$)""", re.MULTILINE)
+_CLOSE = 0.8  # difflib ratio of a misspelling: claim/claims 0.91, images/imgaes 0.83
 
 
-def _has_claims_key(path: Path) -> bool:
+def _looks_like_a_spec(path: Path) -> bool:
+    """A top-level key of a spec (``claims``, ``model``, ``images`` …) or a close misspelling
+    of one (``claim``, ``Claims``, ``regoins``)."""
+    import difflib
+
+    from probecheck.spec.models import Spec
+
     try:
-        return _CLAIMS_KEY.search(path.read_bytes()) is not None
+        text = path.read_bytes()
     except OSError:
         return True  # let collection report the unreadable file
+    known = [info.alias or name for name, info in Spec.model_fields.items()]
+    for match in _TOP_LEVEL_KEY.finditer(text):
+        key = match.group(2).decode("ascii").lower()
+        if key in known or difflib.get_close_matches(key, known, n=1, cutoff=_CLOSE):
+            return True
+    return False
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -292,6 +402,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = [str(p) for p in roots]  # `pytest --probe-specs specs/`: the claims alone
     elif given or not explicit:
         config.args += [str(p) for p in roots if str(p) not in config.args]
+    state.claims_meant = bool(given) or not explicit
 
 
 _FROZEN: list[bool] = []
@@ -317,9 +428,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Tell each spec file which of its claims were selected: its activation plan covers them."""
+    state = session.config.stash.get(_KEY, None)
     for item in session.items:
         if isinstance(item, ClaimItem):
             item.spec_file.selected.append(item.claim)
+            if state is not None:
+                state.collected_claims += 1
+    if state is not None:
+        state.collected_claims += state.deselected_claims
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -548,7 +664,11 @@ def _read_baseline_options(
 
     try:
         tolerance = parse_tolerance(config.option.probe_baseline_tolerance)
-        baseline = load_baseline(baseline_path) if baseline_path is not None else None
+        baseline = (
+            load_baseline(baseline_path, missing_ok=config.option.probe_baseline_update)
+            if baseline_path is not None
+            else None
+        )
         if config.option.probe_preprocess is not None:
             from probecheck.zoo.preprocess import preset
 
@@ -611,6 +731,21 @@ def _preprocess_header(option: Any) -> list[str]:
         "probecheck preprocessing: a spec's preprocess: block, else the checkpoint's own, "
         "else that of the spec's model"
     ]
+
+
+def _claim_ids_of(results: list[ClaimResult]) -> dict[str, set[str]]:
+    """Every claim id of each spec the results came from, selected or not (specs re-read: under
+    xdist the controller collected none)."""
+    from probecheck.errors import ProbecheckError
+    from probecheck.spec import load_spec
+
+    known: dict[str, set[str]] = {}
+    for spec in sorted({r.spec for r in results if r.spec}):
+        try:
+            known[spec] = {claim.id for claim in load_spec(spec).claims}
+        except (ProbecheckError, OSError):
+            continue  # changed under us: its entries are left as they are
+    return known
 
 
 def _models_of(results: list[ClaimResult]) -> list[dict[str, Any]]:

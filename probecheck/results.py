@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from probecheck.metric_table import CHECK_THRESHOLDS, METRICS
+
 
 @dataclass
 class CaseEvidence:
@@ -30,6 +32,9 @@ class CaseEvidence:
     control_altered_maps: NDArray[np.float32] | None = None
     #: an occlusion sweep (probecheck.occlusion.Occlusion): per-position drops of every channel
     occlusion: Any = None
+    #: every channel's effect on this case (drop minus control drop; a check's main number),
+    #: which a population check ranks channels by (its null)
+    effect: NDArray[np.float64] | None = None
 
 
 @dataclass
@@ -78,43 +83,70 @@ class CheckResult:
     cases: list[CaseResult]
     passed: bool
     alternatives: list[int] = field(default_factory=list)  # labels of channels that pass now
+    #: over an image set: the population statistic (probecheck.population.Population)
+    population: Any = None
 
-    def headline(self) -> str:
-        """The worst case's combined numbers against the thresholds, in one short phrase."""
+    def shown_cases(self) -> list[CaseResult]:
+        """The cases a message lists: all of them, or over a set the worst images first."""
+        if self.population is None:
+            return self.cases
+        by_image = {c.inputs.get("image"): c for c in self.cases}
+        return [by_image[name] for name in self.population.worst if name in by_image]
+
+    def headline(self, *, ascii: bool = False) -> str:
+        """The worst case's combined numbers against the thresholds, each marked held or broken:
+        ``drop 0.665 < 0.7 ✗, control 0.0438 ≤ 0.25 ✓`` (``ascii``: ``<``, ``<=``, ``[x]``).
+        """
+        if self.population is not None:
+            return self.population.headline(ascii=ascii)
         if not self.cases:
             return self.kind
         parts = []
-        for key, (threshold_key, higher) in _HEADLINE_KEYS.get(self.kind, {}).items():
-            if threshold_key not in self.thresholds or self.thresholds[threshold_key] is None:
+        for key, threshold_key in CHECK_THRESHOLDS.get(self.kind, {}).items():
+            if self.thresholds.get(threshold_key) is None:
                 continue
             values = [c.combined[key] for c in self.cases if key in c.combined]
             if not values:
                 continue
+            higher = bool(METRICS[key].higher_is_better)
             worst = _worst(values, higher)
-            op = "≥" if higher else "≤"
+            threshold = self.thresholds[threshold_key]
             if key == "peak_in":
-                parts.append("peak in region" if worst >= 1 else "peak outside the region")
+                held = worst >= 1
+                text = "peak in region" if held else "peak outside the region"
+                parts.append(f"{text} {_mark(held, ascii)}")
                 continue
-            parts.append(
-                f"{_SHORT.get(key, key)} {fmt(worst)} {op} {fmt(self.thresholds[threshold_key])}"
-            )
+            held = bool(worst >= threshold if higher else worst <= threshold)
+            op = _relation(higher, held, ascii)
+            name = METRICS[key].short or key
+            parts.append(f"{name} {fmt(worst)} {op} {fmt(threshold)} {_mark(held, ascii)}")
         if self.kind == "strongest":
             tops = [c.combined.get("strongest") for c in self.cases]
             want = self.thresholds.get("in")
             if want is not None:
-                parts.append(f"strongest {_join(tops)} ∈ {_join(want)}")
+                held = all(top in want for top in tops)
+                op = ("in" if held else "not in") if ascii else ("∈" if held else "∉")
+                parts.append(f"strongest {_join(tops)} {op} {_join(want)} {_mark(held, ascii)}")
             else:
-                ranks = [c.combined.get("rank", math.nan) for c in self.cases]
-                parts.append(f"rank {fmt(_worst(ranks, False))} ≤ {self.thresholds.get('top_k')}")
+                rank = _worst([c.combined.get("rank", math.nan) for c in self.cases], False)
+                top_k = self.thresholds.get("top_k")
+                held = bool(top_k is not None and rank <= top_k)
+                op = _relation(False, held, ascii)
+                parts.append(f"rank {fmt(rank)} {op} {top_k} {_mark(held, ascii)}")
         return ", ".join(parts) or self.kind
 
 
-_HEADLINE_KEYS: dict[str, dict[str, tuple[str, bool]]] = {
-    "drop": {"drop": ("at_least", True), "control_drop": ("control_at_most", False)},
-    "selective": {"ratio": ("ratio_at_least", True), "iou": ("iou_at_least", True)},
-    "occlusion": {"peak_in": ("peak_in_region", True), "iou": ("iou_at_least", True)},
-}
-_SHORT = {"control_drop": "control"}
+def _relation(higher_is_better: bool, held: bool, ascii: bool) -> str:
+    """The sign that makes ``measured SIGN threshold`` a true statement."""
+    if higher_is_better:
+        return (">=" if ascii else "≥") if held else "<"
+    return ("<=" if ascii else "≤") if held else ">"
+
+
+def _mark(held: bool, ascii: bool) -> str:
+    if ascii:
+        return "[ok]" if held else "[x]"
+    return "✓" if held else "✗"
 
 
 def _worst(values: list[float], higher_is_better: bool) -> float:
@@ -163,12 +195,15 @@ class ClaimResult:
     error: str = ""
     regressions: list[str] = field(default_factory=list)  # worse than the recorded baseline
     notes: list[str] = field(default_factory=list)  # e.g. no baseline entry: not compared
+    #: against a baseline: ``unrecorded`` (parts of this claim it has no entry for) and ``stale``
+    #: (its entries for this claim that match nothing measured), counted in the summary line
+    baseline_gaps: dict[str, int] = field(default_factory=dict)
 
-    def measured(self) -> str:
-        """Measured vs required for every check, e.g. ``drop 0.62 ≥ 0.5, control 0.1 ≤ 0.3``."""
+    def measured(self, *, ascii: bool = False) -> str:
+        """Measured vs required for every check, e.g. ``drop 0.62 ≥ 0.5 ✓, control 0.4 > 0.3 ✗``."""
         if self.error:
             return f"error: {self.error.splitlines()[0]}"
-        text = "; ".join(f"{c.kind}: {c.headline()}" for c in self.checks)
+        text = "; ".join(f"{c.kind}: {c.headline(ascii=ascii)}" for c in self.checks)
         if self.regressions:
             text += f"; regressed: {len(self.regressions)} value(s) worse than the baseline"
         return text
@@ -187,7 +222,12 @@ class ClaimResult:
                 if v is not None
             )
             lines.append(f"  {check.kind} {mark} ({thresholds})")
-            for case in check.cases:
+            if check.population is not None:
+                lines += [f"    {line}" for line in check.population.describe()]
+                shown = check.shown_cases()
+                if len(shown) < len(check.cases):
+                    lines.append(f"    the {len(shown)} worst of {len(check.cases)} images:")
+            for case in check.shown_cases():
                 lines.append(f"    case {case.describe()}: {'ok' if case.passed else 'fails'}")
                 for ch in case.channels:
                     numbers = ", ".join(f"{k} {fmt(v)}" for k, v in ch.values.items())
@@ -234,7 +274,12 @@ class ClaimResult:
                 )
                 for case in check["cases"]
             ]
-            checks.append(CheckResult(**{**check, "cases": cases}))
+            population = check.get("population")
+            if population is not None:
+                from probecheck.population import Population
+
+                population = Population.from_dict(population)
+            checks.append(CheckResult(**{**check, "cases": cases, "population": population}))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known and k != "checks"}, checks=checks)
 

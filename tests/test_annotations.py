@@ -9,7 +9,6 @@ import pytest
 
 from probecheck.errors import SpecError
 from probecheck.spec.annotations import (
-    LandmarkRegion,
     landmark_region,
     read_pts,
     read_regions_file,
@@ -96,7 +95,7 @@ def test_shapes_outside_the_image_are_found() -> None:
     from probecheck.spec.models import Region
 
     region = Region(boxes=[[0, 0, 10, 10], [90, 0, 120, 10]], ellipses=[[500, 500, 3, 3]])
-    found = list(shape_problems(region, (100, 80)))
+    found = list(shape_problems(region, (100, 80), "a.png"))
     assert [loc for loc, _, _ in found] == [("boxes", 1), ("ellipses", 0)]
     assert "outside" in found[0][1]
 
@@ -133,13 +132,13 @@ def test_malformed_pts_names_the_line(tmp_path: Path, text: str, line: int, word
 
 def test_landmark_region_is_the_padded_box_clipped_to_the_image() -> None:
     points = [(10.0, 20.0), (30.0, 25.0), (20.0, 40.0), (95.0, 5.0)]
-    got = landmark_region(LandmarkRegion(landmarks=[0, 1, 2], pad=4), points, (100, 100))
+    got = landmark_region([0, 1, 2], 4, points, (100, 100))
     assert got.boxes == [[6.0, 16.0, 35.0, 45.0]]
-    clipped = landmark_region(LandmarkRegion(landmarks=[3], pad=10), points, (100, 100))
+    clipped = landmark_region([3], 10, points, (100, 100))
     assert clipped.boxes == [[85.0, 0.0, 100.0, 16.0]]
 
 
 def test_landmark_number_beyond_the_file_raises_index_error() -> None:
     with pytest.raises(IndexError) as caught:
-        landmark_region(LandmarkRegion(landmarks=[0, 70]), [(1.0, 1.0)] * 68, (10, 10))
+        landmark_region([0, 70], 0, [(1.0, 1.0)] * 68, (10, 10))
     assert caught.value.args == (70,)

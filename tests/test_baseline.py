@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from probecheck.errors import ProbecheckError
+from probecheck.metric_table import METRICS, compared_metrics
 from probecheck.report.baseline import (
+    Bound,
     Tolerance,
     baseline_key,
     compare,
@@ -19,7 +21,7 @@ from probecheck.report.baseline import (
 )
 from probecheck.results import CaseResult, ChannelResult, CheckResult, ClaimResult
 
-TOL = Tolerance(0.05)
+TOL = Tolerance()  # the table's defaults: drop and control_drop abs 0.05
 
 
 def result(
@@ -52,12 +54,22 @@ def test_key_is_relative_to_the_baseline_file(tmp_path: Path) -> None:
     assert key == "specs/face.yaml::eye"
 
 
-def test_missing_file_is_an_empty_baseline(tmp_path: Path) -> None:
-    assert load_baseline(tmp_path / "none.json")["claims"] == {}
+def test_missing_file_is_an_error_unless_recording(tmp_path: Path) -> None:
+    with pytest.raises(ProbecheckError, match=r"none\.json: no such file") as error:
+        load_baseline(tmp_path / "none.json")
+    assert "--probe-baseline-update" in str(error.value)
+    assert load_baseline(tmp_path / "none.json", missing_ok=True)["claims"] == {}
 
 
 @pytest.mark.parametrize(
-    "text", ["{not json", '{"claims": []}', "[]", '{"probecheck_baseline": 1, "claims": {}}']
+    "text",
+    [
+        "{not json",
+        '{"claims": []}',
+        "[]",
+        '{"probecheck_baseline": 1, "claims": {}}',
+        '{"probecheck_baseline": 3, "claims": {"a::x": {"checks": {"drop": {"cases": [{}]}}}}}',
+    ],
 )
 def test_unreadable_or_old_baseline_is_a_clear_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "base.json"
@@ -76,18 +88,18 @@ def test_every_channel_is_compared_with_an_absolute_tolerance(tmp_path: Path) ->
     (line,) = compare(result(spec, {14: 0.8, 15: 0.8}), document, path, TOL).regressions
     assert line == (
         "eye: drop, case face, region eyes, channel 14: "
-        "drop regressed from 0.9 to 0.8 (tolerance 0.05)"
+        "drop regressed from 0.9 to 0.8 (-0.1, tolerance abs 0.05)"
     )
     # a lower-is-better number rising counts too, once per channel that reports it
     found = compare(result(spec, {14: 0.9, 15: 0.8}, 0.2), document, path, TOL).regressions
     assert [line.split(": ", 1)[1] for line in found] == [
         "drop, case face, region eyes, channel 14: "
-        "control_drop regressed from 0.1 to 0.2 (tolerance 0.05)",
+        "control_drop regressed from 0.1 to 0.2 (+0.1, tolerance abs 0.05)",
         "drop, case face, region eyes, channel 15: "
-        "control_drop regressed from 0.1 to 0.2 (tolerance 0.05)",
+        "control_drop regressed from 0.1 to 0.2 (+0.1, tolerance abs 0.05)",
     ]
     assert compare(result(spec, {14: math.nan, 15: 0.8}), document, path, TOL).regressions
-    wide = Tolerance(0.05, {"drop": 0.2, "control_drop": 0.2})
+    wide = Tolerance({"drop": Bound("abs", 0.2), "control_drop": Bound("abs", 0.2)})
     assert compare(result(spec, {14: 0.75, 15: 0.8}, 0.25), document, path, wide).regressions == []
 
 
@@ -96,6 +108,7 @@ def test_raw_activations_are_recorded_but_not_compared(tmp_path: Path) -> None:
     update_baseline(path, [result(spec, {15: 0.9})])
     document = load_baseline(path)
     recorded = document["claims"]["face.yaml::eye"]["checks"]["drop"]["cases"][0]
+    assert recorded["inputs"] == {"image": "face", "region": "eyes"}  # data, not prose
     assert recorded["channels"]["15"]["mean_in"] == pytest.approx(3.9)
     changed = result(spec, {15: 0.9})
     changed.checks[0].cases[0].channels[0].values["mean_in"] = 100.0
@@ -115,28 +128,72 @@ def test_mean_and_any_compare_the_combined_value(tmp_path: Path) -> None:
     assert "channels 14, 15 (any): drop regressed from 0.8 to 0.7" in line
 
 
-def test_unrecorded_claims_and_cases_pass_with_a_note(tmp_path: Path) -> None:
+def test_gaps_both_ways_are_reported_not_compared(tmp_path: Path) -> None:
     spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
     update_baseline(path, [result(spec, {15: 0.9})])
     document = load_baseline(path)
     found = compare(result(spec, {15: 0.1}, claim_id="new"), document, path, TOL)
-    assert found.regressions == []
-    assert found.notes == [
+    assert found.regressions == [] and found.stale == []
+    assert found.unrecorded == [
         "no baseline entry for face.yaml::new: not compared "
         "(record it with --probe-baseline-update)"
     ]
+    # a case whose inputs changed: the run's case is unrecorded, the recorded one is stale
     found = compare(result(spec, {15: 0.1}, image="cat"), document, path, TOL)
     assert found.regressions == []
-    assert found.notes == ["eye: drop, case cat, region eyes: no baseline entry, not compared"]
+    assert found.unrecorded == ["eye: drop, case cat, region eyes: no baseline entry, not compared"]
+    assert found.stale == [
+        "eye: the baseline's drop case (image face, region eyes) matches no case of this run"
+    ]
+    # a channel claimed now that was not then, and one claimed then that is not now
+    found = compare(result(spec, {14: 0.9}), document, path, TOL)
+    assert found.unrecorded == ["eye: drop, case face, region eyes, channel 14: no baseline entry"]
+    assert found.stale == [
+        "eye: drop, case face, region eyes: the baseline's channel index 15 matches no claimed "
+        "channel"
+    ]
+
+
+def test_a_reworded_description_still_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries are matched by the case's inputs as data: a new wording of describe() (the text
+    people read) changes no match."""
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+    update_baseline(path, [result(spec, {15: 0.9})])
+    monkeypatch.setattr(CaseResult, "describe", lambda self: f"reworded {sorted(self.inputs)}")
+    document = load_baseline(path)
+    found = compare(result(spec, {15: 0.5}), document, path, TOL)
+    assert found.unrecorded == [] and found.stale == []
+    (line,) = found.regressions
+    assert "reworded ['image', 'region'], channel 15: drop regressed from 0.9 to 0.5" in line
+    # the order the inputs were written in does not matter either
+    swapped = result(spec, {15: 0.9})
+    swapped.checks[0].cases[0].inputs = {"region": "eyes", "image": "face"}
+    assert compare(swapped, document, path, TOL) == compare(
+        result(spec, {15: 0.9}), document, path, TOL
+    )
+
+
+def test_entries_of_removed_claims_are_dropped_when_recording(tmp_path: Path) -> None:
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+    update_baseline(path, [result(spec, {15: 0.9}, claim_id=c) for c in ("a", "b")])
+    other = tmp_path / "other.yaml"
+    update_baseline(path, [result(other, {15: 0.9}, claim_id="a")])
+    _, recorded, total, dropped = update_baseline(
+        path, [result(spec, {15: 0.9}, claim_id="a")], {str(spec): {"a"}}
+    )
+    assert (recorded, total, dropped) == (1, 2, 1)  # face.yaml::b gone; other.yaml untouched
+    assert sorted(load_baseline(path)["claims"]) == ["face.yaml::a", "other.yaml::a"]
 
 
 def test_update_merges_sorts_and_skips_failing_claims(tmp_path: Path) -> None:
     spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
-    _, count, total = update_baseline(
+    _, count, total, _ = update_baseline(
         path, [result(spec, {15: 0.9}, claim_id="b"), result(spec, {15: 0.8}, claim_id="a")]
     )
     assert (count, total) == (2, 2)
-    _, count, total = update_baseline(
+    _, count, total, _ = update_baseline(
         path,
         [
             result(spec, {15: 0.7}, claim_id="b"),
@@ -156,19 +213,59 @@ def test_update_merges_sorts_and_skips_failing_claims(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("0.05", Tolerance(0.05)),
-        ("0.1,ratio=0.3", Tolerance(0.1, {"ratio": 0.3})),
-        ("ratio=0.3", Tolerance(0.05, {"ratio": 0.3})),
+        ("", Tolerance()),
+        ("ratio=rel:0.3", Tolerance({"ratio": Bound("rel", 0.3)})),
+        (
+            "drop=abs:0.1, ratio=abs:5",
+            Tolerance({"drop": Bound("abs", 0.1), "ratio": Bound("abs", 5.0)}),
+        ),
     ],
 )
-def test_tolerance_is_a_default_and_per_metric_overrides(text: str, expected: Tolerance) -> None:
+def test_tolerance_is_set_per_metric_with_its_kind(text: str, expected: Tolerance) -> None:
     assert parse_tolerance(text) == expected
 
 
-@pytest.mark.parametrize("text", ["-1", "lots", "speed=0.1", "nan"])
+@pytest.mark.parametrize(
+    "text", ["-1", "0.05", "lots", "speed=abs:0.1", "drop=0.1", "drop=pct:1", "ratio=rel:nan"]
+)
 def test_bad_tolerance_is_a_clear_error(text: str) -> None:
-    with pytest.raises(ProbecheckError, match="--probe-baseline-tolerance"):
+    """A bare number is refused: its kind (absolute or relative) must be said."""
+    with pytest.raises(ProbecheckError, match="--probe-baseline-tolerance") as error:
         parse_tolerance(text)
+    assert "ratio=rel:0.1,drop=abs:0.05" in str(error.value)
+
+
+def test_bounded_metrics_are_absolute_and_unbounded_ones_relative() -> None:
+    """The defaults come from the one metric table: fractions absolute, ratios relative."""
+    tolerance = Tolerance()
+    for name in ("drop", "control_drop", "iou"):
+        assert METRICS[name].bounded and tolerance.of(name).kind == "abs"
+    assert not METRICS["ratio"].bounded and tolerance.of("ratio") == Bound("rel", 0.2)
+    # a drop beyond 1 (pre-ReLU, the altered mean negative) scales: held relative there
+    assert tolerance.of("drop", 0.96) == Bound("abs", 0.05)
+    assert tolerance.of("drop", 1.95) == Bound("rel", 0.2)
+    assert set(compared_metrics()) >= {"drop", "control_drop", "ratio", "iou", "peak_in", "rank"}
+
+
+def test_a_ratio_is_held_relative_to_its_size(tmp_path: Path) -> None:
+    """171.2 → 162 is noise; 2.0 → 1.5 is not: the same tolerance judges both by scale."""
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+
+    def ratio_claim(value: float, claim_id: str) -> ClaimResult:
+        channel = ChannelResult(0, 0, True, {"ratio": value, "mean_in": 1.0})
+        case = CaseResult({"image": "edge", "region": "edge"}, [channel], {"ratio": value}, True)
+        check = CheckResult("selective", "all", {"ratio_at_least": 1.5}, [case], True)
+        return ClaimResult(str(spec), claim_id, "conv1", "features.0", [0], "all", [check], True)
+
+    update_baseline(path, [ratio_claim(171.2, "edge"), ratio_claim(2.0, "eye")])
+    document = load_baseline(path)
+    assert compare(ratio_claim(170.8, "edge"), document, path, TOL).regressions == []
+    assert compare(ratio_claim(162.0, "edge"), document, path, TOL).regressions == []
+    (line,) = compare(ratio_claim(1.5, "eye"), document, path, TOL).regressions
+    assert line.endswith("ratio regressed from 2 to 1.5 (-25 %, tolerance rel 20 %)")
+    absolute = Tolerance({"ratio": Bound("abs", 0.25)})  # as users may still ask
+    (line,) = compare(ratio_claim(170.8, "edge"), document, path, absolute).regressions
+    assert line.endswith("ratio regressed from 171.2 to 170.8 (-0.4, tolerance abs 0.25)")
 
 
 def test_an_infinite_baseline_still_regresses_and_a_corrupt_one_is_named(tmp_path: Path) -> None:
@@ -179,8 +276,19 @@ def test_an_infinite_baseline_still_regresses_and_a_corrupt_one_is_named(tmp_pat
     document = load_baseline(path)
     assert compare(result(spec, {15: math.inf}), document, path, TOL).regressions == []
     (line,) = compare(result(spec, {15: 2.1}), document, path, TOL).regressions
-    assert "drop regressed from inf to 2.1" in line
+    assert "drop regressed from inf to 2.1 (from an infinite number" in line
     text = path.read_text()
     path.write_text(text.replace('"drop": "inf"', '"drop": "lots"', 1))
     with pytest.raises(ProbecheckError, match="records drop as 'lots', not a number"):
         compare(result(spec, {15: 2.1}), load_baseline(path), path, TOL)
+
+
+def test_a_baseline_of_the_old_format_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """Format 2 named cases by their display text; it cannot be matched by inputs, so it is
+    refused (not migrated) with how to record it again."""
+    path = tmp_path / "base.json"
+    old = {"a.yaml::x": {"checks": {"drop": {"cases": [{"case": "face, region eyes"}]}}}}
+    path.write_text(json.dumps({"probecheck_baseline": 2, "claims": old}))
+    with pytest.raises(ProbecheckError, match="format 2") as error:
+        load_baseline(path)
+    assert "--probe-baseline-update" in str(error.value)

@@ -176,3 +176,78 @@ def test_any_reports_one_channels_numbers_never_a_mix() -> None:
     )
     assert verdict is True
     assert combined == {"drop": pytest.approx(0.8), "control_drop": pytest.approx(0.1)}
+
+
+# --- failure text that is true of the channel ---------------------------------------------------
+
+
+def test_every_reason_is_given_and_a_weak_control_reacts_to_the_removal(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    # red: tl 100 → 25 (drop 0.75 < 0.8); control br 40 → 30 (0.25 > 0.2), and 40 is 40 % of
+    # the region's 100: weak there, so the control drop is a reaction to the removal
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.8, control: br, control_altered: c, control_at_most: 0.2}}",
+    )
+    reason = result.checks[0].cases[0].channels[0].reason
+    assert reason.startswith("too small a drop (0.75 < 0.8); ")
+    assert "where it is weak (mean 40 % of that in the region" in reason
+    assert reason.endswith("it reacts to the removal, not to the region")
+
+
+def test_a_channel_active_in_the_control_region_responds_to_it_too(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    # region br (40 → 30 in c: drop 0.25 ≥ 0.2); control tl, where red is 100 (250 % of 40) and
+    # falls to 25 in b: it responds to the control region, it does not merely react to removal
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: c, region: br,"
+        " at_least: 0.2, control: tl, control_altered: b, control_at_most: 0.2}}",
+    )
+    reason = result.checks[0].cases[0].channels[0].reason
+    assert reason == (
+        "responds to the control region too (its mean there is 250 % of that in the region; "
+        "control drop 0.75 > 0.2)"
+    )
+    assert "reacts to the removal" not in reason
+
+
+def test_a_negative_pre_relu_channel_is_negative_not_silent(tmp_path: Path) -> None:
+    conv = torch.nn.Conv2d(3, 3, kernel_size=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(-torch.eye(3).reshape(3, 3, 1, 1))  # channel c = −colour c
+    prep = Preprocessing(size=(4, 4), pixel_scale=255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    probe = Probe(Built(torch.nn.Sequential(conv), prep, ModelIdentity("neg", "hand", "0" * 64)))
+    result = run_claim(
+        probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0],"
+        " drop: {image: a, altered: b, region: tl, at_least: 0.5}}",
+    )
+    reason = result.checks[0].cases[0].channels[0].reason
+    assert reason.startswith("negative in the region (mean_in -100)")
+    assert "silent" not in reason
+
+
+def test_a_strongest_failure_names_the_strongest_channel_and_by_how_much(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    def run_on_green(claim: str):
+        spec = load_spec(spec_file(tmp_path, claim))
+        png(tmp_path / "a.png", [[100] * 4] * 4, green=30)  # red 100 everywhere, green 30
+        return evaluate_claim(spec.claims[0], spec, identity_probe)
+
+    result = run_on_green("  - {id: s, layer: '0', strongest: {image: a, in: [1]}}")
+    assert not result.passed
+    (channel,) = result.checks[0].cases[0].channels
+    assert channel.reason == "channel 0 is strongest instead (peak 100 against 30: 70 more, 3.33×)"
+    ranked = run_on_green("  - {id: s, layer: '0', channels: [1], strongest: {image: a, top_k: 1}}")
+    assert ranked.checks[0].cases[0].channels[0].reason == (
+        "rank 2, not among the top 1: channel 0 is strongest instead "
+        "(peak 100 against 30: 70 more, 3.33×)"
+    )

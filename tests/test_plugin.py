@@ -297,17 +297,25 @@ def test_baseline_records_then_catches_a_melting_margin(
     )
 
     # pretend the trusted model dropped by 1.2 on the eyes: today's .96 is a regression of .24,
-    # beyond the 0.05 tolerance, although it still clears at_least 0.7
+    # beyond an absolute 0.05, although it still clears at_least 0.7
     case = document["claims"]["specs/face.yaml::eye"]["checks"]["drop"]["cases"][0]
     case["channels"]["15"]["drop"] = 1.2
     (pytester.path / "base.json").write_text(json.dumps(document))
-    result = run(pytester, "--probe-specs", "specs", "--probe-baseline", "base.json")
+    result = run(
+        pytester,
+        "--probe-specs",
+        "specs",
+        "--probe-baseline",
+        "base.json",
+        "--probe-baseline-tolerance",
+        "drop=abs:0.05",
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*regressed against the baseline:*",
             "*eye: drop, case face → face_no_eyes, region eyes, control cheeks, channel 15: "
-            "drop regressed from 1.2 to 0.962 (tolerance 0.05)",
+            "drop regressed from 1.2 to 0.962 (-0.238, tolerance abs 0.05)",
         ]
     )
     result.stdout.fnmatch_lines(["*face::eye *FAIL*", "*regressed: drop, case face*"])
@@ -318,7 +326,7 @@ def test_baseline_records_then_catches_a_melting_margin(
         "--probe-baseline",
         "base.json",
         "--probe-baseline-tolerance",
-        "0.3",
+        "drop=abs:0.3",
     )
     loose.assert_outcomes(passed=2)
 

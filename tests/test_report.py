@@ -111,3 +111,19 @@ def test_occlusion_sweeps_are_counted_apart_from_the_forward_passes() -> None:
         results, forward_passes=8, occluded_passes=147, report_dir=None, color=False, quiet=True
     )
     assert "8 forward passes (+ 147 patched inputs of occlusion sweeps)" in text
+
+
+def test_thresholds_are_marked_held_or_broken_as_true_statements() -> None:
+    """``drop 0.665 ≥ 0.7`` is false; the summary says ``drop 0.665 < 0.7 ✗`` (ASCII under CI)."""
+    channel = ChannelResult(15, 15, False, {"drop": 0.665, "control_drop": 0.662})
+    combined = {"drop": 0.665, "control_drop": 0.662}
+    case = CaseResult({"image": "face", "region": "eyes"}, [channel], combined, False)
+    check = CheckResult("drop", "all", {"at_least": 0.7, "control_at_most": 0.25}, [case], False)
+    assert check.headline() == "drop 0.665 < 0.7 ✗, control 0.662 > 0.25 ✗"
+    assert check.headline(ascii=True) == "drop 0.665 < 0.7 [x], control 0.662 > 0.25 [x]"
+    case.combined = {"drop": 0.8, "control_drop": 0.662}
+    assert check.headline() == "drop 0.8 ≥ 0.7 ✓, control 0.662 > 0.25 ✗"
+    result = ClaimResult("face.yaml", "eye", "fire6", "f", [15], "all", [check], False)
+    text = render_summary([result], forward_passes=1, report_dir=None, color=False, ascii=True)
+    assert "drop 0.8 >= 0.7 [ok], control 0.662 > 0.25 [x]" in text
+    assert text.isascii()

@@ -7,7 +7,13 @@ the gate also shows that a checkpoint with no preprocessing of its own inherits 
 
     python docs/ci/make_candidate.py candidate.pt                  # benign: fake int8 weights
     python docs/ci/make_candidate.py candidate.pt --change prune   # or perturb
+    python docs/ci/make_candidate.py candidate.pt --change perturb --size 0.005 --seed 3
     python docs/ci/make_candidate.py lost.pt --lose-eyes           # a lost feature detector
+    python docs/ci/make_candidate.py lost.pt --zero relu_conv1:0   # any layer's channel(s)
+
+The benign changes, at their default sizes, are what the gate must let through: fake int8
+quantisation, noise of 1 % of each weight tensor's std (``--size 0.01``), and pruning of the 10 %
+smallest weights of each conv (``--size 0.1``).
 
 ``--lose-eyes`` zeroes the squeeze filter of the eye channel that ``specs/face.yaml`` claims
 (fire6-squeeze1x1 channel 15, counting from 0 as that spec's ``index_base: 0`` does): the
@@ -58,16 +64,54 @@ def prune(model: nn.Module, *, fraction: float = 0.1) -> None:
                 w[w.abs() <= cut] = 0.0
 
 
+def producing_conv(probe: probecheck.Probe, layer: str) -> nn.Conv2d:
+    """The convolution whose output channels ``layer`` shows: the layer itself, or for a layer
+    that keeps its channels (a ReLU, a norm) the last convolution before it."""
+    path = probe.resolve(layer)
+    modules = list(probe.model.named_modules())
+    names = [name for name, _ in modules]
+    if path not in names:
+        raise SystemExit(f"{layer}: no module {path!r} in the model")
+    for name, module in reversed(modules[: names.index(path) + 1]):
+        if isinstance(module, nn.Conv2d):
+            return module
+        if name != path and not isinstance(module, (nn.ReLU, nn.BatchNorm2d, nn.Identity)):
+            break
+    raise SystemExit(f"{layer} ({path}) is not a convolution or a ReLU right after one")
+
+
+def zero_channels(probe: probecheck.Probe, layer: str, channels: list[int]) -> None:
+    """Zero output channels' filters and biases (0-based): they are dead from then on."""
+    module = producing_conv(probe, layer)
+    for channel in channels:
+        module.weight.data[channel] = 0.0
+        if module.bias is not None:
+            module.bias.data[channel] = 0.0
+
+
 def lose_eyes(probe: probecheck.Probe, layer: str = EYE_LAYER, channel: int = EYE_CHANNEL) -> None:
-    """Zero one output channel's filter and bias: the channel is dead from then on."""
-    module = dict(probe.model.named_modules())[probe.resolve(layer)]
-    assert isinstance(module, nn.Conv2d), f"{layer} is a {type(module).__name__}, not a conv"
-    module.weight.data[channel] = 0.0
-    if module.bias is not None:
-        module.bias.data[channel] = 0.0
+    """Zero the eye channel of ``specs/face.yaml``."""
+    zero_channels(probe, layer, [channel])
 
 
-CHANGES = {"quantise": fake_int8, "perturb": perturb, "prune": prune, "none": lambda model: None}
+def _zero_target(text: str) -> tuple[str, list[int]]:
+    """``fire6-squeeze1x1:15`` or ``relu_conv1:0,3``: a layer and 0-based channels."""
+    layer, _, channels = text.rpartition(":")
+    try:
+        numbers = [int(c) for c in channels.split(",")]
+    except ValueError:
+        numbers = []
+    if not layer or not numbers or min(numbers) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: write LAYER:CHANNEL[,CHANNEL…], 0-based")
+    return layer, numbers
+
+
+CHANGES = {
+    "quantise": lambda model, size, seed: fake_int8(model),
+    "perturb": lambda model, size, seed: perturb(model, relative=size or 0.01, seed=seed),
+    "prune": lambda model, size, seed: prune(model, fraction=0.1 if size is None else size),
+    "none": lambda model, size, seed: None,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +124,22 @@ def main(argv: list[str] | None = None) -> int:
         help="the benign change a retraining stands for (default: quantise, fake int8)",
     )
     parser.add_argument(
+        "--size",
+        type=float,
+        default=None,
+        help="perturb: the noise as a fraction of each tensor's std (default 0.01); prune: the "
+        "fraction of each conv's weights zeroed (default 0.1)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="perturb: the noise's seed")
+    parser.add_argument(
+        "--zero",
+        type=_zero_target,
+        action="append",
+        default=[],
+        metavar="LAYER:CH[,CH…]",
+        help="also zero these output channels (0-based) of a conv layer or the ReLU after it",
+    )
+    parser.add_argument(
         "--lose-eyes",
         action="store_true",
         help=f"also zero {EYE_LAYER} channel {EYE_CHANNEL}, the eye detector of specs/face.yaml",
@@ -87,12 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     probe = probecheck.load("squeezenet1_0", "deep-compression")
     with torch.no_grad():
-        CHANGES[args.change](probe.model)
+        CHANGES[args.change](probe.model, args.size, args.seed)
         if args.lose_eyes:
             lose_eyes(probe)
+        for layer, channels in args.zero:
+            zero_channels(probe, layer, channels)
     state = probe.model.state_dict()
     write_atomic(args.out, lambda handle: torch.save(state, handle))
     what = args.change + (f" + {EYE_LAYER} channel {EYE_CHANNEL} zeroed" if args.lose_eyes else "")
+    what += "".join(f" + {layer} channel(s) {channels} zeroed" for layer, channels in args.zero)
     print(f"candidate ({what}) written to {args.out}")
     return 0
 

@@ -12,12 +12,18 @@ set -uo pipefail
 
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-python}
+# Without PYTHON=, the python on PATH must have probecheck and torch: say so, not a traceback.
+if ! "$PYTHON" -c "import probecheck, torch" >/dev/null 2>&1; then
+    echo "rehearse.sh: '$PYTHON' cannot import probecheck and torch; run it with the Python" \
+        "they are installed in, e.g. PYTHON=.venv/bin/python docs/ci/rehearse.sh" >&2
+    exit 2
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/probecheck-rehearsal.XXXXXX")
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the checkout
 
 # The gate job's pytest arguments, as written in docs/ci/probecheck.yml.
 GATE_ARGS=(--probe-specs specs/ --probe-baseline specs/baseline.json
-           --probe-baseline-tolerance 0.05,ratio=0.25)
+           --probe-baseline-strict)
 
 echo "rehearsal directory: $WORK"
 "$PYTHON" -c "from probecheck.zoo import store; print(store.fetch(store.DEEP_COMPRESSION))" || exit 2

@@ -729,13 +729,35 @@ def _check_blocks(
     same_kind = [c for c in result.checks if c.kind == check.kind]
     position = next(i for i, c in enumerate(same_kind) if c is check)
     claimed = set(result.channels)
-    for number, case in enumerate(check.cases, 1):
+    cases = check.cases
+    if check.population is not None:
+        blocks += _population_blocks(check)
+        cases = check.shown_cases()
+    for number, case in enumerate(cases, 1):
         blocks.append(_case_header(result, check, number, case))
         if case.evidence is not None:
             paired = _baseline_case(baseline, check, position, case)
             blocks.append(_case_row(check, case, base, claimed, paired))
     if not check.passed:
         blocks.append(_alternatives_caption(result, check))
+    return blocks
+
+
+def _population_blocks(check: CheckResult) -> list[Block]:
+    """Over a set: the statistic in words, the per-image distribution, then the worst images."""
+    from probecheck.render.population import strip_plot
+
+    population = check.population
+    lines: list[Line] = [
+        [(line, RED if line.lstrip().startswith("→") else BLACK)] for line in population.describe()
+    ]
+    blocks: list[Block] = [_Text(lines)]
+    if population.metrics:
+        blocks.append(strip_plot(population, check.cases))
+    shown = check.shown_cases()
+    blocks.append(
+        _Text([[(f"the {len(shown)} worst of {population.n} images, worst first:", GRAY)]])
+    )
     return blocks
 
 

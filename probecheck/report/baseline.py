@@ -3,19 +3,26 @@
 A claim can still hold its absolute threshold while its margin melts away: ``drop 0.96`` on the
 trusted model, ``0.72`` on the retrained one, against ``at_least 0.7``. A baseline records the
 trusted numbers (``--probe-baseline-update``) and later runs fail where a number moved against
-the claim by more than an absolute tolerance (``--probe-baseline FILE``).
+the claim by more than its tolerance (``--probe-baseline FILE``).
 
 The file is JSON keyed by ``spec path relative to the baseline file::claim id``; under each
-claim, per check, per case (named by its images and regions) and per channel, every number
-measured, with the model that measured it. Keys are sorted and indented, so a re-recorded
-baseline reads as a small diff. Updating merges: claims that were not run keep their numbers.
+claim, per check kind, a list of cases, each named by its inputs *as data* (the case's images,
+regions and masking, the mapping the spec wrote) and holding, per channel index (0-based, so an
+``index_base`` edit changes nothing), every number measured, with the model that measured it.
+Nothing is matched by display text, so rewording a message never orphans an entry. Keys are
+sorted and indented, so a re-recorded baseline reads as a small diff. Updating merges: claims
+that were not run keep their numbers; entries of claims no longer in a spec that ran are dropped.
 
-What is compared: the numbers with a direction (``drop``, ``ratio``, ``iou``, the occlusion
-check's ``peak_in`` higher is better;
-``control_drop``, ``rank`` lower is better). Raw activations (``mean_in``, ``peak`` …) are
-recorded for the reader but move with any retraining, so they are not held to the baseline.
-With ``require: all`` every claimed channel is compared; with ``mean`` and ``any`` the combined
-value the claim is held to. A ``strongest: {in: …}`` check is categorical and left to its verdict.
+What is compared: the metrics :mod:`probecheck.metric_table` gives a direction, each with its
+kind of tolerance — absolute for bounded numbers (drop, control drop, IoU), relative to the
+recorded number for unbounded ones (ratio). Raw activations are recorded for the reader but move
+with any retraining, so they are not held to the baseline. With ``require: all`` every claimed
+channel is compared; with ``mean`` and ``any`` the combined value the claim is held to. A
+``strongest: {in: …}`` check is categorical and left to its verdict.
+
+Gaps are counted, never silent: a part of the run the baseline has no entry for (a new claim,
+case or channel), and an entry that matches nothing in the run (a case edited or removed). Both
+are notes, and failures under ``--probe-baseline-strict``, the setting for CI.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
+from probecheck.metric_table import METRICS, compared_metrics
 from probecheck.results import (
     CaseResult,
     CheckResult,
@@ -38,93 +47,202 @@ from probecheck.results import (
     to_jsonable,
 )
 
-FORMAT = 2
-#: metric → True where higher is better; metrics not listed are recorded, not compared.
-DIRECTIONS = {
-    "drop": True,
-    "control_drop": False,
-    "ratio": True,
-    "iou": True,
-    "rank": False,
-    "peak_in": True,
-}
-DEFAULT_TOLERANCE = 0.05
+FORMAT = 3
+KINDS = ("abs", "rel")
 _FIX = "point --probe-baseline at a file written by --probe-baseline-update"
+_RERECORD = (
+    "record it again on the trusted model: move the old file away and run with "
+    "--probe-baseline FILE --probe-baseline-update"
+)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """How far one metric may move against its claim: ``abs`` in its own units, or ``rel``, a
+    fraction of the recorded number."""
+
+    kind: str
+    value: float
+
+    def allowed(self, recorded: float) -> float:
+        return self.value if self.kind == "abs" else self.value * abs(recorded)
+
+    def __str__(self) -> str:
+        if self.kind == "rel":
+            return f"rel {fmt(self.value * 100)} %"
+        return f"abs {fmt(self.value)}"
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far (absolute) a number may move against its claim: one default, per-metric overrides."""
+    """Per-metric tolerances given on the command line; the others are the table's defaults."""
 
-    default: float = DEFAULT_TOLERANCE
-    per_metric: dict[str, float] = field(default_factory=dict)
+    per_metric: dict[str, Bound] = field(default_factory=dict)
 
-    def of(self, metric: str) -> float:
-        return self.per_metric.get(metric, self.default)
+    def of(self, metric: str, recorded: float = 0.0) -> Bound:
+        """The bound of ``metric``: given, else the table's default for a number ``recorded``."""
+        if metric in self.per_metric:
+            return self.per_metric[metric]
+        return Bound(*METRICS[metric].default(recorded))
 
 
-def parse_tolerance(text: str) -> Tolerance:
-    """``0.05`` or ``0.05,ratio=0.3,rank=2``: a default and optional per-metric tolerances."""
-    default, per_metric = DEFAULT_TOLERANCE, {}
-    for part in (p.strip() for p in str(text).split(",")):
-        name, _, value = part.rpartition("=")
+def default_tolerances() -> str:
+    """The defaults as the option writes them: ``drop=abs:0.05,…,ratio=rel:0.2``."""
+    return ",".join(f"{n}={m.kind}:{fmt(m.tolerance)}" for n, m in compared_metrics().items())
+
+
+def parse_tolerance(text: str | None) -> Tolerance:
+    """``ratio=rel:0.1,drop=abs:0.05``: per metric, a kind and a number ≥ 0; '' for defaults."""
+    per_metric: dict[str, Bound] = {}
+    for part in (p.strip() for p in str(text or "").split(",")):
+        if not part:
+            continue
+        name, _, bound = part.partition("=")
+        kind, _, value = bound.partition(":")
         try:
             number = float(value)
         except ValueError:
             number = math.nan
-        if not math.isfinite(number) or number < 0 or (name and name not in DIRECTIONS):
+        if name.strip() not in compared_metrics() or kind.strip() not in KINDS:
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
             raise ProbecheckError(
                 f"--probe-baseline-tolerance {text!r}: cannot read {part!r}",
-                fix="give a number ≥ 0 (0.05), optionally with per-metric ones: "
-                "0.05,ratio=0.3 (metrics: " + ", ".join(DIRECTIONS) + ")",
+                fix="give METRIC=abs:NUMBER (absolute) or METRIC=rel:NUMBER (a fraction of the "
+                "recorded number), comma-separated, e.g. ratio=rel:0.1,drop=abs:0.05; metrics: "
+                + ", ".join(compared_metrics())
+                + f"; the defaults: {default_tolerances()}",
             )
-        if name:
-            per_metric[name] = number
-        else:
-            default = number
-    return Tolerance(default, per_metric)
+        per_metric[name.strip()] = Bound(kind.strip(), number)
+    return Tolerance(per_metric)
 
 
 @dataclass
 class Comparison:
-    """What comparing one claim with the baseline found: regressions, and notes on gaps."""
+    """What comparing one claim with the baseline found: regressions, and the gaps both ways."""
 
     regressions: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    #: parts of the run the baseline has no entry for (not compared)
+    unrecorded: list[str] = field(default_factory=list)
+    #: entries of the baseline for this claim that match nothing in the run
+    stale: list[str] = field(default_factory=list)
 
 
 def baseline_key(result: ClaimResult, baseline_path: str | Path) -> str:
     """``specs/face.yaml::fire6-eyes``, with the spec path relative to the baseline's directory."""
-    spec = Path(result.spec)
+    return f"{spec_key(result.spec, baseline_path)}::{result.claim_id}"
+
+
+def spec_key(spec: str | Path, baseline_path: str | Path) -> str:
+    """The spec's path as baseline keys write it: relative to the baseline's directory."""
+    path = Path(spec)
     base = Path(os.path.abspath(baseline_path)).parent
     try:
-        shown = os.path.relpath(spec, base) if spec.is_absolute() else str(spec)
+        shown = os.path.relpath(path, base) if path.is_absolute() else str(path)
     except ValueError:  # another drive
-        shown = str(spec)
-    return f"{Path(shown).as_posix()}::{result.claim_id}"
+        shown = str(path)
+    return Path(shown).as_posix()
+
+
+def case_identity(case: CaseResult | Mapping[str, Any]) -> str:
+    """A case's stable identity: its inputs as canonical JSON (sorted keys), never its prose."""
+    inputs = case.inputs if isinstance(case, CaseResult) else case.get("inputs")
+    return json.dumps(to_jsonable(inputs), sort_keys=True, ensure_ascii=False)
 
 
 def measured(result: ClaimResult) -> dict[str, Any]:
-    """Per check, per case, per channel: every number of ``result``, as a baseline records it."""
-    return {
-        check.kind: {"cases": [_case_entry(case) for case in check.cases]}
-        for check in result.checks
+    """Per check, per case, per channel: every number of ``result``, as a baseline records it;
+    a check over a set also records its population numbers (see :func:`population_entry`)."""
+    found: dict[str, Any] = {}
+    for check in result.checks:
+        found[check.kind] = {"cases": [_case_entry(case) for case in check.cases]}
+        if check.population is not None:
+            found[check.kind]["population"] = population_entry(check)
+    return found
+
+
+FRACTION_TOLERANCE = 0.05
+"""How far the share of a set's images holding a check may fall below the recorded share."""
+
+
+def population_entry(check: CheckResult) -> dict[str, Any]:
+    """The population numbers of a check over a set, keyed by what they were measured on:
+    ``inputs`` as data (set, regions, masking) and, per number, mean / lower / upper, and the
+    fraction of images that hold the check alone."""
+    population = check.population
+    inputs = {
+        k: v for k, v in (check.cases[0].inputs if check.cases else {}).items() if k != "image"
     }
+    return {
+        "inputs": inputs,
+        "n": population.n,
+        "metrics": {
+            name: {"mean": m.mean, "lower": m.lower, "upper": m.upper}
+            for name, m in population.metrics.items()
+        },
+        "fraction": population.fraction,
+    }
+
+
+def _compare_population(
+    result: ClaimResult, check: CheckResult, old: dict[str, Any], tolerance: Tolerance
+) -> list[str]:
+    """The population's bound held to each threshold (lower for higher-is-better numbers,
+    upper otherwise), its mean, and its fraction, against the recorded ones."""
+    now = population_entry(check)
+    where = f"{result.claim_id}: {check.kind}, population over set {check.population.set}"
+    if old.get("inputs") != now["inputs"]:
+        return []  # measured on other inputs: the per-image entries say what is missing
+    lines = []
+    for metric, numbers in now["metrics"].items():
+        info = METRICS.get(metric)
+        higher = None if info is None else info.higher_is_better
+        before = old.get("metrics", {}).get(metric)
+        if higher is None or not isinstance(before, dict):
+            continue
+        bound = "lower" if higher else "upper"
+        for part in (bound, "mean"):
+            lines += _moved(
+                f"{where}, {part} of",
+                {metric: numbers[part]},
+                {metric: before.get(part)},
+                tolerance,
+            )
+    fell = isinstance(old.get("fraction"), (int, float)) and (
+        now["fraction"] < old["fraction"] - FRACTION_TOLERANCE
+    )
+    if fell:
+        lines.append(
+            f"{where}: the fraction of images holding fell from {fmt(old['fraction'])} to "
+            f"{fmt(now['fraction'])}"
+        )
+    return lines
 
 
 def _case_entry(case: CaseResult) -> dict[str, Any]:
     return {
-        "case": case.describe(),
-        "channels": {str(ch.label): dict(ch.values) for ch in case.channels},
+        "inputs": dict(sorted(case.inputs.items())),
+        "channels": {str(ch.channel): dict(ch.values) for ch in case.channels},
         "combined": dict(case.combined),
     }
 
 
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    """The baseline document at ``path``; an empty one if the file does not exist yet."""
+def empty_baseline() -> dict[str, Any]:
+    return {"probecheck_baseline": FORMAT, "claims": {}}
+
+
+def load_baseline(path: str | Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """The baseline document at ``path``. A file that does not exist is an error unless
+    ``missing_ok`` (recording a new baseline), when it is an empty one."""
     target = Path(path)
     if not target.exists():
-        return {"probecheck_baseline": FORMAT, "claims": {}}
+        if missing_ok:
+            return empty_baseline()
+        raise ProbecheckError(
+            f"--probe-baseline {target}: no such file",
+            fix="check the path; to record a new baseline on the trusted model, add "
+            "--probe-baseline-update",
+        )
     try:
         document = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -136,19 +254,43 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     if document.get("probecheck_baseline") != FORMAT:
         raise ProbecheckError(
             f"{target} is a baseline of format {document.get('probecheck_baseline')!r}; "
-            f"this probecheck reads format {FORMAT}",
-            fix="record it again on the trusted model: move the old file away and run with "
-            "--probe-baseline-update",
+            f"this probecheck reads format {FORMAT} (cases named by their inputs, channels by "
+            "index), which older files cannot be converted to",
+            fix=_RERECORD,
         )
+    _check_shape(document, target)
     return document
 
 
-def update_baseline(path: str | Path, results: list[ClaimResult]) -> tuple[Path, int, int]:
+def _check_shape(document: dict[str, Any], target: Path) -> None:
+    """Every claim entry has checks, each a list of cases with inputs: named, not a crash later."""
+    for key, entry in document["claims"].items():
+        checks = entry.get("checks") if isinstance(entry, dict) else None
+        ok = isinstance(checks, dict) and all(
+            isinstance(c, dict)
+            and isinstance(c.get("cases"), list)
+            and all(isinstance(k, dict) and isinstance(k.get("inputs"), dict) for k in c["cases"])
+            for c in checks.values()
+        )
+        if not ok:
+            raise ProbecheckError(
+                f"{target}: the entry {key!r} is not a claim's checks with cases and inputs",
+                fix=_RERECORD,
+            )
+
+
+def update_baseline(
+    path: str | Path,
+    results: list[ClaimResult],
+    known: Mapping[str, set[str]] | None = None,
+) -> tuple[Path, int, int, int]:
     """Record the numbers of ``results`` that passed without error, keeping other claims.
 
-    Returns the path, how many claims this run recorded, and how many the file holds.
+    ``known`` maps each spec that ran to all its claim ids: entries of that spec's claims that no
+    longer exist are dropped. Returns the path, how many claims this run recorded, how many the
+    file holds, and how many entries were dropped.
     """
-    document = load_baseline(path)
+    document = load_baseline(path, missing_ok=True)
     recorded = 0
     for result in results:
         if result.passed and not result.error:
@@ -157,33 +299,64 @@ def update_baseline(path: str | Path, results: list[ClaimResult]) -> tuple[Path,
                 "checks": to_jsonable(measured(result)),
             }
             recorded += 1
+    dropped = stale_claims(document, path, known or {})
+    for key in dropped:
+        del document["claims"][key]
     document["probecheck_baseline"] = FORMAT
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
-    return write_atomic(path, text + "\n"), recorded, len(document["claims"])
+    return write_atomic(path, text + "\n"), recorded, len(document["claims"]), len(dropped)
+
+
+def stale_claims(
+    document: dict[str, Any], baseline_path: str | Path, known: Mapping[str, set[str]]
+) -> list[str]:
+    """Entries of the specs in ``known`` (spec path → all its claim ids) whose claim is gone."""
+    prefixes = {spec_key(spec, baseline_path): ids for spec, ids in known.items()}
+    gone = []
+    for key in document["claims"]:
+        spec, _, claim_id = key.rpartition("::")
+        if spec in prefixes and claim_id not in prefixes[spec]:
+            gone.append(key)
+    return sorted(gone)
 
 
 def compare(
     result: ClaimResult, document: dict[str, Any], baseline_path: str | Path, tolerance: Tolerance
 ) -> Comparison:
-    """Every number of ``result`` that moved against its claim by more than ``tolerance``."""
+    """Every number of ``result`` that moved against its claim by more than ``tolerance``, and
+    the gaps between the run and the baseline's entry for the claim."""
     found = Comparison()
     key = baseline_key(result, baseline_path)
     entry = document["claims"].get(key)
     if entry is None:
-        found.notes.append(
+        found.unrecorded.append(
             f"no baseline entry for {key}: not compared (record it with --probe-baseline-update)"
         )
         return found
     recorded = entry.get("checks", {})
+    matched: set[tuple[str, str]] = set()
     for check in result.checks:
-        old_cases = {c.get("case"): c for c in recorded.get(check.kind, {}).get("cases", [])}
+        old_cases = {case_identity(c): c for c in recorded.get(check.kind, {}).get("cases", [])}
         for case in check.cases:
             where = f"{result.claim_id}: {check.kind}, case {case.describe()}"
-            old = old_cases.get(case.describe())
+            identity = case_identity(case)
+            old = old_cases.get(identity)
             if old is None:
-                found.notes.append(f"{where}: no baseline entry, not compared")
+                found.unrecorded.append(f"{where}: no baseline entry, not compared")
                 continue
+            matched.add((check.kind, identity))
             _compare_case(result, check, case, old, where, tolerance, found)
+        recorded_population = recorded.get(check.kind, {}).get("population")
+        if check.population is not None and isinstance(recorded_population, dict):
+            found.regressions += _compare_population(result, check, recorded_population, tolerance)
+    for kind, entry_check in sorted(recorded.items()):
+        for old_case in entry_check.get("cases", []):
+            if (kind, case_identity(old_case)) not in matched:
+                inputs = ", ".join(f"{k} {v}" for k, v in sorted(old_case["inputs"].items()))
+                found.stale.append(
+                    f"{result.claim_id}: the baseline's {kind} case ({inputs}) matches no case "
+                    "of this run"
+                )
     return found
 
 
@@ -199,14 +372,19 @@ def _compare_case(
     if check.kind == "strongest" and check.thresholds.get("in") is not None:
         return  # categorical: the verdict says it all
     if result.require == "all":
+        old_channels = dict(old.get("channels", {}))
         for channel in case.channels:
-            before = old.get("channels", {}).get(str(channel.label))
+            before = old_channels.pop(str(channel.channel), None)
             if before is None:
-                found.notes.append(f"{where}, channel {channel.label}: no baseline entry")
+                found.unrecorded.append(f"{where}, channel {channel.label}: no baseline entry")
                 continue
             found.regressions += _moved(
                 f"{where}, channel {channel.label}", channel.values, before, tolerance
             )
+        found.stale += [
+            f"{where}: the baseline's channel index {index} matches no claimed channel"
+            for index in sorted(old_channels)
+        ]
     else:
         labels = ", ".join(str(c) for c in result.channels)
         found.regressions += _moved(
@@ -221,7 +399,7 @@ def _moved(
     where: str, now: dict[str, float], before: dict[str, Any], tolerance: Tolerance
 ) -> list[str]:
     lines = []
-    for metric, higher_is_better in DIRECTIONS.items():
+    for metric, info in compared_metrics().items():
         if metric not in now or metric not in before:
             continue
         recorded = before[metric]
@@ -234,14 +412,26 @@ def _moved(
         old, new = number_from_json(recorded), float(now[metric])
         if math.isnan(old):
             continue
-        allowed = tolerance.of(metric)
-        worse = (old - new) if higher_is_better else (new - old)  # inf → finite: inf, worse
-        if math.isnan(new) or worse > allowed:
+        bound = tolerance.of(metric, old)
+        worse = (old - new) if info.higher_is_better else (new - old)  # inf → finite: inf, worse
+        if math.isnan(new) or (math.isinf(worse) and worse > 0) or worse > bound.allowed(old):
             was, now_shown = _distinct(old, new)
             lines.append(
-                f"{where}: {metric} regressed from {was} to {now_shown} (tolerance {fmt(allowed)})"
+                f"{where}: {metric} regressed from {was} to {now_shown} "
+                f"({_change(old, new, bound.kind)}, tolerance {bound})"
             )
     return lines
+
+
+def _change(old: float, new: float, kind: str) -> str:
+    """The move from ``old`` to ``new``, in the tolerance's terms: ``-0.162`` or ``-12.2 %``."""
+    if math.isnan(new):
+        return "now nan"
+    if kind == "rel" and old != 0 and math.isfinite(old):
+        return f"{(new - old) / abs(old) * 100:+.3g} %"
+    if not math.isfinite(old) or not math.isfinite(new):
+        return "from an infinite number" if not math.isfinite(old) else "to an infinite number"
+    return f"{new - old:+.3g}"
 
 
 def _distinct(old: float, new: float) -> tuple[str, str]:

@@ -34,15 +34,16 @@ def _verdict(result: ClaimResult) -> Text:
     return Text("FAIL", style="bold red")
 
 
-def _measured(result: ClaimResult) -> Text:
+def _measured(result: ClaimResult, ascii: bool) -> Text:
     """One line per check, the failing ones in red; or the error's first line."""
     if result.error or not result.checks:
-        return Text(result.measured())
+        return Text(result.measured(ascii=ascii))
     text = Text()
     for i, check in enumerate(result.checks):
         if i:
             text.append("\n")
-        text.append(f"{check.kind}: {check.headline()}", style=None if check.passed else "red")
+        line = f"{check.kind}: {check.headline(ascii=ascii)}"
+        text.append(line, style=None if check.passed else "red")
     prefix = f"{result.claim_id}: "  # the row names the claim already
     for line in result.regressions:
         text.append(f"\nregressed: {line.removeprefix(prefix)}", style="red")
@@ -59,7 +60,7 @@ def _channels(result: ClaimResult) -> str:
     return ", ".join(str(c) for c in dict.fromkeys(named)) or "-"
 
 
-def _table(results: list[ClaimResult], color: bool) -> Table:
+def _table(results: list[ClaimResult], color: bool, ascii: bool) -> Table:
     table = Table(box=box.SIMPLE_HEAVY if color else box.ASCII, header_style="bold")
     table.add_column("claim", no_wrap=True)
     table.add_column("layer", no_wrap=True)
@@ -71,7 +72,7 @@ def _table(results: list[ClaimResult], color: bool) -> Table:
             Text(claim_name(result)),
             Text(result.layer),
             Text(_channels(result)),
-            _measured(result),
+            _measured(result, ascii),
             _verdict(result),
         )
     return table
@@ -83,9 +84,16 @@ def summary_line(
     forward_passes: int,
     report_dir: str | None,
     occluded_passes: int = 0,
+    baseline_gaps: tuple[int, int] | None = None,
+    ascii: bool = False,
 ) -> Text:
     """``N claims: P passed, F failed · K forward passes · report: DIR``; occlusion sweeps'
-    patched inputs are shown apart, since they are not distinct inputs of the specs."""
+    patched inputs are shown apart, since they are not distinct inputs of the specs.
+
+    ``baseline_gaps`` (when compared with a baseline): the claims with something the baseline
+    has no entry for, and the baseline's entries that match nothing in the run.
+    """
+    sep = " | " if ascii else " · "  # plain ASCII for CI logs
     errors = sum(1 for r in results if r.error)
     passed = sum(1 for r in results if r.passed and not r.error)
     failed = len(results) - passed - errors
@@ -96,15 +104,23 @@ def summary_line(
     if errors:
         text.append(", ")
         text.append(f"{errors} error{'s' if errors != 1 else ''}", style="yellow")
-    unbased = sum(1 for r in results if r.notes)
-    if unbased:
+    if baseline_gaps is not None:
+        unrecorded, stale = baseline_gaps
+        text.append(f"{sep}baseline: ")
+        text.append(
+            f"{unrecorded} claim{'s' if unrecorded != 1 else ''} with no entry",
+            style="yellow" if unrecorded else None,
+        )
         text.append(", ")
-        text.append(f"{unbased} with baseline notes", style="yellow")
-    text.append(f" · {forward_passes} forward passes")
+        text.append(
+            f"{stale} entr{'ies' if stale != 1 else 'y'} matching nothing",
+            style="yellow" if stale else None,
+        )
+    text.append(f"{sep}{forward_passes} forward passes")
     if occluded_passes:
         text.append(f" (+ {occluded_passes} patched inputs of occlusion sweeps)")
     if report_dir:
-        text.append(f" · report: {report_dir}")
+        text.append(f"{sep}report: {report_dir}")
     return text
 
 
@@ -117,11 +133,14 @@ def render_summary(
     width: int = 120,
     color: bool = True,
     quiet: bool = False,
+    ascii: bool = False,
+    baseline_gaps: tuple[int, int] | None = None,
 ) -> str:
     """The summary as text to print: the table (unless ``quiet``) and the closing line.
 
     With ``color=False`` the text holds no ANSI escape at all and the table uses ASCII boxes,
-    for logs and terminals that show escapes literally.
+    for logs and terminals that show escapes literally; ``ascii`` (CI logs) writes the
+    thresholds' relations and marks in plain ASCII (``>=``, ``[x]``).
     """
     buffer = io.StringIO()
     console = Console(
@@ -135,13 +154,15 @@ def render_summary(
         legacy_windows=False,
     )
     if results and not quiet:
-        console.print(_table(results, color))
+        console.print(_table(results, color, ascii))
     console.print(
         summary_line(
             results,
             forward_passes=forward_passes,
             report_dir=report_dir,
             occluded_passes=occluded_passes,
+            baseline_gaps=baseline_gaps,
+            ascii=ascii,
         ),
         soft_wrap=True,
     )

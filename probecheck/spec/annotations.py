@@ -21,18 +21,16 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from probecheck.errors import SpecError
 from probecheck.spec.files import _shape_problems
-from probecheck.spec.models import Region, _Model, _suggest
+from probecheck.spec.models import Region, _suggest
 from probecheck.spec.reading import compose
 from probecheck.spec.source import Loc, SourceMap
 
 __all__ = [
-    "LandmarkRegion",
     "SetAnnotations",
     "Size",
     "landmark_region",
@@ -51,21 +49,6 @@ MAX_ANNOTATION_BYTES = 8 << 20
 PTS_FIX = (
     "write the iBUG .pts format: 'version: 1', 'n_points: 68', '{', one 'x y' pair per line, '}'"
 )
-
-
-class LandmarkRegion(_Model):
-    """A region placed on each image from its landmark file: the box around some points."""
-
-    landmarks: Annotated[list[Annotated[int, Field(strict=True, ge=0)]], Field(min_length=1)] = (
-        Field(
-            description="0-based numbers of the landmark points (of the image's <stem>.pts) the "
-            "region surrounds; 36-41 and 42-47 are the eyes of the 68-point scheme.",
-            examples=[[36, 37, 38, 39, 40, 41]],
-        )
-    )
-    pad: Annotated[float, Field(strict=False, ge=0, allow_inf_nan=False)] = Field(
-        0, description="Pixels added on every side of the points' bounding box.", examples=[4]
-    )
 
 
 @dataclass
@@ -242,20 +225,23 @@ def read_pts(path: Path, shown: str | None = None) -> list[Point]:
     raise bad(len(lines), "no '}' closes the list of points")
 
 
-def landmark_region(spec: LandmarkRegion, points: Sequence[Point], size: Size) -> Region:
-    """The box around ``spec.landmarks`` of ``points``, grown by ``pad``, clipped to the image.
+def landmark_region(
+    landmarks: Sequence[int], pad: float, points: Sequence[Point], size: Size
+) -> Region:
+    """The box around the ``landmarks`` of ``points``, grown by ``pad``, clipped to the image.
 
-    IndexError names the first landmark number the file does not have.
+    IndexError names the first landmark number the file does not have; ValueError says the
+    points lie outside the image.
     """
-    missing = [k for k in spec.landmarks if k >= len(points)]
+    missing = [k for k in landmarks if k >= len(points)]
     if missing:
         raise IndexError(missing[0])
-    chosen = [points[k] for k in spec.landmarks]
+    chosen = [points[k] for k in landmarks]
     width, height = size
-    x0 = max(0.0, min(x for x, _ in chosen) - spec.pad)
-    y0 = max(0.0, min(y for _, y in chosen) - spec.pad)
-    x1 = min(float(width), max(x for x, _ in chosen) + spec.pad + 1)  # +1: x1 is exclusive
-    y1 = min(float(height), max(y for _, y in chosen) + spec.pad + 1)
+    x0 = max(0.0, min(x for x, _ in chosen) - pad)
+    y0 = max(0.0, min(y for _, y in chosen) - pad)
+    x1 = min(float(width), max(x for x, _ in chosen) + pad + 1)  # +1: x1 is exclusive
+    y1 = min(float(height), max(y for _, y in chosen) + pad + 1)
     if x1 <= x0 or y1 <= y0:
         raise ValueError("the landmarks lie outside the image")
     return Region(boxes=[[x0, y0, x1, y1]])
@@ -264,12 +250,12 @@ def landmark_region(spec: LandmarkRegion, points: Sequence[Point], size: Size) -
 # ---------------------------------------------------------------------------- fit to the image
 
 
-def shape_problems(region: Region, size: Size) -> Iterator[tuple[Loc, str, str]]:
+def shape_problems(region: Region, size: Size, image: str) -> Iterator[tuple[Loc, str, str]]:
     """(loc within the region, message, fix) for shapes that do not fit a ``size`` image.
 
     A box must lie inside the image; an ellipse or polygon must at least touch it.
     """
-    for error in _shape_problems("_", region, size, "this"):
+    for error in _shape_problems("_", region, size, image):
         yield error.loc[2:], error.message, error.fix or ""
 
 
@@ -279,6 +265,7 @@ def missing_image_problem(
     """A regions-file entry for a file that is not an image of the set."""
     return annotations.error(
         (image,),
-        f"'{image}' is not an image of set '{set_name}'{_suggest(image, list(known))}",
+        f"'{image}' is not an image of set '{set_name}' and no such file lies beside it"
+        f"{_suggest(image, list(known))}",
         "name images by their file name (as the set's images: finds them), or remove the entry",
     )

@@ -26,6 +26,7 @@ from probecheck.spec.models import (
     Spec,
     claim_checks,
     file_rule_problems,
+    landmark_region_names,
 )
 from probecheck.spec.reading import (
     compose,
@@ -34,6 +35,7 @@ from probecheck.spec.reading import (
     read_text,
     tag_problems,
 )
+from probecheck.spec.sets import expand_sets
 from probecheck.spec.source import Loc, SourceMap
 
 __all__ = ["load_spec"]
@@ -70,6 +72,8 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         problems += _problems_of_valid_parts(data, source, path.parent)
     else:
         problems += _file_problems(spec, source)
+        if not problems:
+            problems += expand_sets(spec, source)
     if problems:
         raise SpecError.gather(problems, uncounted=uncounted)
     assert spec is not None
@@ -167,7 +171,14 @@ def _problems_of_valid_parts(
     ids = [(i, c["id"]) for i, c in enumerate(raw_claims) if isinstance(c, dict) and "id" in c]
     ids = [(i, claim_id) for i, claim_id in ids if isinstance(claim_id, str)]
     rules = file_rule_problems(
-        claims, _names(images), _names(regions), index_base, checks=checks, ids=ids
+        claims,
+        _names(images),
+        _names(regions),
+        index_base,
+        checks=checks,
+        ids=ids,
+        sets=_names(data.get("sets")),
+        landmark_regions=landmark_region_names(regions),
     )
     if isinstance(images, dict):
         paths = {k: v for k, v in images.items() if isinstance(k, str) and isinstance(v, str) and v}

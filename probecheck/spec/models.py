@@ -32,6 +32,7 @@ __all__ = [
     "Claim",
     "DropCase",
     "DropCheck",
+    "ImageSet",
     "ModelRef",
     "OcclusionCase",
     "OcclusionCheck",
@@ -173,16 +174,41 @@ class Region(_Model):
         description="A PNG relative to the spec file; non-zero pixels are inside.",
         examples=["../fixtures/mask.png"],
     )
+    landmarks: (
+        Annotated[list[Annotated[int, Field(strict=True, ge=0)]], Field(min_length=1)] | None
+    ) = Field(
+        None,
+        description="For images of a set: 0-based numbers of 68-point landmarks (read from "
+        "the image's <stem>.pts); the region is their bounding box grown by 'pad'. 36-41 and "
+        "42-47 are the eyes.",
+        examples=[[36, 37, 38, 39, 40, 41]],
+    )
+    pad: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="Pixels added on every side of the landmarks' box.", examples=[4]
+    )
 
     _base_dir: Path | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _check_shapes(self) -> Region:
-        if not (self.boxes or self.ellipses or self.polygons or self.mask):
+        if not (self.boxes or self.ellipses or self.polygons or self.mask or self.landmarks):
             raise RuleError(
                 "a region needs at least one shape",
                 fix="give boxes: [[x0, y0, x1, y1]], ellipses: [[cx, cy, rx, ry]], "
-                "polygons: [[[x, y], [x, y], [x, y]]] or mask: path/to/mask.png",
+                "polygons: [[[x, y], [x, y], [x, y]]], mask: path/to/mask.png "
+                "or landmarks: [36, 37, 38, 39, 40, 41]",
+            )
+        if self.pad is not None and not self.landmarks:
+            raise RuleError(
+                "'pad' without 'landmarks'",
+                loc=("pad",),
+                fix="add landmarks: [<point numbers>], or remove pad",
+            )
+        if self.landmarks and (self.boxes or self.ellipses or self.polygons or self.mask):
+            raise RuleError(
+                "a landmark region is placed per image; it takes no other shapes",
+                loc=("landmarks",),
+                fix="define the fixed shapes as another region",
             )
         for i, (x0, y0, x1, y1) in enumerate(self.boxes or []):
             if x1 <= x0 or y1 <= y0:
@@ -208,10 +234,43 @@ class Region(_Model):
         return _resolve(self._base_dir or Path.cwd(), self.mask)
 
 
+# ---------------------------------------------------------------------------------- image sets
+
+
+class ImageSet(_Model):
+    """A population of images: every image is a case of the checks that name the set."""
+
+    images: Name | Annotated[list[Name], Field(min_length=1)] = Field(
+        description="A glob, or a list of paths, relative to the spec file.",
+        examples=["../fixtures/faces/*.png"],
+    )
+    regions: Name | None = Field(
+        None,
+        description='A JSON file, relative to the spec, of {"<file name>": {<region>: shapes}}: '
+        "each image's own regions.",
+        examples=["../fixtures/faces/regions.json"],
+    )
+    landmarks: Name | None = Field(
+        None,
+        description="The directory, relative to the spec, of each image's <stem>.pts (68-point "
+        "iBUG landmarks) for landmark regions; default: beside the images.",
+        examples=["../fixtures/faces"],
+    )
+
+
 # ------------------------------------------------------------------------------- cases, checks
 
 
 ImageName = Annotated[Name, Field(description="A name under images:.", examples=["face"])]
+SetName = Annotated[
+    Name,
+    Field(description="A name under sets:: every image of the set is a case.", examples=["faces"]),
+]
+SET_HELP = "A name under sets: in place of 'image': every image of the set is a case."
+ALTERED_SET_HELP = (
+    "A set of the same images with the region removed, paired by file name (with 'set')."
+)
+CONTROL_ALTERED_SET_HELP = "A set of the images with the control region removed (with 'set')."
 RegionName = Annotated[Name, Field(description="A name under regions:.", examples=["eyes"])]
 
 ALTERED_HELP = "The same image with the region removed (a name under images:)."
@@ -221,8 +280,43 @@ CONTROL_ALTERED_HELP = "The image with the control region removed (only with 'al
 RANK_REGION_HELP = "Rank channels by their mean inside this region instead of their peak."
 
 
+def _source_rules(case: Any) -> None:
+    """A case reads one image or one set, never both."""
+    if case.image is not None and case.set is not None:
+        raise RuleError(
+            "give either 'image' or 'set', not both",
+            loc=("set",),
+            fix="image: names one image; set: makes every image of a set a case",
+        )
+
+
+def _set_pairing_rules(case: Any) -> None:
+    """Sets pair with sets, images with images."""
+    if case.set is None:
+        for name in ("altered_set", "control_altered_set"):
+            if getattr(case, name) is not None:
+                raise RuleError(
+                    f"'{name}' without 'set'",
+                    loc=(name,),
+                    fix=f"use set: <name> with {name}:, or altered: with image:",
+                )
+        return
+    for name in ("altered", "control_altered"):
+        if getattr(case, name) is not None:
+            raise RuleError(
+                f"'{name}' names one image, but the case is over the set '{case.set}'",
+                loc=(name,),
+                fix=f"use {name}_set: <a set of the altered images, paired by file name>",
+            )
+
+
 def _drop_case_rules(case: Any) -> None:
     """The pairing rules of a drop case (shared by DropCase and DropCheck's inline fields)."""
+    _source_rules(case)
+    _set_pairing_rules(case)
+    if case.set is not None:
+        _drop_set_rules(case)
+        return
     if case.altered is None and case.mask_with is None:
         raise RuleError(
             "a drop case needs 'altered' or 'mask_with'",
@@ -256,41 +350,173 @@ def _drop_case_rules(case: Any) -> None:
         )
 
 
+def _drop_set_rules(case: Any) -> None:
+    """The pairing rules of a drop case over a set: altered_set or mask_with."""
+    if case.altered_set is None and case.mask_with is None:
+        raise RuleError(
+            "a drop case over a set needs 'altered_set' or 'mask_with'",
+            fix="add mask_with: one of "
+            f"{', '.join(MASK_METHODS)}, or altered_set: <set of the altered images>",
+        )
+    if case.altered_set is not None and case.mask_with is not None:
+        raise RuleError(
+            "give either 'altered_set' or 'mask_with', not both",
+            loc=("mask_with",),
+            fix="keep altered_set: for paired images, or mask_with: to mask each image",
+        )
+    if case.control_altered_set is not None and case.control is None:
+        raise RuleError(
+            "'control_altered_set' without 'control'",
+            loc=("control_altered_set",),
+            fix="add control: <region name>, or remove control_altered_set",
+        )
+    if case.control_altered_set is not None and case.mask_with is not None:
+        raise RuleError(
+            "'control_altered_set' cannot be used with 'mask_with'",
+            loc=("control_altered_set",),
+            fix="remove control_altered_set: with mask_with the control is masked the same way",
+        )
+    if case.control is not None and case.altered_set and not case.control_altered_set:
+        raise RuleError(
+            "'control' with 'altered_set' needs 'control_altered_set'",
+            loc=("control",),
+            fix="add control_altered_set: <set of the images with the control removed>, "
+            "or use mask_with instead of altered_set",
+        )
+
+
 class DropCase(_Model):
     """One image (and its altered twin) on which a drop check is measured."""
 
-    image: ImageName
+    image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
     altered: ImageName | None = Field(None, description=ALTERED_HELP)
+    altered_set: SetName | None = Field(None, description=ALTERED_SET_HELP)
     mask_with: MaskMethod | None = Field(None, description=MASK_WITH_HELP)
     region: RegionName
     control: RegionName | None = Field(None, description=CONTROL_HELP)
     control_altered: ImageName | None = Field(None, description=CONTROL_ALTERED_HELP)
+    control_altered_set: SetName | None = Field(None, description=CONTROL_ALTERED_SET_HELP)
+
+    _shown: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _check_pairing(self) -> DropCase:
+        _needs_source(self)
         _drop_case_rules(self)
         return self
 
 
-class SelectiveCase(_Model):
+def _needs_source(case: Any) -> None:
+    if case.image is None and case.set is None:
+        raise RuleError(
+            "missing required key 'image' (or 'set')",
+            fix="add image: <name>, or set: <name> to make every image of a set a case",
+        )
+
+
+class _SourcedCase(_Model):
+    """A case reading one image, or every image of a set."""
+
+    image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
+
+    _shown: dict[str, Any] | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _check_source(self) -> _SourcedCase:
+        _needs_source(self)
+        _source_rules(self)
+        return self
+
+
+class SelectiveCase(_SourcedCase):
     """One image and region on which selectivity is measured."""
 
-    image: ImageName
     region: RegionName
 
 
-class StrongestCase(_Model):
+class StrongestCase(_SourcedCase):
     """One image (optionally a region to rank by region mean) for the strongest-channel check."""
 
-    image: ImageName
     region: RegionName | None = Field(None, description=RANK_REGION_HELP)
 
 
+DEFAULT_CONFIDENCE = 0.95
+
+
 class _Check(_Model):
-    """A check whose case fields may be written inline or as a ``cases:`` list."""
+    """A check whose case fields may be written inline or as a ``cases:`` list.
+
+    Over a set (``set:``) the check is a claim about a population: its thresholds hold on the
+    bounds of the mean's confidence interval, and the null thresholds may be given.
+    """
 
     _case_type: ClassVar[type[_Model]]
     _required: ClassVar[tuple[str, ...]] = ("image", "region")
+
+    confidence: Annotated[float, Field(strict=False, gt=0, lt=1)] | None = Field(
+        None,
+        description="Over a set: the two-sided confidence of the interval around the mean whose "
+        "bound must clear the threshold (default 0.95).",
+        examples=[0.95],
+    )
+    min_fraction: Annotated[float, Field(strict=False, ge=0, le=1)] | None = Field(
+        None,
+        description="Over a set: the least share of images on which the check holds alone.",
+        examples=[0.8],
+    )
+    rank_at_most: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        None,
+        description="Over a set: the claimed channels' effect (mean drop minus control drop; "
+        "the main number for other checks) ranks among the k largest of the layer.",
+        examples=[3],
+    )
+    random_effect_at_most: Number | None = Field(
+        None,
+        description="Over a set: the same effect measured on random weights (same "
+        "architecture, seeded) stays at most this.",
+        examples=[0.1],
+    )
+
+    _set_case: Any = PrivateAttr(None)
+
+    @property
+    def set_case(self) -> Any:
+        """The case over a set as written (before its images became cases), or None."""
+        if self._set_case is not None:
+            return self._set_case
+        return next((c for c in self.cases if getattr(c, "set", None)), None)
+
+    @property
+    def set_name(self) -> str | None:
+        """The set this check is over, or None for a check on single images."""
+        case = self.set_case
+        return None if case is None else case.set
+
+    @property
+    def level(self) -> float:
+        """The interval's confidence (the default where none is given)."""
+        return self.confidence if self.confidence is not None else DEFAULT_CONFIDENCE
+
+    def _population_rules(self) -> None:
+        population = ("confidence", "min_fraction", "rank_at_most", "random_effect_at_most")
+        over_set = [c for c in self.cases if getattr(c, "set", None) is not None]
+        if not over_set:
+            for name in population:
+                if getattr(self, name) is not None:
+                    raise RuleError(
+                        f"'{name}' is for checks over a set",
+                        loc=(name,),
+                        fix=f"write set: <name> in place of image:, or remove {name}",
+                    )
+            return
+        if len(self.cases) > 1:
+            raise RuleError(
+                "a check over a set has one case",
+                loc=("cases",),
+                fix="write set: and its fields inline; check another set or image in another claim",
+            )
 
     def _case_fields(self) -> tuple[str, ...]:
         return tuple(self._case_type.model_fields)
@@ -309,7 +535,7 @@ class _Check(_Model):
         if cases_given:
             return
         for name in self._required:
-            if name not in given:
+            if name not in given and not (name == "image" and "set" in given):
                 raise RuleError(
                     f"missing required key '{name}'",
                     fix=f"add {name}: <name>, or list the cases under cases:",
@@ -317,6 +543,10 @@ class _Check(_Model):
         self.cases = [self._case_type.model_validate(given)]
         for name in names:
             setattr(self, name, None)
+
+    def _normalise(self) -> None:
+        self._normalise_cases()
+        self._population_rules()
 
     def case_loc(self, index: int) -> Loc:
         """Where case ``index`` was written, relative to the check (for error messages)."""
@@ -342,17 +572,20 @@ class DropCheck(_Check):
         description="Several cases; the check holds where every case holds.",
     )
     image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
     altered: ImageName | None = Field(None, description=ALTERED_HELP)
+    altered_set: SetName | None = Field(None, description=ALTERED_SET_HELP)
     mask_with: MaskMethod | None = Field(None, description=MASK_WITH_HELP)
     region: RegionName | None = None
     control: RegionName | None = Field(None, description=CONTROL_HELP)
     control_altered: ImageName | None = Field(None, description=CONTROL_ALTERED_HELP)
+    control_altered_set: SetName | None = Field(None, description=CONTROL_ALTERED_SET_HELP)
 
     @model_validator(mode="after")
     def _validate(self) -> DropCheck:
         if any(getattr(self, n) is not None for n in self._case_fields()):
             _drop_case_rules(self)
-        self._normalise_cases()
+        self._normalise()
         has_control = any(c.control is not None for c in self.cases)
         if has_control and self.control_at_most is None:
             raise RuleError(
@@ -392,6 +625,7 @@ class SelectiveCheck(_Check):
         description="Several cases; the check holds where every case holds.",
     )
     image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
     region: RegionName | None = None
 
     @model_validator(mode="after")
@@ -403,7 +637,7 @@ class SelectiveCheck(_Check):
                 loc=("iou_at_least",) if both else (),
                 fix="remove one of them" if both else "add ratio_at_least: 2 or iou_at_least: 0.2",
             )
-        self._normalise_cases()
+        self._normalise()
         return self
 
 
@@ -429,6 +663,7 @@ class StrongestCheck(_Check):
         description="Several cases; the check holds where every case holds.",
     )
     image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
     region: RegionName | None = Field(None, description=RANK_REGION_HELP)
 
     _index_base: int = PrivateAttr(0)
@@ -442,7 +677,7 @@ class StrongestCheck(_Check):
                 loc=("top_k",) if both else (),
                 fix="remove one of them" if both else "add in: [<channel>] or top_k: 3",
             )
-        self._normalise_cases()
+        self._normalise()
         return self
 
     @property
@@ -455,10 +690,9 @@ class StrongestCheck(_Check):
         return self.in_labels
 
 
-class OcclusionCase(_Model):
+class OcclusionCase(_SourcedCase):
     """One image and the region whose mean the occluding patch should move most."""
 
-    image: ImageName
     region: RegionName
 
 
@@ -502,6 +736,7 @@ class OcclusionCheck(_Check):
         description="Several cases; the check holds where every case holds.",
     )
     image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
     region: RegionName | None = None
 
     @model_validator(mode="after")
@@ -517,7 +752,7 @@ class OcclusionCheck(_Check):
                 loc=("stride",),
                 fix="use a stride of at most the patch, so that every pixel is covered",
             )
-        self._normalise_cases()
+        self._normalise()
         return self
 
     @property
@@ -639,6 +874,9 @@ _REFERENCE_KINDS = {
     "control_altered": "images",
     "region": "regions",
     "control": "regions",
+    "set": "sets",
+    "altered_set": "sets",
+    "control_altered_set": "sets",
 }
 
 
@@ -650,18 +888,38 @@ CHECK_MODELS: dict[str, type[AnyCheck]] = {
 }
 
 
+def landmark_region_names(regions: Any) -> set[str]:
+    """The names of ``regions`` (validated or raw) placed by landmarks."""
+    if not isinstance(regions, dict):
+        return set()
+    found = set()
+    for name, region in regions.items():
+        landmarks = region.get("landmarks") if isinstance(region, dict) else None
+        if isinstance(region, Region):
+            landmarks = region.landmarks
+        if landmarks:
+            found.add(name)
+    return found
+
+
 def claim_checks(claims: Sequence[tuple[int, Claim]]) -> list[tuple[Loc, AnyCheck]]:
     """(loc, check) for every check of ``claims``: ``("claims", 3, "drop")``."""
     return [(("claims", i, n), check) for i, claim in claims for n, check in claim.checks.items()]
 
 
 def references(checks: Sequence[tuple[Loc, AnyCheck]]) -> Iterator[tuple[Loc, str, str]]:
-    """(loc, kind, name) for every image or region name used by a case of ``checks``."""
+    """(loc, kind, name) for every image, region or set name used by a case of ``checks``.
+
+    The regions of a case over a set are named ``set-regions``: the set's regions file may
+    define them per image, so they are checked against it when the set is read.
+    """
     for check_loc, check in checks:
         for j, case in enumerate(check.cases):
+            over_set = getattr(case, "set", None) is not None
             for field, kind in _REFERENCE_KINDS.items():
                 name = getattr(case, field, None)
                 if name is not None:
+                    kind = "set-regions" if over_set and kind == "regions" else kind
                     yield (*check_loc, *check.case_loc(j), field), kind, name
 
 
@@ -682,10 +940,19 @@ def _reference_problems(
     checks: Sequence[tuple[Loc, AnyCheck]],
     images: Collection[str] | None,
     regions: Collection[str] | None,
+    sets: Collection[str] | None = None,
+    landmark_regions: Collection[str] = (),
 ) -> Iterator[RuleError]:
     """Names used by cases but not defined (a collection of None is not checked)."""
     for loc, kind, name in references(checks):
-        known = images if kind == "images" else regions
+        if kind == "regions" and name in landmark_regions:
+            yield RuleError(
+                f"'{name}' is placed by landmarks, which only images of a set have",
+                loc=loc,
+                fix="use the region in a check over a set (set: <name>), or give it shapes",
+            )
+            continue
+        known = {"images": images, "regions": regions, "sets": sets}.get(kind)
         if known is None or name in known:
             continue
         close = _suggest(name, list(known))
@@ -693,6 +960,8 @@ def _reference_problems(
             fix = f"use a name defined under {kind}:{close}, or add '{name}' under {kind}:"
         elif kind == "images":
             fix = f"add '{name}: path/to/image.png' under images: (relative to the spec file)"
+        elif kind == "sets":
+            fix = f"add '{name}: {{images: path/to/*.png}}' under sets:"
         else:
             fix = f"add '{name}: {{boxes: [[x0, y0, x1, y1]]}}' under regions:"
         yield RuleError(f"'{name}' is not defined under {kind}:", loc=loc, fix=fix)
@@ -723,6 +992,8 @@ def file_rule_problems(
     index_base: int,
     checks: Sequence[tuple[Loc, AnyCheck]] | None = None,
     ids: Sequence[tuple[int, str]] | None = None,
+    sets: Collection[str] | None = None,
+    landmark_regions: Collection[str] = (),
 ) -> list[RuleError]:
     """Every problem across the file: duplicate ids, undefined names, bad channel numbers.
 
@@ -732,7 +1003,10 @@ def file_rule_problems(
     """
     checks = claim_checks(claims) if checks is None else checks
     ids = [(i, claim.id) for i, claim in claims] if ids is None else ids
-    problems = [*_id_problems(ids), *_reference_problems(checks, images, regions)]
+    problems = [
+        *_id_problems(ids),
+        *_reference_problems(checks, images, regions, sets, landmark_regions),
+    ]
     for i, claim in claims:
         loc: Loc = ("claims", i, "channels")
         problems += _channel_list_problems(claim.channels or [], loc, index_base)
@@ -766,6 +1040,19 @@ class Spec(_Model):
         description="Region name -> shapes in image pixel coordinates.",
         examples=[{"eyes": {"boxes": [[92, 62, 124, 82]]}}],
     )
+    sets: dict[Name, ImageSet] = Field(
+        default_factory=dict,
+        description="Set name -> images (and their regions): checks with set: are claims about "
+        "the population.",
+        examples=[
+            {
+                "faces": {
+                    "images": "../fixtures/faces/*.png",
+                    "regions": "../fixtures/faces/regions.json",
+                }
+            }
+        ],
+    )
     claims: list[Claim] = Field(
         min_length=1,
         description="The claims to check.",
@@ -778,7 +1065,12 @@ class Spec(_Model):
     @model_validator(mode="after")
     def _validate(self, info: ValidationInfo) -> Spec:
         problems = file_rule_problems(
-            list(enumerate(self.claims)), set(self.images), set(self.regions), self.index_base
+            list(enumerate(self.claims)),
+            set(self.images),
+            set(self.regions),
+            self.index_base,
+            sets=set(self.sets),
+            landmark_regions=landmark_region_names(self.regions),
         )
         if problems:
             raise RuleErrors(problems)

@@ -1,0 +1,84 @@
+"""What each number a check measures means: its direction, its kind of tolerance, its threshold.
+
+The one table the summary, the failure text and the baseline read. A new check kind registers
+its metrics here (``METRICS``) and which threshold of the check holds each (``CHECK_THRESHOLDS``);
+nothing else needs to know.
+
+A *bounded* metric is a fraction-like number (a drop, an IoU): a move of 0.05 means the same
+wherever it starts, so its baseline tolerance is absolute. An *unbounded* one (a ratio, a peak, a
+region mean) scales with the channel: 171 → 170 is noise where 2.0 → 1.0 is not, so its tolerance
+is relative to the recorded number. A drop is a fraction only up to 1: beyond it (a pre-ReLU
+channel whose mean goes negative when the region is removed) it is ``1 + |altered| / mean`` and
+moves with any offset of the channel's mean, so there it is held relative, as unbounded numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CHECK_THRESHOLDS",
+    "METRICS",
+    "Metric",
+    "compared_metrics",
+]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured number: which way is better, and how far a baseline lets it move."""
+
+    #: True where higher is better, False where lower is; None: recorded, never compared
+    higher_is_better: bool | None
+    #: a fraction-like number (absolute tolerance) or one that scales (relative tolerance)
+    bounded: bool
+    #: the default baseline tolerance, absolute or relative as ``bounded`` says
+    tolerance: float
+    #: its name in the summary table, where shorter than the metric's
+    short: str = ""
+    #: where a bounded metric stops being one (a drop beyond 1): above it, held as unbounded
+    upper: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """``abs`` or ``rel``: how the default tolerance is measured."""
+        return "abs" if self.bounded else "rel"
+
+    def default(self, recorded: float) -> tuple[str, float]:
+        """The default tolerance (kind, value) for a number recorded as ``recorded``."""
+        if self.bounded and self.upper is not None and recorded > self.upper:
+            return "rel", UNBOUNDED_TOLERANCE
+        return self.kind, self.tolerance
+
+
+#: the default relative tolerance of unbounded numbers: a ratio may lose a fifth of itself
+UNBOUNDED_TOLERANCE = 0.2
+
+
+METRICS: dict[str, Metric] = {
+    # compared with a baseline
+    "drop": Metric(True, bounded=True, tolerance=0.05, upper=1.0),
+    "control_drop": Metric(False, bounded=True, tolerance=0.05, short="control"),
+    "iou": Metric(True, bounded=True, tolerance=0.05),
+    "peak_in": Metric(True, bounded=True, tolerance=0.5),  # 1 inside the region, 0 outside
+    "ratio": Metric(True, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+    "rank": Metric(False, bounded=True, tolerance=1),  # 1 = strongest; may slip one place
+    # raw activations: recorded for the reader, moved by any retraining, never compared
+    "mean_in": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+    "mean_out": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+    "mean_in_altered": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+    "peak": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+    "region_mean": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+}
+
+#: check kind → {metric: the check's threshold key that holds it}, in the order shown
+CHECK_THRESHOLDS: dict[str, dict[str, str]] = {
+    "drop": {"drop": "at_least", "control_drop": "control_at_most"},
+    "selective": {"ratio": "ratio_at_least", "iou": "iou_at_least"},
+    "occlusion": {"peak_in": "peak_in_region", "iou": "iou_at_least"},
+}
+
+
+def compared_metrics() -> dict[str, Metric]:
+    """The metrics a baseline holds a run to (those with a direction)."""
+    return {name: m for name, m in METRICS.items() if m.higher_is_better is not None}

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 SPEC_SUFFIXES = (".yaml", ".yml")
 RESULT_ATTR = "probecheck_result"
 SPEC_ERROR_ATTR = "probecheck_spec_error"
+TILE_ATTR = "probecheck_tile"  # the tile's path, for the session's index.html (also from xdist)
 DIAGNOSTIC_MODES = ("failed", "all", "none")
 
 
@@ -68,7 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--probe-report",
         default="probe-report",
         metavar="DIR",
-        help="directory for diagnostic tiles and results.json (default: probe-report/)",
+        help="directory for diagnostic tiles, results.json and the HTML report index.html "
+        "(default: probe-report/)",
     )
     group.addoption(
         "--probe-baseline",
@@ -102,6 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="which claims get a diagnostic tile: failed (default), all, none",
     )
     parser.addini("probe_specs", type="paths", help="spec files or directories checked by default")
+    parser.addini("probe_arch", help="the architecture of the probe fixture's claims")
+    parser.addini("probe_weights", help="the weights of the probe fixture's claims")
 
 
 class _Session:
@@ -111,6 +115,7 @@ class _Session:
         self.config = config
         self.roots = roots
         self.results: list[ClaimResult] = []
+        self.tiles: dict[tuple[str, str], str] = {}  # (spec, claim id) → its tile, for index.html
         option = config.option
         self.report_dir = Path(config.invocation_params.dir, option.probe_report)
         self.diagnostics: str = option.probe_diagnostics
@@ -189,6 +194,16 @@ class _Session:
 
             self.results.append(ClaimResult.from_dict(json.loads(payload)))
             self.spec_errors += bool(getattr(report, SPEC_ERROR_ATTR, False))
+            tile = getattr(report, TILE_ATTR, None)
+            if tile:
+                self.tiles[(self.results[-1].spec, self.results[-1].claim_id)] = tile
+        if report.when == "call":  # claims checked from Python by the probe fixture
+            from probecheck.fixture import results_of
+
+            for result, tile in results_of(report):
+                self.results.append(result)
+                if tile:
+                    self.tiles[(result.spec, result.claim_id)] = tile
 
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
@@ -201,7 +216,7 @@ class _Session:
         return sorted(self.results, key=lambda r: (r.spec, r.line, r.claim_id))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.roots or hasattr(session.config, "workerinput"):
+        if not (self.roots or self.results) or hasattr(session.config, "workerinput"):
             return
         if self.baseline_path is not None and self.results:
             from probecheck.report.baseline import stale_claims, update_baseline
@@ -217,14 +232,23 @@ class _Session:
                 if self.strict and self.stale_claims and session.exitstatus == 0:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._check_some_claim_ran(session)
+        from probecheck.report.html import write_html_report
         from probecheck.report.results_json import write_results
 
-        write_results(  # written even with no results: an old file must not pass for this run's
+        written = write_results(  # even with no results: an old file must not pass for this run's
             self.sorted_results(),
             self.report_dir / "results.json",
             forward_passes=self.forward_passes(),
             occluded_passes=self.occluded_passes(),
             models=_models_of(self.results),
+        )
+        compared = self.baseline is not None and not self.update_baseline
+        write_html_report(  # index.html beside it, read from it
+            written,
+            tiles=self.tiles,
+            baseline=self.baseline if compared else None,
+            baseline_path=self.baseline_path if compared else None,
+            tolerance=self.tolerance,
         )
         if self.spec_errors and session.exitstatus in (pytest.ExitCode.OK, 1):
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a spec that cannot load
@@ -386,22 +410,28 @@ def _looks_like_a_spec(path: Path) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "probe_claim: a probecheck claim from a YAML spec")
-    given = [Path(config.invocation_params.dir, p) for p in (config.option.probe_specs or [])]
+    given, selected = _given_specs(config)
     from_ini = [Path(p) for p in config.getini("probe_specs") or []]
     roots = [p.resolve() for p in (given or from_ini)]
+    selected = selected if given else [str(p) for p in roots]
     if config.option.probe_baseline_update and not config.option.probe_baseline:
         raise pytest.UsageError("--probe-baseline-update needs --probe-baseline FILE to write to")
     state = _Session(config, roots)
     config.stash[_KEY] = state
     config.pluginmanager.register(state, "probecheck-session")
+    from probecheck import fixture  # the probe fixture: claims written in Python
+
+    config.pluginmanager.register(fixture, "probecheck-fixture")
     if not roots:
         return  # (xdist workers parse the original command line, so they decide alike)
     _keep_spec_files_on_one_worker(config)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if given and not explicit:
-        config.args = [str(p) for p in roots]  # `pytest --probe-specs specs/`: the claims alone
+        config.args = selected  # `pytest --probe-specs specs/`: the claims alone
     elif given or not explicit:
-        config.args += [str(p) for p in roots if str(p) not in config.args]
+        narrowed = _roots_narrowed_by(config.args, roots, config.invocation_params.dir)
+        wanted = [arg for arg, root in zip(selected, roots, strict=True) if root not in narrowed]
+        config.args += [arg for arg in wanted if arg not in config.args]
     state.claims_meant = bool(given) or not explicit
 
 
@@ -424,6 +454,33 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     stored = sys.modules.get("probecheck.disk_cache")  # imported only if claims ran
     if stored is not None:
         stored.release(config)
+
+
+def _given_specs(config: pytest.Config) -> tuple[list[Path], list[str]]:
+    """The ``--probe-specs`` paths, and what to collect for each: the path, or a node id.
+
+    ``--probe-specs specs/face.yaml::fire6-eyes`` names one claim, as a test id does: its path
+    is the root, the whole id is collected.
+    """
+    paths: list[Path] = []
+    selected: list[str] = []
+    for written in config.option.probe_specs or []:
+        path, sep, rest = str(written).partition("::")
+        absolute = Path(config.invocation_params.dir, path).resolve()
+        paths.append(absolute)
+        selected.append(f"{absolute}{sep}{rest}")
+    return paths, selected
+
+
+def _roots_narrowed_by(args: list[str], roots: list[Path], invoked_in: Path) -> set[Path]:
+    """The roots that a path or node id given to pytest lies in (or is): pytest collects what it
+    names, so the whole root is not added beside it (``pytest specs/face.yaml::fire6-eyes
+    --probe-specs specs/`` runs that one claim)."""
+    narrowed = set()
+    for arg in args:
+        path = Path(invoked_in, str(arg).partition("::")[0]).resolve()
+        narrowed.update(root for root in roots if path == root or root in path.parents)
+    return narrowed
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -643,6 +700,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     setattr(report, RESULT_ATTR, json.dumps(item.result.to_dict()))
     setattr(report, SPEC_ERROR_ATTR, item.spec_error)
+    if item.tile is not None:
+        setattr(report, TILE_ATTR, str(item.tile))
     if item.tile is not None and item.config.pluginmanager.hasplugin("html"):
         import base64
 

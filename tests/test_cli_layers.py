@@ -83,7 +83,94 @@ def test_missing_weights_is_one_message(
         raise OSError("offline (test)")
 
     monkeypatch.setattr(store.urllib.request, "urlopen", no_network)
-    assert main(["layers"]) == 2
+    assert main(["layers", "--weights", "deep-compression"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "compressed_SqueezeNet.net" in err and "PROBECHECK_WEIGHTS_DIR" in err
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No weights anywhere and no network: every download fails."""
+    import torch.hub
+
+    from probecheck.zoo import store
+
+    monkeypatch.setenv(store.WEIGHTS_DIR_ENV, str(tmp_path / "weights"))
+    monkeypatch.setenv(store.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def no_network(*_args, **_kwargs):
+        raise OSError("offline (test)")
+
+    monkeypatch.setattr(store.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(torch.hub, "urlopen", no_network)
+
+
+@pytest.mark.parametrize(
+    ("arch", "shapes", "absent"),
+    [
+        ("squeezenet1_1", ["64×111×111"], "pool4"),  # v1.1 at its usual 224
+        ("squeezenet1_0", ["96×111×111", "48×27×27"], "pool3"),  # v1.0 at Caffe's 227
+    ],
+)
+def test_layers_need_no_weights(
+    offline, capsys: pytest.CaptureFixture[str], arch: str, shapes: list[str], absent: str
+) -> None:
+    assert main(["layers", "--arch", arch]) == 0
+    out = capsys.readouterr().out
+    assert "none (the architecture alone)" in out
+    assert all(shape in out for shape in shapes)
+    assert absent not in out
+
+
+@pytest.mark.parametrize("weights", ["DEFAULT", "IMAGENET1K_V1"])
+def test_torchvision_weights_offline_name_the_file_to_put_in_place(
+    offline, tmp_path, capsys: pytest.CaptureFixture[str], weights: str
+) -> None:
+    import torchvision
+
+    member = torchvision.models.get_model_weights("squeezenet1_1")[weights]
+    filename = member.url.rsplit("/", 1)[-1]
+    assert main(["layers", "--arch", "squeezenet1_1", "--weights", weights]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    fix = err.strip().splitlines()[-1]
+    assert fix.strip().startswith("fix: ")
+    assert filename in fix and str(tmp_path / "torch" / "hub" / "checkpoints") in fix
+    assert "PROBECHECK_WEIGHTS_DIR" in fix
+
+
+def test_torchvision_weights_in_the_offline_directory_are_checked_before_use(
+    offline, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torchvision
+
+    member = torchvision.models.get_model_weights("squeezenet1_1")["DEFAULT"]
+    filename = member.url.rsplit("/", 1)[-1]
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / filename).write_bytes(b"not the release")
+    assert main(["layers", "--arch", "squeezenet1_1", "--weights", "DEFAULT"]) == 2
+    message, fix = capsys.readouterr().err.strip().splitlines()
+    assert f"is not the released {filename}" in message
+    assert fix.strip() == f"fix: replace it with a good copy from {member.url}"
+
+
+def test_torchvision_weights_load_from_the_offline_directory(
+    offline, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+    import torchvision
+
+    from probecheck.zoo import builders
+
+    member = torchvision.models.get_model_weights("squeezenet1_1")["DEFAULT"]
+    filename = member.url.rsplit("/", 1)[-1]
+    prefix = member.url.rsplit("-", 1)[-1].split(".")[0]
+    (tmp_path / "weights").mkdir()
+    state = torchvision.models.squeezenet1_1().state_dict()  # stands in for the release
+    torch.save(state, tmp_path / "weights" / filename)
+    monkeypatch.setattr(builders.store, "sha256_of", lambda path: prefix + "0" * 56)
+    assert main(["layers", "--arch", "squeezenet1_1", "--weights", "DEFAULT"]) == 0
+    assert "IMAGENET1K_V1" in capsys.readouterr().out  # loaded with no network
+    assert not (tmp_path / "torch" / "hub" / "checkpoints" / filename).exists()

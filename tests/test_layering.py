@@ -37,6 +37,7 @@ LAYERS = {
     "render": 5,
     "report": 5,
     "plugin": 6,
+    "fixture": 6,
     "cli": 6,
     "__main__": 6,
 }

@@ -26,15 +26,27 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("layers", "show", "grid", "find", "occlusion", "schema")
 
 
-def model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--arch/--weights/--seed, shared by every subcommand that loads a network."""
+def model_arguments(
+    parser: argparse.ArgumentParser, *, weights_default: str | None = "deep-compression"
+) -> None:
+    """--arch/--weights/--seed, shared by every subcommand that loads a network.
+
+    ``weights_default`` None: a subcommand that needs no weights (``layers``) uses the
+    architecture alone unless ``--weights`` is given.
+    """
     parser.add_argument(
         "--arch", default="squeezenet1_0", help="torchvision builder or package.module:function"
     )
+    default = (
+        f" (default: {weights_default})"
+        if weights_default
+        else " (default: none, the architecture alone)"
+    )
     parser.add_argument(
         "--weights",
-        default="deep-compression",
-        help="deep-compression, random, a torchvision weights name (DEFAULT) or a checkpoint path",
+        default=weights_default,
+        help="deep-compression, random, a torchvision weights name (DEFAULT) or a checkpoint path"
+        + default,
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --weights random")
     parser.add_argument(

@@ -38,7 +38,7 @@ from probecheck.spec.reading import (
 from probecheck.spec.sets import expand_sets
 from probecheck.spec.source import Loc, SourceMap
 
-__all__ = ["load_spec"]
+__all__ = ["load_spec", "parse_spec"]
 
 DESCRIBED = 200
 """Most of pydantic's errors described for one file; a user fixes the first ones first."""
@@ -48,7 +48,15 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Load, validate and normalise the spec file at ``path``; raise SpecError on any problem."""
     path = Path(path)
     shown = str(path)
-    text = read_text(path, shown)
+    return parse_spec(read_text(path, shown), path, shown)
+
+
+def parse_spec(text: str, path: Path, shown: str) -> Spec:
+    """Validate and normalise the spec ``text``, as if read from ``path`` (relative image paths
+    are resolved against its directory); problems name ``shown``.
+
+    Claims written in Python come through here too, as YAML text: one set of rules for both.
+    """
     root = compose(text, shown)
     source = SourceMap(root, shown)
     problems = duplicate_key_problems(root, source)

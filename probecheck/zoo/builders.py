@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import store
 from probecheck.zoo.preprocess import IMAGENET, Preprocessing
-from probecheck.zoo.weights import NAMED_WEIGHTS, WeightsEntry, registered
+from probecheck.zoo.weights import NAMED_WEIGHTS, REGISTRY, WeightsEntry, registered
 
 __all__ = ["NAMED_WEIGHTS", "Built", "ModelIdentity", "build", "weights_preprocessing"]
 
@@ -181,6 +182,22 @@ def weights_preprocessing(arch: str, weights: str) -> Preprocessing | None:
         return None
 
 
+def usual_preprocessing(arch: str) -> Preprocessing:
+    """The input ``arch`` is usually fed, known without loading any weights.
+
+    For a table of layers, whose output shapes depend on the input size but not on the
+    weights: an architecture that registered weights fit is fed as those are (SqueezeNet v1.0:
+    deep-compression's Caffe 227×227); another torchvision builder as its DEFAULT weights
+    (read from torchvision's metadata, nothing is downloaded); a factory by torchvision's
+    ImageNet convention.
+    """
+    for entry in REGISTRY.values():
+        if arch in entry.archs:
+            return entry.preprocessing
+    found = None if ":" in arch else weights_preprocessing(arch, "DEFAULT")
+    return found or IMAGENET
+
+
 def _looks_like_path(weights: str) -> bool:
     return (
         Path(weights).suffix in (".pt", ".pth", ".ckpt", ".bin")
@@ -221,18 +238,42 @@ def _torchvision_weights(arch: str, name: str) -> Built:
         )
     member = enum[member_name]
     model = build_architecture(arch)
+    filename = member.url.rsplit("/", 1)[-1]
+    sha = member.url.rsplit("-", 1)[-1].split(".")[0]  # torchvision names files by a sha256 prefix
+    offline = _offline_torchvision_file(filename, sha, member.url)
     try:
-        model.load_state_dict(member.get_state_dict(progress=False, check_hash=True))
+        state = member.get_state_dict(
+            progress=False, check_hash=True, model_dir=str(offline.parent) if offline else None
+        )
     except OSError as error:  # no network, no cached copy
+        where = Path(torch.hub.get_dir()) / "checkpoints"
         raise ProbecheckError(
             f"cannot download torchvision weights {member}: {error}",
-            fix="put the file in $TORCH_HOME/hub/checkpoints or give a checkpoint path",
+            fix=f"put {filename} (from {member.url}) in {where} (torch's cache; set TORCH_HOME "
+            f"to use another: $TORCH_HOME/hub/checkpoints) or in a directory named by "
+            f"{store.WEIGHTS_DIR_ENV}, or give a checkpoint path",
         ) from None
+    model.load_state_dict(state)
     prep = _enum_preprocessing(member)
-    sha = member.url.rsplit("-", 1)[-1].split(".")[0]  # torchvision names files by a sha256 prefix
     return Built(
         model, prep, ModelIdentity(arch, str(member), sha), list(member.meta.get("categories", []))
     )
+
+
+def _offline_torchvision_file(filename: str, sha_prefix: str, url: str) -> Path | None:
+    """``filename`` in the ``PROBECHECK_WEIGHTS_DIR`` directory, if there, checked against the
+    sha256 prefix torchvision names its files by (torch checks only what it downloads)."""
+    directory = os.environ.get(store.WEIGHTS_DIR_ENV)
+    candidate = Path(directory).expanduser() / filename if directory else None
+    if candidate is None or not candidate.is_file():
+        return None
+    if not store.sha256_of(candidate).startswith(sha_prefix):
+        raise ProbecheckError(
+            f"{candidate} is not the released {filename}: its sha256 does not start with "
+            f"{sha_prefix}, as the release's does",
+            fix=f"replace it with a good copy from {url}",
+        )
+    return candidate
 
 
 def _enum_preprocessing(member: Any) -> Preprocessing:

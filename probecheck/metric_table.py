@@ -1,8 +1,8 @@
 """What each number a check measures means: its direction, its kind of tolerance, its threshold.
 
-The one table the summary, the failure text and the baseline read. A new check kind registers
-its metrics here (``METRICS``) and which threshold of the check holds each (``CHECK_THRESHOLDS``);
-nothing else needs to know.
+The one table the summary, the headline, the tile and the baseline read. A check kind names the
+metrics it holds to thresholds (``CheckKind.metric_names`` in :mod:`probecheck.checks`); a number
+no kind measured before gets its :class:`Metric` here, with its threshold key.
 
 A *bounded* metric is a fraction-like number (a drop, an IoU): a move of 0.05 means the same
 wherever it starts, so its baseline tolerance is absolute. An *unbounded* one (a ratio, a peak, a
@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "CHECK_THRESHOLDS",
     "METRICS",
     "Metric",
     "compared_metrics",
@@ -38,6 +37,13 @@ class Metric:
     short: str = ""
     #: where a bounded metric stops being one (a drop beyond 1): above it, held as unbounded
     upper: float | None = None
+    #: the key of a check's thresholds that holds it (``at_least`` holds ``drop``); None: none
+    threshold: str | None = None
+    #: a yes-or-no number per case (1 or 0, a rank): a population holds it on every image (or
+    #: min_fraction of them), not by an interval
+    categorical: bool = False
+    #: the headline's words for a yes-or-no number, (held, broken), in place of the comparison
+    verdict: tuple[str, str] | None = None
 
     @property
     def kind(self) -> str:
@@ -57,25 +63,30 @@ UNBOUNDED_TOLERANCE = 0.2
 
 METRICS: dict[str, Metric] = {
     # compared with a baseline
-    "drop": Metric(True, bounded=True, tolerance=0.05, upper=1.0),
-    "control_drop": Metric(False, bounded=True, tolerance=0.05, short="control"),
-    "iou": Metric(True, bounded=True, tolerance=0.05),
-    "peak_in": Metric(True, bounded=True, tolerance=0.5),  # 1 inside the region, 0 outside
-    "ratio": Metric(True, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
-    "rank": Metric(False, bounded=True, tolerance=1),  # 1 = strongest; may slip one place
+    "drop": Metric(True, bounded=True, tolerance=0.05, upper=1.0, threshold="at_least"),
+    "control_drop": Metric(
+        False, bounded=True, tolerance=0.05, short="control", threshold="control_at_most"
+    ),
+    "iou": Metric(True, bounded=True, tolerance=0.05, threshold="iou_at_least"),
+    "peak_in": Metric(  # 1 inside the region, 0 outside
+        True,
+        bounded=True,
+        tolerance=0.5,
+        threshold="peak_in_region",
+        categorical=True,
+        verdict=("peak in region", "peak outside the region"),
+    ),
+    "ratio": Metric(True, bounded=False, tolerance=UNBOUNDED_TOLERANCE, threshold="ratio_at_least"),
+    "rank": Metric(  # 1 = strongest; may slip one place
+        False, bounded=True, tolerance=1, threshold="top_k", categorical=True
+    ),
     # raw activations: recorded for the reader, moved by any retraining, never compared
     "mean_in": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
     "mean_out": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
     "mean_in_altered": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
+    "mean_in_other": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
     "peak": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
     "region_mean": Metric(None, bounded=False, tolerance=UNBOUNDED_TOLERANCE),
-}
-
-#: check kind → {metric: the check's threshold key that holds it}, in the order shown
-CHECK_THRESHOLDS: dict[str, dict[str, str]] = {
-    "drop": {"drop": "at_least", "control_drop": "control_at_most"},
-    "selective": {"ratio": "ratio_at_least", "iou": "iou_at_least"},
-    "occlusion": {"peak_in": "peak_in_region", "iou": "iou_at_least"},
 }
 
 

@@ -28,8 +28,6 @@ from probecheck import stats
 from probecheck.results import CaseResult, fmt, number_from_json
 
 __all__ = [
-    "CATEGORICAL",
-    "EFFECT_NAMES",
     "MetricSummary",
     "NullResult",
     "Population",
@@ -37,25 +35,6 @@ __all__ = [
     "summarise",
 ]
 
-#: Per check kind: the per-image numbers held to a threshold, (threshold key, higher is better).
-NUMERIC: dict[str, dict[str, tuple[str, bool]]] = {
-    "drop": {"drop": ("at_least", True), "control_drop": ("control_at_most", False)},
-    "selective": {"ratio": ("ratio_at_least", True), "iou": ("iou_at_least", True)},
-    "occlusion": {"iou": ("iou_at_least", True)},
-    "strongest": {},
-}
-#: Per-image verdicts that are yes or no: held by every image, or by min_fraction of them.
-CATEGORICAL: dict[str, tuple[str, ...]] = {
-    "occlusion": ("peak_in",),
-    "strongest": ("strongest", "rank"),
-}
-#: What the null ranks and measures on random weights, per check kind.
-EFFECT_NAMES = {
-    "drop": "drop - control_drop",
-    "selective": "ratio or iou",
-    "strongest": "peak or region mean",
-    "occlusion": "map_in - map_out",
-}
 WORST_SHOWN = 6
 
 
@@ -116,7 +95,7 @@ class Population:
     def headline(self, *, ascii: bool = False) -> str:
         """``drop mean 0.62 [0.55, 0.7] ≥ 0.5 ✓, control mean 0.1 [0.05, 0.2] ≤ 0.2 ✓, 7/8
         images hold``: each interval's bound against its threshold, marked held or broken."""
-        from probecheck.results import _mark, _relation
+        from probecheck.results import _relation, mark
 
         parts = []
         for name, m in self.metrics.items():
@@ -124,13 +103,13 @@ class Population:
             short = "control" if name == "control_drop" else name
             parts.append(
                 f"{short} mean {fmt(m.mean)} [{fmt(m.lower)}, {fmt(m.upper)}] {op} "
-                f"{fmt(m.threshold)} {_mark(m.holds, ascii)}"
+                f"{fmt(m.threshold)} {mark(m.holds, ascii)}"
             )
         held = round(self.fraction * self.n)
         images = f"{held}/{self.n} images hold"
         if self.min_fraction is not None:
             enough = self.fraction >= self.min_fraction
-            images += f" (min {fmt(self.min_fraction)}) {_mark(enough, ascii)}"
+            images += f" (min {fmt(self.min_fraction)}) {mark(enough, ascii)}"
         parts.append(images)
         if self.null is not None and self.null.rank:
             ranks = ", ".join(f"{r}" for r in self.null.rank.values())
@@ -240,10 +219,13 @@ def summarise(
     seed: int = stats.DEFAULT_SEED,
 ) -> Population:
     """The population statistic of each thresholded number of ``cases`` and the verdict."""
+    from probecheck.checks.registry import kind as registered_kind  # its kinds import us
+
+    declared = registered_kind(kind)
     numeric = {
-        name: spec
-        for name, spec in NUMERIC.get(kind, {}).items()
-        if thresholds.get(spec[0]) is not None
+        name: (str(metric.threshold), bool(metric.higher_is_better))
+        for name, metric in declared.numeric.items()
+        if thresholds.get(str(metric.threshold)) is not None
     }
     metrics: dict[str, MetricSummary] = {}
     reasons: list[str] = []
@@ -274,7 +256,7 @@ def summarise(
     fraction = stats.fraction([c.passed for c in cases])
     passed = all(m.holds for m in metrics.values())
     needed = min_fraction
-    if needed is None and (CATEGORICAL.get(kind) and not numeric):
+    if needed is None and (declared.has_verdicts and not numeric):
         needed = 1.0  # a yes-or-no verdict with no statistic: every image must hold it
     if needed is not None and fraction < needed:
         passed = False
@@ -333,8 +315,10 @@ def null_result(
     means = mean_effect(effects)
     rank = ranks(means)
     names = [str(label) for label in labels]
+    from probecheck.checks.registry import kind as registered_kind  # its kinds import us
+
     result = NullResult(
-        effect=EFFECT_NAMES.get(kind, kind),
+        effect=registered_kind(kind).effect,
         channels=int(means.size),
         effect_mean={n: float(means[c]) for n, c in zip(names, channels, strict=True)},
         rank={n: int(rank[c]) for n, c in zip(names, channels, strict=True)},

@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from probecheck.metric_table import CHECK_THRESHOLDS, METRICS
-
 
 @dataclass
 class CaseEvidence:
@@ -101,38 +99,29 @@ class CheckResult:
             return self.population.headline(ascii=ascii)
         if not self.cases:
             return self.kind
+        from probecheck.checks.registry import kind as registered_kind  # its kinds import us
+
+        kind = registered_kind(self.kind)
         parts = []
-        for key, threshold_key in CHECK_THRESHOLDS.get(self.kind, {}).items():
+        for key, metric in kind.metrics.items():
+            threshold_key = metric.threshold or ""
             if self.thresholds.get(threshold_key) is None:
                 continue
             values = [c.combined[key] for c in self.cases if key in c.combined]
             if not values:
                 continue
-            higher = bool(METRICS[key].higher_is_better)
+            higher = bool(metric.higher_is_better)
             worst = _worst(values, higher)
             threshold = self.thresholds[threshold_key]
-            if key == "peak_in":
-                held = worst >= 1
-                text = "peak in region" if held else "peak outside the region"
-                parts.append(f"{text} {_mark(held, ascii)}")
-                continue
             held = bool(worst >= threshold if higher else worst <= threshold)
+            if metric.verdict is not None:
+                parts.append(f"{metric.verdict[0 if held else 1]} {mark(held, ascii)}")
+                continue
             op = _relation(higher, held, ascii)
-            name = METRICS[key].short or key
-            parts.append(f"{name} {fmt(worst)} {op} {fmt(threshold)} {_mark(held, ascii)}")
-        if self.kind == "strongest":
-            tops = [c.combined.get("strongest") for c in self.cases]
-            want = self.thresholds.get("in")
-            if want is not None:
-                held = all(top in want for top in tops)
-                op = ("in" if held else "not in") if ascii else ("∈" if held else "∉")
-                parts.append(f"strongest {_join(tops)} {op} {_join(want)} {_mark(held, ascii)}")
-            else:
-                rank = _worst([c.combined.get("rank", math.nan) for c in self.cases], False)
-                top_k = self.thresholds.get("top_k")
-                held = bool(top_k is not None and rank <= top_k)
-                op = _relation(False, held, ascii)
-                parts.append(f"rank {fmt(rank)} {op} {top_k} {_mark(held, ascii)}")
+            name = metric.short or key
+            parts.append(f"{name} {fmt(worst)} {op} {fmt(threshold)} {mark(held, ascii)}")
+        if kind.headline is not None:
+            parts += kind.headline(self, ascii)
         return ", ".join(parts) or self.kind
 
 
@@ -143,7 +132,7 @@ def _relation(higher_is_better: bool, held: bool, ascii: bool) -> str:
     return ("<=" if ascii else "≤") if held else ">"
 
 
-def _mark(held: bool, ascii: bool) -> str:
+def mark(held: bool, ascii: bool) -> str:
     if ascii:
         return "[ok]" if held else "[x]"
     return "✓" if held else "✗"
@@ -156,7 +145,7 @@ def _worst(values: list[float], higher_is_better: bool) -> float:
     return min(clean) if higher_is_better else max(clean)
 
 
-def _join(values: Any) -> str:
+def join(values: Any) -> str:
     return "[" + ", ".join(fmt(v) for v in values) + "]"
 
 
@@ -212,12 +201,12 @@ class ClaimResult:
         """Per check, case and channel, what was measured against what was required."""
         if self.error:
             return f"{self.claim_id}: {self.error}"
-        channels = f", channels {_join(self.channels)}" if self.channels else ""
+        channels = f", channels {join(self.channels)}" if self.channels else ""
         lines = [f"claim {self.claim_id} ({self.layer}{channels}, require {self.require})"]
         for check in self.checks:
             mark = "passed" if check.passed else "FAILED"
             thresholds = ", ".join(
-                f"{k} {_join(v) if isinstance(v, list) else fmt(v)}"
+                f"{k} {join(v) if isinstance(v, list) else fmt(v)}"
                 for k, v in check.thresholds.items()
                 if v is not None
             )

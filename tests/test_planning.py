@@ -205,11 +205,35 @@ def test_xdist_worker_runs_each_of_its_inputs_once(
     result.stdout.fnmatch_lines([f"*· {DISTINCT_INPUTS} forward passes*"])
 
 
-def test_check_kinds_the_plan_does_not_know_are_left_to_their_claims() -> None:
+def test_a_check_kind_the_registry_does_not_know_fails_loudly() -> None:
+    from probecheck.errors import ProbecheckError
     from probecheck.plan import claim_needs
 
     class Other:
         layer = "conv1"
-        checks: ClassVar = {"sweep": object()}  # a kind with no cases the plan could read
+        checks: ClassVar = {"sweep": object()}  # a kind no module of probecheck.checks declares
 
-    assert claim_needs([Other()]) == {}  # type: ignore[list-item]
+    with pytest.raises(ProbecheckError, match="'sweep' is not registered"):
+        claim_needs([Other()])  # type: ignore[list-item]
+
+
+def test_a_check_kind_the_registry_lacks_fails_loudly(monkeypatch) -> None:
+    """No kind is silently left out of the plan: one the spec knows and the registry does not
+    is an error naming the registry, not a claim that quietly runs its own forwards."""
+    from probecheck.checks import registry
+    from probecheck.errors import ProbecheckError
+    from probecheck.plan import claim_needs
+    from probecheck.spec import Claim
+
+    claim = Claim.model_validate(
+        {
+            "id": "c",
+            "layer": "features.3",
+            "channels": [0],
+            "selective": {"image": "face", "region": "eyes", "ratio_at_least": 2},
+        }
+    )
+    assert claim_needs([claim]) == {("image", "face"): {"features.3"}}
+    monkeypatch.delitem(registry.KINDS, "selective")
+    with pytest.raises(ProbecheckError, match="'selective' is not registered"):
+        claim_needs([claim])

@@ -143,7 +143,7 @@ def test_mean_passes_where_the_average_holds(pytester: pytest.Pytester, claims_d
     run(pytester, "--probe-specs", "specs").assert_outcomes(passed=1)
 
 
-def test_random_weights_fail_every_drop_claim_of_the_shipped_specs(
+def test_random_weights_fail_every_drop_and_compare_claim_of_the_shipped_specs(
     pytester: pytest.Pytester, claims_dir: Path
 ) -> None:
     # the randomisation sanity check: a real claim must not hold on an untrained network
@@ -155,9 +155,11 @@ def test_random_weights_fail_every_drop_claim_of_the_shipped_specs(
         from probecheck.spec import load_spec
 
         drop_claims += [
-            f"{spec.name}::{c.id}" for c in load_spec(spec).claims if c.drop is not None
+            f"{spec.name}::{c.id}"
+            for c in load_spec(spec).claims
+            if c.drop is not None or c.compare is not None
         ]
-    assert len(drop_claims) >= 4
+    assert len(drop_claims) >= 5
     result = run(pytester, "--probe-specs", "specs", "--probe-weights", "random", "-rA")
     for nodeid in drop_claims:
         result.stdout.fnmatch_lines([f"FAILED specs/{nodeid}*"])

@@ -27,6 +27,8 @@ from numpy.typing import NDArray
 from skimage.transform import resize
 
 from probecheck import metrics
+from probecheck.checks.registry import kind as registered_kind
+from probecheck.metric_table import compared_metrics
 from probecheck.regions import outline
 from probecheck.render.montage import (
     BLACK,
@@ -328,8 +330,8 @@ def _alternative_panels(
 
 def _altered_name(case: CaseResult) -> str:
     inputs = case.inputs
-    if inputs.get("altered"):
-        return str(inputs["altered"])
+    if inputs.get("altered") or inputs.get("other"):
+        return str(inputs.get("altered") or inputs["other"])
     return f"{inputs.get('mask_with') or '?'}-masked {inputs.get('region') or ''}".strip()
 
 
@@ -432,6 +434,41 @@ def _selective_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) ->
             _judged(name, v.get(name, math.nan), check.thresholds.get(key), True),
         ]
         groups.append([_Panel(_map(ev.maps[ch.channel], ev), lines)])
+    return groups
+
+
+def _compare_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
+    """The two images, then per channel its maps on both at one scale, the ratio judged."""
+    other = _altered_name(case)
+    pictures = [_image_panel(case, ev)]
+    if ev.altered is not None:
+        pictures.append(_Panel(_photo(ev.altered, ev), [other]))
+    groups = [pictures]
+    at_least = check.thresholds.get("ratio_at_least")
+    for ch in case.channels:
+        v, i = ch.values, ch.channel
+        head: Segment = (f"ch {ch.label}", RED if not ch.passed else BLACK)
+        maps = [ev.maps[i]] + ([ev.altered_maps[i]] if ev.altered_maps is not None else [])
+        lo, hi = _range(*maps)
+        group = [
+            _Panel(
+                _map(ev.maps[i], ev, lo, hi),
+                [
+                    [head],
+                    f"on {case.inputs.get('image') or 'image'}",
+                    f"mean in region {fmt(v.get('mean_in', math.nan))}",
+                ],
+            )
+        ]
+        if ev.altered_maps is not None:
+            lines: list[Line] = [
+                [head],
+                f"on {other}",
+                f"mean in region {fmt(v.get('mean_in_other', math.nan))}",
+                _judged("ratio", v.get("ratio", math.nan), at_least, True),
+            ]
+            group.append(_Panel(_map(ev.altered_maps[i], ev, lo, hi), lines))
+        groups.append(group)
     return groups
 
 
@@ -538,14 +575,10 @@ def _case_row(
 ) -> NDArray:
     ev = case.evidence
     assert ev is not None
-    if check.kind == "drop":
-        groups = _drop_groups(check, case, ev)
-    elif check.kind == "selective":
-        groups = _selective_groups(check, case, ev)
-    elif check.kind == "strongest":
+    if check.kind == "strongest":
         groups = _strongest_groups(check, case, ev, base)
-    elif check.kind == "occlusion":
-        groups = _occlusion_groups(check, case, ev)
+    elif check.kind in _GROUPS:
+        groups = _GROUPS[check.kind](check, case, ev)
     else:
         groups = _generic_groups(case, ev)
     inset = _inset_panel(case, ev)
@@ -562,16 +595,22 @@ def _case_row(
 
 # the baseline model's maps beside the candidate's ----------------------------------------------
 
-_COMPARED = ("drop", "control_drop", "ratio", "iou", "rank", "peak_in")
+#: the kinds' own rows (a kind without one gets the image and the claimed channels' maps)
+_GROUPS = {
+    "drop": _drop_groups,
+    "selective": _selective_groups,
+    "occlusion": _occlusion_groups,
+    "compare": _compare_groups,
+}
 
 
 def _then_and_now(then: ChannelResult, now: ChannelResult | None) -> list[Line]:
     """``drop 0.97 → 0.41``: the numbers a baseline holds a claim to, on its model and now."""
     lines: list[Line] = []
-    for key in _COMPARED:
+    for key, metric in compared_metrics().items():
         if key in then.values:
             current = fmt(now.values.get(key, math.nan)) if now is not None else "?"
-            name = "control" if key == "control_drop" else key
+            name = metric.short or key
             lines.append(
                 [(f"{name} {fmt(then.values[key])} ", BASELINE_TEXT), (f"→ {current}", RED)]
             )
@@ -669,15 +708,6 @@ def _title(result: ClaimResult) -> list[Block]:
     return blocks
 
 
-_SCALING = {
-    "drop": "a channel's maps share one scale across the images of its case",
-    "selective": "each map scaled on its own",
-    "strongest": "the maps of a case share one scale, so their brightness compares",
-    "occlusion": "each map: the drop of the region mean when a patch covers each pixel, "
-    "scaled to its own largest drop",
-}
-
-
 def _legend(result: ClaimResult) -> Line:
     """What the colours mean: the outlines present in this tile and the map colormap."""
     cases = [case for check in result.checks for case in check.cases]
@@ -723,8 +753,9 @@ def _check_blocks(
     verdict = ("passed", GREEN) if check.passed else ("FAILED", RED)
     head: list[Segment] = [(f"{check.kind} check ", BLACK), verdict]
     head.append((f": {check.headline()}", BLACK))
-    if check.kind in _SCALING:
-        head.append((f"   ({_SCALING[check.kind]})", GRAY))
+    scaling = registered_kind(check.kind).scaling
+    if scaling:
+        head.append((f"   ({scaling})", GRAY))
     blocks: list[Block] = [_Text([head], 14)]
     same_kind = [c for c in result.checks if c.kind == check.kind]
     position = next(i for i, c in enumerate(same_kind) if c is check)

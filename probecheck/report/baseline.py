@@ -369,8 +369,11 @@ def _compare_case(
     tolerance: Tolerance,
     found: Comparison,
 ) -> None:
-    if check.kind == "strongest" and check.thresholds.get("in") is not None:
-        return  # categorical: the verdict says it all
+    from probecheck.checks.registry import kind as registered_kind
+
+    held = [m.threshold for m in registered_kind(check.kind).metrics.values()]
+    if not any(check.thresholds.get(str(key)) is not None for key in held):
+        return  # no number held to a threshold (strongest: {in: …}): the verdict says it all
     if result.require == "all":
         old_channels = dict(old.get("channels", {}))
         for channel in case.channels:

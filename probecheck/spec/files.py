@@ -82,11 +82,12 @@ def image_problems(
     return problems, sizes
 
 
-def _cases(checks: Checks) -> dict[tuple, dict[str, str]]:
-    """loc of each case -> the names it uses, by field (image, altered, region, control...)."""
-    by_case: dict[tuple, dict[str, str]] = {}
-    for loc, _, name in references(checks):
-        by_case.setdefault(loc[:-1], {})[loc[-1]] = name
+def _cases(checks: Checks) -> dict[tuple, dict[str, tuple[str, str]]]:
+    """loc of each case -> the names it uses, by field: (section, name), e.g. ``altered`` ->
+    ``("images", "face_no_eyes")``."""
+    by_case: dict[tuple, dict[str, tuple[str, str]]] = {}
+    for loc, kind, name in references(checks):
+        by_case.setdefault(loc[:-1], {})[loc[-1]] = (kind, name)
     return by_case
 
 
@@ -94,9 +95,9 @@ def _used_with(checks: Checks) -> Iterator[tuple[str, str]]:
     """(region, image) for every region a case uses on an image."""
     for fields in _cases(checks).values():
         image = fields.get("image")
-        for field in ("region", "control"):
-            if image is not None and field in fields:
-                yield fields[field], image
+        for kind, name in fields.values():
+            if image is not None and kind == "regions":
+                yield name, image[1]
 
 
 def _bounds(points: list[list[float]]) -> tuple[float, float, float, float]:
@@ -161,9 +162,10 @@ def _mask_problems(name: str, region: Region, size: Size, image: str) -> Iterato
 def _pair_problems(checks: Checks, sizes: Mapping[str, Size]) -> Iterator[RuleError]:
     """An altered image of another size than the image it is compared with."""
     for case_loc, fields in _cases(checks).items():
-        base = fields.get("image")
-        for field in ("altered", "control_altered"):
-            other = fields.get(field)
+        base = fields.get("image", ("", ""))[1]
+        for field, (kind, other) in fields.items():
+            if kind != "images" or field == "image":
+                continue
             if base in sizes and other in sizes and sizes[base] != sizes[other]:
                 (w, h), (ow, oh) = sizes[base], sizes[other]
                 yield RuleError(

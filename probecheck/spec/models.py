@@ -29,7 +29,11 @@ from pydantic import (
 )
 
 __all__ = [
+    "CHECK_MODELS",
+    "CHECK_NAMES",
     "Claim",
+    "CompareCase",
+    "CompareCheck",
     "DropCase",
     "DropCheck",
     "ImageSet",
@@ -86,6 +90,18 @@ class _Model(BaseModel):
     """Shared config: unknown keys are errors; ``in_`` is ``in`` in YAML and dumps."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    #: a case's fields that name an image, a region or a set: field -> the section defining it
+    _references: ClassVar[dict[str, str]] = {
+        "image": "images",
+        "altered": "images",
+        "control_altered": "images",
+        "region": "regions",
+        "control": "regions",
+        "set": "sets",
+        "altered_set": "sets",
+        "control_altered_set": "sets",
+    }
 
 
 def _resolve(base_dir: Path, written: str) -> Path:
@@ -761,9 +777,99 @@ class OcclusionCheck(_Check):
         return self.stride if self.stride is not None else max(1, self.patch // 2)
 
 
+class CompareCase(_SourcedCase):
+    """Two images (or two sets paired by file name) and the region whose mean is compared."""
+
+    _references: ClassVar[dict[str, str]] = {
+        "image": "images",
+        "other": "images",
+        "region": "regions",
+        "set": "sets",
+        "other_set": "sets",
+    }
+
+    other: ImageName | None = Field(
+        None, description="The image the channel must be weaker on (a name under images:)."
+    )
+    other_set: SetName | None = Field(
+        None, description="With 'set': the set of the other images, paired by file name."
+    )
+    region: RegionName
+
+    @model_validator(mode="after")
+    def _check_other(self) -> CompareCase:
+        _compare_rules(self)
+        return self
+
+
+def _compare_rules(case: Any) -> None:
+    """An image compares with an image, a set with a set (shared by the inline fields)."""
+    if case.set is None and case.other_set is not None:
+        raise RuleError(
+            "'other_set' without 'set'",
+            loc=("other_set",),
+            fix="use set: <name> with other_set:, or other: with image:",
+        )
+    if case.set is not None and case.other is not None:
+        raise RuleError(
+            f"'other' names one image, but the case is over the set '{case.set}'",
+            loc=("other",),
+            fix="use other_set: <a set of the other images, paired by file name>",
+        )
+    if case.other is None and case.other_set is None:
+        raise RuleError(
+            "missing required key 'other'" if case.set is None else "missing 'other_set'",
+            fix="add other: <image name> (the image the channel must be weaker on)"
+            if case.set is None
+            else "add other_set: <set of the other images, paired by file name>",
+        )
+
+
+class CompareCheck(_Check):
+    """The channel's mean in the region is higher on 'image' than on 'other', by a ratio."""
+
+    _case_type: ClassVar[type[_Model]] = CompareCase
+
+    ratio_at_least: Number = Field(
+        gt=0,
+        description="Smallest mean_in(image) / mean_in(other) of max(A, 0) in the region.",
+        examples=[1.5],
+    )
+    cases: list[CompareCase] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Several cases; the check holds where every case holds.",
+    )
+    image: ImageName | None = None
+    set: SetName | None = Field(None, description=SET_HELP)
+    other: ImageName | None = Field(None, description="The image the channel must be weaker on.")
+    other_set: SetName | None = Field(
+        None, description="With 'set': the set of the other images, paired by file name."
+    )
+    region: RegionName | None = None
+
+    @model_validator(mode="after")
+    def _validate(self) -> CompareCheck:
+        if any(getattr(self, n) is not None for n in self._case_fields()):
+            _source_rules(self)
+            _compare_rules(self)
+        self._normalise()
+        return self
+
+
 # ------------------------------------------------------------------------------------- claim
 
-CHECK_NAMES = ("drop", "selective", "strongest", "occlusion")
+#: The check kinds of the spec language, in the order a claim's checks run: each a field of
+#: ``Claim`` and its model (the measuring side is registered in :mod:`probecheck.checks`).
+CHECK_MODELS: dict[str, type[_Check]] = {
+    "drop": DropCheck,
+    "selective": SelectiveCheck,
+    "strongest": StrongestCheck,
+    "occlusion": OcclusionCheck,
+    "compare": CompareCheck,
+}
+CHECK_NAMES = tuple(CHECK_MODELS)
+AnyCheck = DropCheck | SelectiveCheck | StrongestCheck | OcclusionCheck | CompareCheck
 
 
 class Claim(_Model):
@@ -810,6 +916,13 @@ class Claim(_Model):
         "inside the region.",
         examples=[{"image": "face", "region": "eyes", "patch": 24, "peak_in_region": True}],
     )
+    compare: CompareCheck | None = Field(
+        None,
+        description="The channels' mean in the region is higher on one image than on another.",
+        examples=[
+            {"image": "face", "other": "face_no_eyes", "region": "eyes", "ratio_at_least": 2}
+        ],
+    )
 
     _line: int = PrivateAttr(0)
     _index_base: int = PrivateAttr(0)
@@ -819,12 +932,11 @@ class Claim(_Model):
         if not self.checks:
             raise RuleError(
                 "a claim needs at least one check",
-                fix="add drop:, selective:, strongest: or occlusion: to this claim",
+                fix=f"add {', '.join(n + ':' for n in CHECK_NAMES[:-1])} or "
+                f"{CHECK_NAMES[-1]}: to this claim",
             )
         only_strongest_in = (
-            self.drop is None
-            and self.selective is None
-            and self.occlusion is None
+            list(self.checks) == ["strongest"]
             and self.strongest is not None
             and self.strongest.in_ is not None
         )
@@ -836,9 +948,8 @@ class Claim(_Model):
         return self
 
     @property
-    def checks(self) -> dict[str, DropCheck | SelectiveCheck | StrongestCheck | OcclusionCheck]:
-        """The checks this claim has, by name, in the order drop, selective, strongest,
-        occlusion."""
+    def checks(self) -> dict[str, AnyCheck]:
+        """The checks this claim has, by name, in the order of ``CHECK_NAMES``."""
         found = {name: getattr(self, name) for name in CHECK_NAMES}
         return {name: check for name, check in found.items() if check is not None}
 
@@ -867,25 +978,6 @@ class Claim(_Model):
 
 
 # ------------------------------------------------------------------- rules across the whole file
-
-_REFERENCE_KINDS = {
-    "image": "images",
-    "altered": "images",
-    "control_altered": "images",
-    "region": "regions",
-    "control": "regions",
-    "set": "sets",
-    "altered_set": "sets",
-    "control_altered_set": "sets",
-}
-
-
-AnyCheck = DropCheck | SelectiveCheck | StrongestCheck
-CHECK_MODELS: dict[str, type[AnyCheck]] = {
-    "drop": DropCheck,
-    "selective": SelectiveCheck,
-    "strongest": StrongestCheck,
-}
 
 
 def landmark_region_names(regions: Any) -> set[str]:
@@ -916,7 +1008,7 @@ def references(checks: Sequence[tuple[Loc, AnyCheck]]) -> Iterator[tuple[Loc, st
     for check_loc, check in checks:
         for j, case in enumerate(check.cases):
             over_set = getattr(case, "set", None) is not None
-            for field, kind in _REFERENCE_KINDS.items():
+            for field, kind in type(case)._references.items():
                 name = getattr(case, field, None)
                 if name is not None:
                     kind = "set-regions" if over_set and kind == "regions" else kind

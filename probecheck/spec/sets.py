@@ -216,8 +216,16 @@ def _image_region(
     return region, problems
 
 
-REGION_FIELDS = ("region", "control")
-PAIRED_FIELDS = {"altered_set": "altered", "control_altered_set": "control_altered"}
+def _fields_naming(case: Any, section: str) -> list[str]:
+    """The fields of ``case``'s model that name something under ``section`` (regions, sets)."""
+    fields = type(case).model_fields
+    return [f for f, kind in type(case)._references.items() if kind == section and f in fields]
+
+
+def _paired_fields(case: Any) -> dict[str, str]:
+    """A case's paired-set fields and the image field each fills per image: ``altered_set`` →
+    ``altered`` (every ``<image field>_set`` but ``set`` itself)."""
+    return {f: f.removesuffix("_set") for f in _fields_naming(case, "sets") if f != "set"}
 
 
 def _expand_case(
@@ -232,13 +240,14 @@ def _expand_case(
     found = sets[case.set]
     written = {k: v for k, v in case.model_dump().items() if v is not None}
     cases = []
+    paired = _paired_fields(case)
     for file, path in found.paths.items():
-        fields: dict[str, Any] = {k: v for k, v in written.items() if k not in PAIRED_FIELDS}
+        fields: dict[str, Any] = {k: v for k, v in written.items() if k not in paired}
         fields.pop("set")
         fields["image"] = image_name(found.name, file)
         spec.images[fields["image"]] = str(path)
         ok = True
-        for field_name in REGION_FIELDS:
+        for field_name in _fields_naming(case, "regions"):
             name = written.get(field_name)
             if name is None:
                 continue
@@ -251,7 +260,7 @@ def _expand_case(
                 continue
             fields[field_name] = region_name(found.name, file, name)
             spec.regions[fields[field_name]] = region
-        for set_field, image_field in PAIRED_FIELDS.items():
+        for set_field, image_field in paired.items():
             other = written.get(set_field)
             if other is None:
                 continue
@@ -285,9 +294,9 @@ def expand_sets(spec: Spec, source: SourceMap) -> list[SpecError]:
         name
         for _, check in checks
         for case in check.cases
-        for name in (getattr(case, "set", None), getattr(case, "altered_set", None))
+        for name in (getattr(case, f) for f in _fields_naming(case, "sets"))
         if name is not None
-    } | {getattr(c, "control_altered_set", None) for _, ch in checks for c in ch.cases} - {None}
+    }
     sets = {name: _read_set(spec, name, source, problems) for name in sorted(used)}
     for loc, check in checks:
         case = next((c for c in check.cases if getattr(c, "set", None) is not None), None)

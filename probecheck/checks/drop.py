@@ -1,0 +1,165 @@
+"""``drop``: removing the region (a paired altered image, or masking) silences the channel there."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from probecheck import metrics
+from probecheck.checks.inputs import CaseInputs, image_key, masked_key
+from probecheck.checks.kind import (
+    CheckKind,
+    Context,
+    Floats,
+    Measured,
+    because,
+    channel_results,
+    combine,
+    inputs_of,
+    quiet_reason,
+)
+from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
+from probecheck.results import CaseEvidence, CaseResult, fmt
+
+#: a channel whose mean in the control region (original image) is at least this fraction of its
+#: mean in the claimed region responds to the control region too; below it, a large control drop
+#: is a reaction to the removal itself
+CONTROL_ACTIVE = 0.5
+
+
+def case_inputs(case: Any) -> CaseInputs:
+    """The image, and the image with the region (and the control) removed."""
+    image = image_key(case.image)
+    if case.altered is not None:
+        control = case.control_altered
+        return CaseInputs(image, image_key(case.altered), image_key(control) if control else None)
+    return CaseInputs(
+        image,
+        masked_key(case.image, case.region, case.mask_with),
+        masked_key(case.image, case.control, case.mask_with) if case.control else None,
+    )
+
+
+def prepare(inputs: SpecInputs, case: Any) -> None:
+    """Paired images are the same photo altered: one size."""
+    if case.altered is not None:
+        require_same_size_images(inputs, case.image, case.altered)
+        if case.control_altered is not None:
+            require_same_size_images(inputs, case.image, case.control_altered)
+
+
+def thresholds(check: Any) -> dict[str, Any]:
+    return {"at_least": check.at_least, "control_at_most": check.control_at_most}
+
+
+def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measured:
+    """The relative drop of every channel's mean in the region, and in the control region."""
+    claim, inputs = context.claim, context.inputs
+    assert plan.altered is not None
+    A, Aa = context.maps[plan.image], context.maps[plan.altered]
+    rgb = context.rgb[plan.image]
+    region = inputs.region(case.region, rgb.shape[:2])
+    w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])
+    peak = context.measured(("peaks", plan.image), lambda: metrics.channel_peaks(A))
+    main = context.measured(
+        ("drop", plan.image, plan.altered, case.region),
+        lambda: metrics.region_drop(A, Aa, w, peak),
+    )
+    quiet, drop = main.silent, main.drop_or_zero  # silent channels: drop 0, and that reason
+    ok = ~quiet & (drop >= check.at_least)
+    columns = {"drop": drop, "mean_in": main.mean_in, "mean_in_altered": main.mean_in_altered}
+    values = {"drop": (drop, True, check.at_least)}
+    control = None
+    reasons: dict[int, list[str]] = {}
+    because(reasons, quiet, quiet_reason(main.mean_in))
+    because(
+        reasons,
+        ~quiet & ~(drop >= check.at_least),
+        lambda c: f"too small a drop ({fmt(drop[c])} < {fmt(check.at_least)})",
+    )
+    if case.control is not None:
+        assert plan.control_altered is not None
+        control_altered = plan.control_altered
+        control = inputs.region(case.control, rgb.shape[:2])
+        wc = inputs.fractions(case.control, rgb.shape[:2], A.shape[1:])
+        side = context.measured(
+            ("drop", plan.image, control_altered, case.control),
+            lambda: metrics.region_drop(A, context.maps[control_altered], wc, peak),
+        )
+        c_drop = side.drop_or_zero
+        ok &= c_drop <= check.control_at_most
+        columns |= {
+            "control_drop": c_drop,
+            "control_mean_in": side.mean_in,
+            "control_mean_in_altered": side.mean_in_altered,
+        }
+        values["control_drop"] = (c_drop, False, check.control_at_most)
+        because(
+            reasons,
+            c_drop > check.control_at_most,
+            _control_reason(main.mean_in, side.mean_in, c_drop, check.control_at_most),
+        )
+    effect = drop - columns["control_drop"] if control is not None else drop.astype(np.float64)
+    combined, passed = combine(claim, ok, values)
+    evidence = CaseEvidence(
+        image=rgb,
+        maps=A,
+        region=region,
+        control=control,
+        altered=context.rgb[plan.altered],
+        altered_maps=Aa,
+        control_altered=context.rgb[plan.control_altered]
+        if plan.control_altered is not None
+        else None,
+        control_altered_maps=context.maps[plan.control_altered]
+        if plan.control_altered is not None
+        else None,
+        effect=np.where(quiet, np.nan, effect),
+    )
+    result = CaseResult(
+        inputs_of(case),
+        channel_results(claim, ok, columns, reasons),
+        combined,
+        bool(passed),
+        evidence,
+    )
+    return Measured(result, ok, np.where(quiet, -np.inf, drop))
+
+
+def _control_reason(
+    mean_in: Floats, control_mean_in: Floats, c_drop: Floats, at_most: float
+) -> Callable[[int], str]:
+    """Why a channel's control drop is too large, in the words that are true of it: active in
+    the control region on the original image, or weak there and knocked down by the removal."""
+
+    def reason(c: int) -> str:
+        share = control_mean_in[c] / mean_in[c] if mean_in[c] > 0 else math.inf
+        dropped = f"control drop {fmt(c_drop[c])} > {fmt(at_most)}"
+        if share >= CONTROL_ACTIVE:
+            where = (
+                f"its mean there is {fmt(100 * share)} % of that in the region"
+                if math.isfinite(share)
+                else f"mean {fmt(control_mean_in[c])} there, none in the region"
+            )
+            return f"responds to the control region too ({where}; {dropped})"
+        return (
+            f"drops in the control region too, where it is weak (mean {fmt(100 * share)} % of "
+            f"that in the region; {dropped}): it reacts to the removal, not to the region"
+        )
+
+    return reason
+
+
+KIND = CheckKind(
+    name="drop",
+    metric_names=("drop", "control_drop"),
+    effect="drop - control_drop",
+    inputs=case_inputs,
+    measure=measure,
+    thresholds=thresholds,
+    prepare=prepare,
+    scaling="a channel's maps share one scale across the images of its case",
+)

@@ -1,0 +1,241 @@
+"""Check a claim of a spec on a probed network: gather inputs, one batched forward, the metrics.
+
+Every check is computed for every channel of the layer at once (the metrics are vectorised), so
+when a claimed channel fails, the channels that would pass now come for free, with no extra
+forward pass. The numbers themselves come from :mod:`probecheck.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from probecheck.checks.inputs import CaseInputs, InputKey
+from probecheck.checks.kind import CheckKind, Measured
+from probecheck.checks.registry import kind as registered_kind
+from probecheck.checks.spec_inputs import SpecInputs
+from probecheck.errors import ProbecheckError
+from probecheck.plan import claim_needs, prefetch
+from probecheck.population import null_result, summarise, with_null
+from probecheck.probe import Probe, require_channels, shared_probe
+from probecheck.results import CaseResult, CheckResult, ClaimResult
+from probecheck.spec import Claim, Spec
+
+MAX_ALTERNATIVES = 10
+NULL_SEED = 0
+"""Seed of the random weights a population check's null is measured on."""
+
+Floats = NDArray[np.float64]
+T = TypeVar("T")
+
+
+class _Batch:
+    """Collects every input of a claim, then runs them through the network in one call; the
+    context (:class:`probecheck.checks.kind.Context`) every kind's ``measure`` reads."""
+
+    def __init__(self, claim: Claim, inputs: SpecInputs) -> None:
+        self.claim = claim
+        self.inputs = inputs
+        self._keys: dict[InputKey, None] = {}
+        self.rgb: dict[InputKey, NDArray[np.uint8]] = {}
+        self.maps: dict[InputKey, NDArray[np.float32]] = {}
+        self.probe: Probe | None = None
+        self.layer = ""
+        self.scope: tuple[Hashable, ...] = ()
+
+    def measured(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+        """Numbers of this claim's network and layer, shared with other claims (see SpecInputs)."""
+        return self.inputs.measured((*self.scope, *key), compute)
+
+    def want(self, case: CaseInputs) -> CaseInputs:
+        self._keys |= dict.fromkeys(case.variants())
+        return case
+
+    def run(self, probe: Probe, layer: str) -> None:
+        self.probe, self.layer = probe, layer
+        keys = list(self._keys)
+        self.rgb = {key: self.inputs.variant(key) for key in keys}
+        self.scope = (probe.identity, str(probe.device), probe.resolve(layer))
+        outputs = probe.activations_many([self.rgb[k] for k in keys], [layer])
+        self.maps = {
+            key: require_channels(out[layer], layer) for key, out in zip(keys, outputs, strict=True)
+        }
+
+
+def evaluate_claim(
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs | None = None, *, null: bool = True
+) -> ClaimResult:
+    """Measure every check of ``claim`` on ``probe``; raise ProbecheckError for unusable input.
+
+    A check over a set is judged on the population and, unless ``null`` is False, gets its
+    null: the claimed channels' effect ranked in the layer and measured on random weights.
+    """
+    inputs = inputs or SpecInputs(spec)
+    layer_path = probe.resolve(claim.layer)
+    before, occluded_before = probe.forward_passes, probe.occluded_passes
+    batch = _Batch(claim, inputs)
+    kinds = [(registered_kind(name), check) for name, check in claim.checks.items()]
+    plans = [(kind, check, _plan(kind, check, batch)) for kind, check in kinds]
+    batch.run(probe, claim.layer)
+    channel_count = next(iter(batch.maps.values())).shape[0]
+    _check_channel_range(claim, spec, channel_count)
+    checks = [_measure(kind, check, plan, batch) for kind, check, plan in plans]
+    if null and any(c.population is not None for c in checks):
+        _attach_nulls(claim, spec, probe, inputs, checks)
+    return ClaimResult(
+        spec=str(spec.path) if spec.path else "",
+        claim_id=claim.id,
+        layer=claim.layer,
+        layer_path=layer_path,
+        channels=claim.channel_labels,
+        require=claim.require,
+        checks=checks,
+        passed=all(c.passed for c in checks),
+        about=claim.about or "",
+        line=claim.line,
+        model=probe.identity.to_dict(),
+        forward_passes=probe.forward_passes - before,
+        occluded_passes=probe.occluded_passes - occluded_before,
+    )
+
+
+def random_twin(probe: Probe) -> Probe:
+    """The same architecture and preprocessing with seeded random weights (shared per process)."""
+    return shared_probe(
+        probe.identity.arch,
+        "random",
+        seed=NULL_SEED,
+        device=str(probe.device),
+        preprocessing=probe.preprocessing,
+    )
+
+
+def _attach_nulls(
+    claim: Claim, spec: Spec, probe: Probe, inputs: SpecInputs, checks: list[CheckResult]
+) -> None:
+    """Rank the claimed channels' effect in the layer, and measure it on random weights."""
+    random_effects: dict[str, list[Floats]] = {}
+    note, model, passes = "", "", 0
+    try:
+        twin = random_twin(probe)
+        before = twin.forward_passes
+        measured = evaluate_claim(claim, spec, twin, inputs, null=False)
+        passes = twin.forward_passes - before
+        model = f"{twin.identity.arch}, random weights (seed {NULL_SEED})"
+        for result in measured.checks:
+            if result.population is not None:
+                random_effects[result.kind] = [
+                    c.evidence.effect for c in result.cases if c.evidence is not None
+                ]
+    except ProbecheckError as error:
+        note = f"not measured: {error.message}"
+    for result in checks:
+        if result.population is None:
+            continue
+        check = claim.checks[result.kind]
+        effects = [c.evidence.effect for c in result.cases if c.evidence is not None]
+        found = null_result(
+            result.kind,
+            list(claim.channels or []),
+            claim.channel_labels,
+            claim.require,
+            effects,
+            random_effects.get(result.kind),
+            rank_at_most=check.rank_at_most,
+            random_effect_at_most=check.random_effect_at_most,
+            random_model=model,
+            random_note=note,
+        )
+        found.random_passes = passes
+        result.population = with_null(result.population, found)
+        result.passed = result.population.passed
+
+
+def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
+    wanted = list(claim.channels or [])
+    if claim.strongest is not None and claim.strongest.in_ is not None:
+        wanted += claim.strongest.in_
+    bad = [spec.label(c) for c in wanted if c >= count]
+    if bad:
+        first, last = spec.label(0), spec.label(count - 1)
+        raise ProbecheckError(
+            f"claim {claim.id}: channel(s) {bad} out of range: {claim.layer} has {count} channels "
+            f"({first}..{last} in this file's index_base {spec.index_base})",
+            fix="check the channel numbers and index_base",
+        )
+
+
+# planning: which images each case needs ---------------------------------------------------------
+
+
+def prefetch_claim(
+    claim: Claim, planned: dict[InputKey, set[str]], probe: Probe, inputs: SpecInputs
+) -> int:
+    """Run the inputs ``claim`` reads that the probe has not cached yet, each through every layer
+    that ``planned`` (:func:`probecheck.plan.claim_needs` of the session's claims) asks of it.
+
+    Claims checked after this one then find their inputs cached at their layers, so no input
+    runs twice, and a process runs only the inputs of the claims it checks (an xdist worker,
+    a ``-k`` or ``--lf`` selection). Returns the forward passes.
+    """
+    needs = {key: planned.get(key, set()) | layers for key, layers in claim_needs([claim]).items()}
+    return prefetch(probe, needs, inputs.variant)
+
+
+def _plan(kind: CheckKind, check: Any, batch: _Batch) -> list[CaseInputs]:
+    plans = []
+    for case in check.cases:
+        if kind.prepare is not None:
+            kind.prepare(batch.inputs, case)
+        plans.append(batch.want(kind.inputs(case)))
+    return plans
+
+
+# measuring ---------------------------------------------------------------------------------------
+
+
+def _measure(kind: CheckKind, check: Any, plans: list[CaseInputs], batch: _Batch) -> CheckResult:
+    """Every case of ``check`` measured by its kind; over a set, the population's verdict."""
+    claim = batch.claim
+    cases: list[CaseResult] = []
+    ok_everywhere: NDArray[np.bool_] | None = None
+    order_score: Floats | None = None
+    for case, plan in zip(check.cases, plans, strict=True):
+        measured: Measured = kind.measure(batch, check, case, plan)
+        cases.append(measured.result)
+        ok = measured.ok
+        ok_everywhere = ok if ok_everywhere is None else ok_everywhere & ok
+        score = measured.order
+        order_score = score if order_score is None else np.fmin(order_score, score)
+    thresholds = kind.thresholds(check)
+    population = None
+    if check.set_name is not None:
+        population = summarise(
+            kind.name,
+            check.set_name,
+            cases,
+            thresholds,
+            confidence=check.level,
+            min_fraction=check.min_fraction,
+        )
+    passed = all(c.passed for c in cases) if population is None else population.passed
+    alternatives: list[int] = []
+    if not passed and ok_everywhere is not None:
+        claimed = set(claim.channels or [])
+        candidates = [int(c) for c in np.flatnonzero(ok_everywhere) if int(c) not in claimed]
+        candidates.sort(key=lambda c: -np.nan_to_num(order_score[c], nan=-np.inf))  # type: ignore[index]
+        alternatives = [claim.label(c) for c in candidates[:MAX_ALTERNATIVES]]
+    thresholds = kind.thresholds(check)
+    if population is not None:
+        thresholds |= {
+            name: getattr(check, name)
+            for name in ("min_fraction", "rank_at_most", "random_effect_at_most")
+            if getattr(check, name) is not None
+        }
+        thresholds["confidence"] = check.level
+    return CheckResult(
+        kind.name, claim.require, thresholds, cases, passed, alternatives, population
+    )

@@ -1,0 +1,78 @@
+"""``selective``: the channel responds inside the region much more than outside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from probecheck import metrics
+from probecheck.checks.inputs import CaseInputs, image_key
+from probecheck.checks.kind import (
+    CheckKind,
+    Context,
+    Measured,
+    because,
+    channel_results,
+    combine,
+    inputs_of,
+)
+from probecheck.results import CaseEvidence, CaseResult, fmt
+
+
+def case_inputs(case: Any) -> CaseInputs:
+    return CaseInputs(image_key(case.image))
+
+
+def thresholds(check: Any) -> dict[str, Any]:
+    if check.ratio_at_least is not None:
+        return {"ratio_at_least": check.ratio_at_least}
+    return {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
+
+
+def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measured:
+    """mean_in / mean_out of max(A, 0), or the IoU of the thresholded map with the region."""
+    claim, inputs = context.claim, context.inputs
+    A, rgb = context.maps[plan.image], context.rgb[plan.image]
+    region = inputs.region(case.region, rgb.shape[:2])
+    w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])
+    mean_in, mean_out = context.measured(
+        ("positive_means", plan.image, case.region),
+        lambda: metrics.region_means(np.maximum(A, 0), w),
+    )
+    if check.ratio_at_least is not None:
+        name, threshold = "ratio", check.ratio_at_least
+        score = context.measured(
+            ("ratio", plan.image, case.region), lambda: metrics.selectivity_ratio(A, w)
+        )
+    else:
+        name, threshold = "iou", check.iou_at_least
+        score = context.measured(
+            ("iou", plan.image, case.region, check.quantile),
+            lambda: metrics.iou_all(A, region, check.quantile),
+        )
+    ok = score >= threshold
+    columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
+    combined, passed = combine(claim, ok, {name: (score, True, threshold)})
+    reasons: dict[int, list[str]] = {}
+    because(reasons, ~ok, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
+    evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
+    result = CaseResult(
+        inputs_of(case),
+        channel_results(claim, ok, columns, reasons),
+        combined,
+        bool(passed),
+        evidence,
+    )
+    return Measured(result, ok, score)
+
+
+KIND = CheckKind(
+    name="selective",
+    metric_names=("ratio", "iou"),
+    effect="ratio or iou",
+    inputs=case_inputs,
+    measure=measure,
+    thresholds=thresholds,
+    scaling="each map scaled on its own",
+)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 from numpy.typing import NDArray
 from torch import nn
@@ -42,6 +43,8 @@ __all__ = [
 
 #: Layer types searched when no layer is named: where a "feature detector" lives.
 SEARCHED_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ReLU)
+#: Layer types whose outputs are never below 0: their positive part is themselves.
+NON_NEGATIVE_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 #: A selective check is only proposed when the channel is this much stronger inside than out.
 SELECTIVE_MIN_RATIO = 1.5
 #: The largest ratio_at_least proposed (also for a channel firing only inside, ratio inf):
@@ -89,6 +92,8 @@ class ChannelScore:
 SCORE_FORMULA = "min(drop, 1) − |control drop|, ties by selectivity"
 #: mean_in below this fraction of the channel's peak: too faint in the region to rank.
 FAINT_FRACTION = 0.05
+#: A full-map float32 sum is exact to ~1e-7 of itself: a remainder below this share of it is 0.
+FLOAT32_SUM_TOLERANCE = 1e-5
 
 
 def _scores(drop: NDArray, control_drop: NDArray | None, quiet: NDArray) -> NDArray:
@@ -97,46 +102,300 @@ def _scores(drop: NDArray, control_drop: NDArray | None, quiet: NDArray) -> NDAr
     return np.where(quiet | np.isnan(score), -np.inf, score)
 
 
-def _layer_scores(
-    layer: str,
+@dataclass(frozen=True)
+class Support:
+    """The cells of one activation grid that a region touches, and their area fractions.
+
+    A region covers few cells, so its weighted means gather those cells only: the terms left
+    out are the zeros of ``regions.area_fractions``, and the sums are those of the checks.
+    """
+
+    cells: NDArray[np.intp]  # flat indices into the (h·w) grid
+    weights: NDArray[np.float64]  # the area fractions at those cells
+    inside: float  # Σ w
+    outside: float  # Σ (1 − w): 0 where the region covers the whole grid
+    index: torch.Tensor  # ``cells`` as a tensor, for index_select
+
+    @classmethod
+    def of(cls, mask: BoolMask, grid: tuple[int, int]) -> Support:
+        w = area_fractions(mask, grid).ravel()
+        cells = np.flatnonzero(w)
+        weights = w[cells]
+        index = torch.from_numpy(cells.astype(np.int64))
+        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()), index)
+
+
+@dataclass(frozen=True)
+class LayerNumbers:
+    """Every channel of one layer on one image, as arrays of shape (C,), all float64.
+
+    ``drop`` is nan where the channel is silent in the region; ``control_drop`` counts a
+    silent channel's control drop as 0 and is None without a control. ``selectivity`` is
+    mean_in / mean_out of max(A, 0) (``metrics.selectivity_ratio``).
+    """
+
+    mean_in: NDArray[np.float64]
+    peak: NDArray[np.float64]
+    drop: NDArray[np.float64]
+    silent: NDArray[np.bool_]
+    control_drop: NDArray[np.float64] | None
+    selectivity: NDArray[np.float64]
+
+    @property
+    def faint(self) -> NDArray[np.bool_]:
+        return self.mean_in < FAINT_FRACTION * self.peak
+
+
+def layer_numbers(
     maps: NDArray,
     altered_maps: NDArray,
-    region: BoolMask,
-    control_maps: NDArray | None,
-    control: BoolMask | None,
-    fractions: Callable[[BoolMask, tuple[int, int]], NDArray[np.float64]] = area_fractions,
-) -> list[ChannelScore]:
-    """Every channel of one layer, measured as a drop check and a selective check measure it."""
-    w = fractions(region, maps.shape[1:])
-    peak = metrics.channel_peaks(maps)
-    main = metrics.region_drop(maps, altered_maps, w, peak)
-    mean_in, quiet, drop = main.mean_in, main.silent, main.drop
-    control_drop = None
-    if control_maps is not None and control is not None:
-        wc = fractions(control, maps.shape[1:])
-        control_drop = metrics.region_drop(maps, control_maps, wc, peak).drop_or_zero
-    selectivity = metrics.selectivity_ratio(maps, w)
-    score = _scores(drop, control_drop, quiet)
-    # plain Python numbers first: indexing numpy arrays element by element costs more than this
-    count = maps.shape[0]
-    controls = [float("nan")] * count if control_drop is None else control_drop.tolist()
-    faint = mean_in < FAINT_FRACTION * peak
-    return [
-        ChannelScore(layer, c, *numbers)
-        for c, numbers in enumerate(
-            zip(
-                drop.tolist(),
-                controls,
-                selectivity.tolist(),
-                mean_in.tolist(),
-                peak.tolist(),
-                score.tolist(),
-                quiet.tolist(),
-                faint.tolist(),
-                strict=True,
-            )
+    region: Support,
+    control_maps: NDArray | None = None,
+    control: Support | None = None,
+    *,
+    selectivity: bool = True,
+) -> LayerNumbers:
+    """The numbers a drop check, its control and a selective check measure, for every channel,
+    from (C, h, w) maps of the image, the image with the region removed, and with the control
+    removed (see ``ImageSums``, ``region_sums`` and ``finish_numbers``)."""
+    control = control if control_maps is not None else None
+    sums = ImageSums.of(_flat(maps), region, control, selectivity)
+    found = region_sums(
+        sums,
+        _values(_flat(altered_maps), region),
+        None if control is None else _values(_flat(control_maps), control),  # type: ignore[arg-type]
+        region,
+        control,
+    )
+    return finish_numbers([found])[0]
+
+
+def _flat(maps: NDArray | torch.Tensor) -> torch.Tensor:
+    """(C, h, w) maps as a (C, h·w) tensor (a view of a numpy array where it can be)."""
+    tensor = maps if isinstance(maps, torch.Tensor) else torch.from_numpy(np.asarray(maps))
+    return tensor.reshape(tensor.shape[0], -1)
+
+
+def _values(flat: torch.Tensor, support: Support) -> NDArray[np.float64]:
+    """The (C, k) values of (C, h·w) maps at a region's k cells, as float64."""
+    if flat.device.type == "cpu":  # numpy's gather: a tenth of index_select's call overhead
+        return flat.numpy()[:, support.cells].astype(np.float64)
+    return flat.index_select(1, support.index.to(flat.device)).double().cpu().numpy()
+
+
+def _float64(values: torch.Tensor) -> NDArray[np.float64]:
+    return values.cpu().numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class ImageSums:
+    """What one layer's maps of the (unaltered) image contribute: each channel's peak, its
+    values on the region's and the control's cells, and the sum of max(A, 0) over the map.
+
+    Taken while the maps are made (``Probe.reduced_forward``): no map is copied. The
+    full-map reductions run in torch, in float32, which changes the third significant digit
+    of no number printed; without ``selectivity`` no full-map sum is taken, and a
+    ``non_negative`` output (a ReLU's) is summed without clamping at 0.
+    """
+
+    peak: NDArray[np.float64]
+    region: NDArray[np.float64]  # (C, k) values at the region's cells
+    control: NDArray[np.float64] | None
+    positive_all: NDArray[np.float64] | None
+
+    @classmethod
+    def of(
+        cls,
+        flat: torch.Tensor,
+        region: Support,
+        control: Support | None,
+        selectivity: bool,
+        non_negative: bool = False,
+    ) -> ImageSums:
+        positive_all = None
+        if selectivity:
+            positive = flat if non_negative else flat.clamp_min(0.0)
+            positive_all = _float64(positive.sum(dim=1))
+        return cls(
+            _float64(flat.amax(dim=1)),
+            _values(flat, region),
+            None if control is None else _values(flat, control),
+            positive_all,
         )
+
+
+def region_sums(
+    sums: ImageSums,
+    altered: NDArray[np.float64],
+    control_altered: NDArray[np.float64] | None,
+    region: Support,
+    control: Support | None,
+) -> dict[str, NDArray[np.float64]]:
+    """One layer's per-channel region means (and what selectivity needs), float64."""
+    count = len(sums.peak)
+    found = {
+        "peak": sums.peak,
+        "mean_in": (sums.region @ region.weights) / region.inside,
+        "mean_in_altered": (altered @ region.weights) / region.inside,
+    }
+    if control is not None and sums.control is not None and control_altered is not None:
+        found["base"] = (sums.control @ control.weights) / control.inside
+        found["changed"] = (control_altered @ control.weights) / control.inside
+    if sums.positive_all is not None:
+        found["positive_in"] = np.maximum(sums.region, 0.0) @ region.weights
+        found["positive_all"] = sums.positive_all
+        found["inside"] = np.full(count, region.inside)
+        found["outside"] = np.full(count, region.outside)
+    return found
+
+
+def finish_numbers(layers: Sequence[dict[str, NDArray[np.float64]]]) -> list[LayerNumbers]:
+    """Every channel's numbers from the layers' ``region_sums``, by the definitions of
+    :mod:`probecheck.metrics` (``region_drop``, ``silent``, ``selectivity_ratio``), in
+    float64; computed once over all layers' channels, then split by layer."""
+    if not layers:
+        return []
+    joined = {key: np.concatenate([layer[key] for layer in layers]) for key in layers[0]}
+    peak, mean_in = joined["peak"], joined["mean_in"]
+    quiet = metrics.silent(mean_in, peak)
+    drop = metrics.drop(mean_in, joined["mean_in_altered"])
+    control_drop = None
+    if "base" in joined:
+        base = joined["base"]
+        changed = metrics.drop(base, joined["changed"])
+        control_drop = np.where(metrics.silent(base, peak), 0.0, changed)
+    if "positive_all" in joined:
+        positive_all, outside = joined["positive_all"], joined["outside"]
+        positive_in = joined["positive_in"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_pos_in = positive_in / joined["inside"]
+            # Σ outside = Σ all − Σ inside; what is left of a float32 sum's rounding is 0
+            positive_out = positive_all - positive_in
+            positive_out[positive_out <= FLOAT32_SUM_TOLERANCE * positive_all] = 0.0
+            mean_pos_out = np.where(outside > 0, positive_out / outside, np.nan)
+            ratio = mean_pos_in / mean_pos_out
+        ratio = np.where((mean_pos_out == 0) & (mean_pos_in > 0), np.inf, ratio)
+        selectivity = np.where((mean_pos_out == 0) & (mean_pos_in == 0), 0.0, ratio)
+    else:
+        selectivity = np.full_like(peak, np.nan)
+    bounds = np.cumsum([len(layer["peak"]) for layer in layers])[:-1]
+    columns = [mean_in, peak, drop, quiet, control_drop, selectivity]
+    parts = [None if c is None else np.split(c, bounds) for c in columns]
+    return [
+        LayerNumbers(*(None if part is None else part[i] for part in parts))  # type: ignore[arg-type]
+        for i in range(len(layers))
     ]
+
+
+@dataclass(frozen=True)
+class Ranking(Sequence[ChannelScore]):
+    """Every channel's numbers as arrays, in ranked order; a ChannelScore is made per row read.
+
+    Scoring ~8,000 channels costs little as arrays; making and sorting 8,000 Python records
+    cost twice the forward passes. Rows are made only when read: ``ranking[0]``, ``top(10)``.
+    """
+
+    layers: tuple[str, ...]
+    layer_index: NDArray[np.intp]
+    channel: NDArray[np.intp]
+    drop: NDArray[np.float64]
+    control_drop: NDArray[np.float64]  # nan without a control
+    selectivity: NDArray[np.float64]
+    mean_in: NDArray[np.float64]
+    peak: NDArray[np.float64]
+    score: NDArray[np.float64]
+    silent: NDArray[np.bool_]
+    faint: NDArray[np.bool_]
+
+    @classmethod
+    def build(cls, layers: Sequence[str], numbers: Sequence[LayerNumbers]) -> Ranking:
+        """Concatenate the layers' numbers and sort them by ``ChannelScore.sort_key``."""
+        counts = [len(n.drop) for n in numbers]
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+        drop = cat([n.drop for n in numbers])
+        controls = [
+            np.full(len(n.drop), np.nan) if n.control_drop is None else n.control_drop
+            for n in numbers
+        ]
+        has_control = bool(numbers) and numbers[0].control_drop is not None
+        silent = cat([n.silent for n in numbers]).astype(bool)
+        control_drop = cat(controls)
+        score = _scores(drop, control_drop if has_control else None, silent)
+        selectivity = cat([n.selectivity for n in numbers])
+        faint = cat([n.faint for n in numbers]).astype(bool)
+        tie = np.where(np.isnan(selectivity), -np.inf, selectivity)
+        # np.lexsort sorts by the last key first and is stable: sort_key's order, as arrays
+        order = np.lexsort((-tie, -score, faint, silent))
+        layer_index = np.repeat(np.arange(len(counts)), counts)
+        channel = cat([np.arange(c) for c in counts]).astype(np.intp)
+        return cls(
+            tuple(layers),
+            layer_index[order],
+            channel[order],
+            drop[order],
+            control_drop[order],
+            selectivity[order],
+            cat([n.mean_in for n in numbers])[order],
+            cat([n.peak for n in numbers])[order],
+            score[order],
+            silent[order],
+            faint[order],
+        )
+
+    def __len__(self) -> int:
+        return len(self.channel)
+
+    def _row(self, i: int) -> ChannelScore:
+        return ChannelScore(
+            self.layers[int(self.layer_index[i])],
+            int(self.channel[i]),
+            float(self.drop[i]),
+            float(self.control_drop[i]),
+            float(self.selectivity[i]),
+            float(self.mean_in[i]),
+            float(self.peak[i]),
+            float(self.score[i]),
+            bool(self.silent[i]),
+            bool(self.faint[i]),
+        )
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._row(i) for i in range(len(self))[index]]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._row(index % len(self))
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        """The rank of a channel: found by layer and channel (a silent row's nan is not
+        equal to itself, so ``==`` would never find it)."""
+        end = len(self) if stop is None else stop
+        layer = self.layers.index(value.layer) if value.layer in self.layers else -1
+        hits = np.flatnonzero((self.layer_index == layer) & (self.channel == value.channel))
+        hits = hits[(hits >= start) & (hits < end)]
+        if not hits.size:
+            raise ValueError(f"{value.layer} channel {value.channel} is not ranked here")
+        return int(hits[0])
+
+    def top(self, count: int) -> list[ChannelScore]:
+        """The first ``count`` channels neither silent nor faint: the rows worth showing."""
+        shown = np.flatnonzero(~(self.silent | self.faint))[:count]
+        return [self._row(int(i)) for i in shown]
+
+    def best(self) -> ChannelScore | None:
+        """The channel a claim is written for: the first not faint, else the first not silent."""
+        for rows in (self.top(1), [self._row(int(i)) for i in np.flatnonzero(~self.silent)[:1]]):
+            if rows:
+                return rows[0]
+        return None
+
+    @property
+    def silent_count(self) -> int:
+        return int(self.silent.sum())
+
+    @property
+    def faint_count(self) -> int:
+        return int((self.faint & ~self.silent).sum())
 
 
 def default_layers(probe: Probe) -> list[str]:
@@ -222,7 +481,7 @@ def rank_channels(
     control_altered: ImageLike | None = None,
     layers: Sequence[str] | None = None,
     on_layer: LayerCallback | None = None,
-) -> list[ChannelScore]:
+) -> Ranking:
     """Score every channel of ``layers`` (default: every conv and ReLU), best first.
 
     The region is removed by the paired ``altered`` image or by ``mask_with``; the control
@@ -241,32 +500,107 @@ def rank_channels(
     for name in names:
         probe.resolve(name)  # an unknown layer fails here, before the forward pass
     images = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
-    outputs = probe.activations_many(images, names)
-    made: dict[tuple[int, tuple[int, int]], NDArray[np.float64]] = {}
+    scored, numbers = forward_numbers(
+        probe,
+        names,
+        images,
+        region,
+        control if control_rgb is not None else None,
+        explicit=explicit,
+        on_layer=on_layer,
+    )
+    return Ranking.build(scored, numbers)
 
-    def fractions(mask: BoolMask, grid: tuple[int, int]) -> NDArray[np.float64]:
+
+@dataclass(frozen=True)
+class _Reduced:
+    """What the hooks kept of one layer: its grid and, per image in order, the ImageSums of
+    the image, then the region values of each altered image."""
+
+    grid: tuple[int, int]
+    parts: list[Any]
+
+
+def forward_numbers(
+    probe: Probe,
+    names: Sequence[str],
+    images: Sequence[Image8],
+    region: BoolMask,
+    control: BoolMask | None,
+    *,
+    explicit: bool,
+    selectivity: bool = True,
+    on_layer: LayerCallback | None = None,
+) -> tuple[list[str], list[LayerNumbers]]:
+    """Every layer's numbers from [image, region removed, (control removed)], scored in the
+    forward's hooks (``Probe.reduced_forward``: no map is copied out), in the probe's batches
+    (as ``Probe.activations_many`` runs them, so the numbers are the checks' to the last
+    bit). Layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
+    supports: dict[tuple[int, tuple[int, int]], Support] = {}
+
+    def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
         """Area fractions once per region and grid: many layers share a grid."""
         key = (id(mask), grid)
-        if key not in made:
-            made[key] = area_fractions(mask, grid)
-        return made[key]
+        if key not in supports:
+            supports[key] = Support.of(mask, grid)
+        return supports[key]
 
-    rows: list[ChannelScore] = []
+    def reducer(first: int) -> Callable[[str, torch.Tensor], Any]:
+        def reduce(path: str, output: torch.Tensor) -> _Reduced | tuple[int, ...]:
+            if output.dim() != 4:
+                return tuple(output.shape[1:])
+            grid = (int(output.shape[2]), int(output.shape[3]))
+            r = support(region, grid)
+            c = support(control, grid) if control is not None else None
+            parts: list[Any] = []
+            for i in range(output.shape[0]):
+                flat = _flat(output[i])
+                role = first + i  # 0: the image, 1: region removed, 2: control removed
+                if role == 0:
+                    parts.append(ImageSums.of(flat, r, c, selectivity, non_negative[path]))
+                else:
+                    parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
+            return _Reduced(grid, parts)
+
+        return reduce
+
+    paths = {name: probe.resolve(name) for name in names}
+    hooked = sorted(set(paths.values()))
+    non_negative = {
+        path: isinstance(probe.model.get_submodule(path), NON_NEGATIVE_TYPES) for path in hooked
+    }
+    reduced: dict[str, Any] = {}
+    prepared = probe.prepare(images)  # resized together: the same pixels as one by one
+    for start in range(0, len(images), probe.max_batch):
+        batch = prepared[start : start + probe.max_batch]
+        for path, part in probe.reduced_forward(batch, hooked, reducer(start)).items():
+            if isinstance(part, _Reduced) and path in reduced:
+                part = _Reduced(part.grid, reduced[path].parts + part.parts)
+            reduced[path] = part
+    scored: list[str] = []
+    layers: list[dict[str, NDArray[np.float64]]] = []
     for done, name in enumerate(names, start=1):
-        maps = [out[name] for out in outputs]
-        if maps[0].ndim != 3:
-            if explicit:
-                raise ProbecheckError(
-                    f"layer {name} gives activations of shape {maps[0].shape}, not "
-                    "(channels, h, w)",
-                    fix="choose a convolutional layer (`probecheck layers` lists them)",
+        found = reduced[paths[name]]
+        if isinstance(found, _Reduced):
+            sums, altered, *control_altered = found.parts
+            layers.append(
+                region_sums(
+                    sums,
+                    altered,
+                    control_altered[0] if control_altered else None,
+                    support(region, found.grid),
+                    support(control, found.grid) if control is not None else None,
                 )
-        else:
-            control_maps = maps[2] if control_rgb is not None else None
-            rows += _layer_scores(name, maps[0], maps[1], region, control_maps, control, fractions)
+            )
+            scored.append(name)
+        elif explicit:
+            raise ProbecheckError(
+                f"layer {name} gives activations of shape {found}, not (channels, h, w)",
+                fix="choose a convolutional layer (`probecheck layers` lists them)",
+            )
         if on_layer is not None:
             on_layer(done, len(names), name)
-    return sorted(rows, key=ChannelScore.sort_key)
+    return scored, finish_numbers(layers)
 
 
 # ---------------------------------------------------------------------------------- regions
@@ -283,9 +617,10 @@ class RegionShapes:
     boxes: tuple[tuple[float, float, float, float], ...] = ()
     ellipses: tuple[tuple[float, float, float, float], ...] = ()
     mask: Path | None = None
+    polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.boxes or self.ellipses or self.mask)
+        return bool(self.boxes or self.ellipses or self.mask or self.polygons)
 
     def rasterise(self, shape: tuple[int, int], what: str = "region") -> BoolMask:
         """The region as a bool mask of an image of ``shape``; shapes must lie in the image."""
@@ -326,7 +661,12 @@ class RegionShapes:
                     f"is {width}×{height}",
                     fix="draw the mask on the image itself, at the same size",
                 )
-        raster = rasterise(shape, boxes=self.boxes, ellipses=self.ellipses, mask=mask)
+        for polygon in self.polygons:
+            if any(not (0 <= x <= width and 0 <= y <= height) for x, y in polygon):
+                raise ProbecheckError(f"{what} polygon reaches outside the image", fix=fix)
+        raster = rasterise(
+            shape, boxes=self.boxes, ellipses=self.ellipses, polygons=self.polygons, mask=mask
+        )
         return _check_mask(raster, shape, what)
 
     def as_spec(self, relative_to: Path) -> dict[str, Any]:
@@ -336,6 +676,10 @@ class RegionShapes:
             spec["boxes"] = [[_fmt_number(v) for v in box] for box in self.boxes]
         if self.ellipses:
             spec["ellipses"] = [[_fmt_number(v) for v in e] for e in self.ellipses]
+        if self.polygons:
+            spec["polygons"] = [
+                [[_fmt_number(v) for v in point] for point in polygon] for polygon in self.polygons
+            ]
         if self.mask is not None:
             spec["mask"] = _relative(self.mask, relative_to)
         return spec

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -290,6 +291,49 @@ class Probe:
         self.forward_passes += len(batch)
         self.batches += 1
         return [{path: captured[path][i].numpy() for path in paths} for i in range(len(batch))]
+
+    def reduced_forward(
+        self,
+        batch: torch.Tensor,
+        paths: list[str],
+        keep: Callable[[str, torch.Tensor], Any],
+        *,
+        truncate: bool = True,
+    ) -> dict[str, Any]:
+        """One forward of a prepared batch; each module of ``paths`` hands its (batch) output
+        to ``keep(path, output)`` as it is made, and only what that returns is kept:
+        ``{path: kept}``.
+
+        For numbers that need a few values of each map (region means, peaks): no map is
+        copied out, and each is read before the next layer can overwrite it in place (a ReLU
+        after a convolution), so ``keep`` must not hold on to the output itself. Counted as
+        ``len(batch)`` forward passes.
+        """
+        self._fix_threads()
+        modules = {path: self._modules[path] for path in paths}
+        running: list[str] = [""]
+
+        def marker(path: str) -> Callable[[nn.Module, object, object], None]:
+            def hook(_module: nn.Module, _inputs: object, _output: object) -> None:
+                running[0] = path  # runs just before hooked_forward's own hook on the module
+
+            return hook
+
+        handles = [module.register_forward_hook(marker(path)) for path, module in modules.items()]
+        try:
+            kept = hooked_forward(
+                self.model,
+                batch,
+                modules,
+                keep=lambda out: keep(running[0], out.detach()),
+                truncate=truncate,
+            )
+        finally:
+            for handle in handles:
+                handle.remove()
+        self.forward_passes += len(batch)
+        self.batches += 1
+        return kept
 
     def _fix_threads(self) -> None:
         """Run torch at ``self.threads`` threads. Set, not restored: switching the OpenMP pool

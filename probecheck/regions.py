@@ -12,7 +12,6 @@ from os import PathLike
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 from skimage import draw
 from skimage.segmentation import find_boundaries
 
@@ -111,18 +110,19 @@ def load_mask_png(path: str | PathLike[str]) -> BoolMask:
     return inside
 
 
-def _overlap_matrix(cells: int, pixels: int) -> sparse.csr_array:
+def _overlap_matrix(cells: int, pixels: int, span: slice | None = None) -> NDArray[np.float64]:
     """cells×pixels overlap lengths between grid cells and pixels, in units of 1/cells pixel.
 
     Scaling both axes by ``cells`` puts pixel p on [p*cells, (p+1)*cells) and cell i on
-    [i*pixels, (i+1)*pixels): all endpoints are integers, so the overlaps are exact. A pixel
-    meets few cells (a cell few pixels), so the matrix is sparse.
+    [i*pixels, (i+1)*pixels): all endpoints are integers, so the overlaps are exact.
+    ``span`` keeps only the pixels in it (the columns of that slice).
     """
+    start, stop = (0, pixels) if span is None else (span.start, span.stop)
     cell = np.arange(cells, dtype=np.int64)[:, None]
-    pix = np.arange(pixels, dtype=np.int64)[None, :]
+    pix = np.arange(start, stop, dtype=np.int64)[None, :]
     lo = np.maximum(cell * pixels, pix * cells)
     hi = np.minimum((cell + 1) * pixels, (pix + 1) * cells)
-    return sparse.csr_array(np.clip(hi - lo, 0, None).astype(np.float64))
+    return np.clip(hi - lo, 0, None).astype(np.float64)
 
 
 def area_fractions(mask: NDArray, grid: tuple[int, int]) -> NDArray[np.float64]:
@@ -138,14 +138,24 @@ def area_fractions(mask: NDArray, grid: tuple[int, int]) -> NDArray[np.float64]:
         raise ValueError(f"mask must be 2-D (H, W), got shape {region.shape}")
     cells_y, cells_x = _check_shape(grid)
     height, width = region.shape
-    ry = _overlap_matrix(cells_y, height)
-    rx = _overlap_matrix(cells_x, width)
-    inside = (region != 0).astype(np.float64)
-    # A cell spans `height` units of 1/cells_y row and `width` units of 1/cells_x column. Sparse
-    # products: exact integer sums as well, and no multithreaded BLAS, whose threads stall one
-    # another on a busy machine (tens of milliseconds for these small products).
-    rows = ry @ inside  # (cells_y, W)
-    return np.asarray((rx @ rows.T).T) / float(height * width)
+    inside = region != 0
+    out = np.zeros((cells_y, cells_x))
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if rows.size == 0:
+        return out
+    # Only the region's bounding box, and the cells it touches, add to the sums (the rest
+    # is zeros): the same exact integers at a fraction of the cost, and in numpy's own loops
+    # (einsum), not BLAS, whose threads stall for milliseconds on cores torch has just used.
+    ys, xs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    ry = _overlap_matrix(cells_y, height, ys)
+    rx = _overlap_matrix(cells_x, width, xs)
+    cy, cx = np.flatnonzero(ry.any(axis=1)), np.flatnonzero(rx.any(axis=1))
+    cys, cxs = slice(cy[0], cy[-1] + 1), slice(cx[0], cx[-1] + 1)
+    box = inside[ys, xs].astype(np.float64)
+    partial = np.einsum("ip,pq->iq", ry[cys], box)
+    # A cell spans `height` units of 1/cells_y row and `width` units of 1/cells_x column.
+    out[cys, cxs] = np.einsum("iq,jq->ij", partial, rx[cxs]) / float(height * width)
+    return out
 
 
 def outline(mask: NDArray, *, mode: str = "inner") -> BoolMask:

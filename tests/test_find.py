@@ -20,10 +20,14 @@ from probecheck.find import (
     MAX_RATIO,
     ChannelScore,
     FindInputs,
+    LayerNumbers,
+    Ranking,
     RegionShapes,
+    Support,
     claim_yaml,
     default_layers,
     drop_thresholds,
+    layer_numbers,
     rank_channels,
     ratio_threshold,
 )
@@ -106,6 +110,105 @@ def test_sort_key_puts_silent_and_faint_last_and_breaks_ties_by_selectivity():
         _score(channel=4, score=0.2, selectivity=float("nan")),
     ]
     assert [r.channel for r in sorted(rows, key=ChannelScore.sort_key)] == [3, 2, 4, 1, 0]
+
+
+def _numbers(drop, control, selectivity, mean_in, peak, silent) -> LayerNumbers:
+    as_array = lambda values: np.array(values, dtype=np.float64)  # noqa: E731
+    return LayerNumbers(
+        mean_in=as_array(mean_in),
+        peak=as_array(peak),
+        drop=as_array(drop),
+        silent=np.array(silent, dtype=bool),
+        control_drop=None if control is None else as_array(control),
+        selectivity=as_array(selectivity),
+    )
+
+
+def test_the_ranking_sorts_arrays_as_sort_key_sorts_records():
+    nan, inf = float("nan"), float("inf")
+    layers = [
+        _numbers(  # ties at drop ≥ 1 broken by selectivity; nan selectivity after any number
+            drop=[1.0, 1.4, 0.3, nan, 0.9, 1.0],
+            control=[0.0, 0.0, -0.2, 0.0, 0.0, 0.0],
+            selectivity=[2.0, 9.0, nan, 0.0, inf, nan],
+            mean_in=[1.0, 1.0, 1.0, 0.0, 0.01, 1.0],
+            peak=[2.0, 2.0, 2.0, 1.0, 2.0, 2.0],
+            silent=[False, False, False, True, False, False],
+        ),
+        _numbers(
+            drop=[0.95, 1.0, -0.5],
+            control=[0.9, 0.0, 0.0],
+            selectivity=[1.0, 2.0, 1.0],
+            mean_in=[1.0, 1.0, 1.0],
+            peak=[1.0, 1.0, 1.0],
+            silent=[False, False, False],
+        ),
+    ]
+    ranking = Ranking.build(["a", "b"], layers)
+    records = [
+        ChannelScore(name, c, *values)
+        for name, n in zip(["a", "b"], layers, strict=True)
+        for c, values in enumerate(
+            zip(
+                n.drop.tolist(),
+                n.control_drop.tolist(),
+                n.selectivity.tolist(),
+                n.mean_in.tolist(),
+                n.peak.tolist(),
+                ranking_scores(n).tolist(),
+                n.silent.tolist(),
+                n.faint.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    expected = [(r.layer, r.channel) for r in sorted(records, key=ChannelScore.sort_key)]
+    assert [(r.layer, r.channel) for r in ranking] == expected
+    assert [(r.layer, r.channel) for r in ranking[:3]] == [("a", 1), ("a", 0), ("b", 1)]
+    assert ranking.silent_count == 1 and ranking.faint_count == 1  # a 4: 0.01 < 5% of 2
+    assert [(r.layer, r.channel) for r in ranking.top(2)] == expected[:2]
+    assert ranking.best() == ranking[0]
+    assert ranking.index(ranking[-1]) == len(ranking) - 1  # found though its drop is nan
+
+
+def ranking_scores(numbers: LayerNumbers) -> np.ndarray:
+    """The score by its formula, written out: min(drop, 1) − |control drop|, silent −inf."""
+    score = np.minimum(numbers.drop, 1.0) - np.abs(numbers.control_drop)
+    return np.where(numbers.silent | np.isnan(score), -np.inf, score)
+
+
+def test_layer_numbers_are_the_metrics_numbers():
+    from probecheck import metrics
+    from probecheck.regions import area_fractions
+
+    rng = np.random.default_rng(7)
+    maps = rng.normal(size=(6, 9, 11)).astype(np.float32)
+    maps[1] = -np.abs(maps[1])  # never fires: silent
+    maps[2] = 0.0
+    maps[2, 2:5, 3:6] = 1.5  # fires only inside the region: selectivity inf
+    altered = (maps * rng.uniform(0, 1, size=maps.shape)).astype(np.float32)
+    touched = (maps + rng.normal(scale=0.1, size=maps.shape)).astype(np.float32)
+    mask = np.zeros((90, 110), bool)
+    mask[20:50, 30:60] = True
+    cheeks = np.zeros((90, 110), bool)
+    cheeks[60:80, 5:25] = True
+    got = layer_numbers(
+        maps, altered, Support.of(mask, (9, 11)), touched, Support.of(cheeks, (9, 11))
+    )
+    w, wc = area_fractions(mask, (9, 11)), area_fractions(cheeks, (9, 11))
+    peak = metrics.channel_peaks(maps)
+    main = metrics.region_drop(maps, altered, w, peak)
+    control = metrics.region_drop(maps, touched, wc, peak)
+    np.testing.assert_allclose(got.peak, peak, rtol=1e-7)
+    np.testing.assert_allclose(got.mean_in, main.mean_in, rtol=1e-12)
+    np.testing.assert_allclose(got.drop, main.drop, rtol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(got.silent, main.silent)
+    np.testing.assert_allclose(got.control_drop, control.drop_or_zero, rtol=1e-9)
+    expected = metrics.selectivity_ratio(maps, w)
+    np.testing.assert_allclose(got.selectivity, expected, rtol=1e-5)
+    assert got.selectivity[2] == np.inf and got.silent[1] and got.selectivity[1] == 0.0
+    everywhere = layer_numbers(maps, altered, Support.of(np.ones((90, 110), bool), (9, 11)))
+    assert np.isnan(everywhere.selectivity[0])  # no outside: as metrics.selectivity_ratio
 
 
 def test_region_shapes_rasterise_and_refuse_shapes_outside_the_image(tmp_path):
@@ -268,3 +371,19 @@ def test_every_layer_is_searched_in_one_forward_pass_per_image(probe):
     assert seen == layers and "conv1" in layers and LAYER in layers
     assert {r.layer for r in rows} == set(layers)
     assert all(r.silent for r in rows[rows.index(next(r for r in rows if r.silent)) :])
+
+
+def test_reduced_forward_hands_each_layer_its_own_output_before_relu_overwrites_it(probe):
+    from probecheck.zoo.images import load_image
+
+    names = ["conv1", "relu_conv1", LAYER]
+    paths = [probe.resolve(n) for n in names]
+    seen = probe.reduced_forward(
+        probe.prepare([load_image(FACE)]),
+        paths,
+        lambda path, output: (path, tuple(output.shape[1:]), float(output.min())),
+    )
+    maps = probe.activations(FACE, names)
+    for name, path in zip(names, paths, strict=True):
+        assert seen[path][:2] == (path, maps[name].shape)
+    assert seen[paths[0]][2] < 0 <= seen[paths[1]][2]  # conv1 seen pre-ReLU, its ReLU after

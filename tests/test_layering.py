@@ -34,6 +34,7 @@ LAYERS = {
     "population": 4,
     "stats": 4,
     "find": 4,
+    "find_set": 4,
     "render": 5,
     "report": 5,
     "plugin": 6,

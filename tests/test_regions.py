@@ -207,6 +207,24 @@ def test_fractions_finer_grid() -> None:
     np.testing.assert_allclose(area_fractions(mask, (4, 4)), expected, rtol=0, atol=1e-12)
 
 
+def test_fractions_of_a_small_region_equal_the_whole_image_product() -> None:
+    # only the region's bounding box and the cells it touches are multiplied: same numbers
+    from probecheck.regions import _overlap_matrix
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        height, width = (int(n) for n in rng.integers(5, 260, 2))
+        mask = np.zeros((height, width), bool)
+        y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
+        mask[y : y + int(rng.integers(1, 40)), x : x + int(rng.integers(1, 40))] = True
+        mask[int(rng.integers(0, height)), int(rng.integers(0, width))] = True
+        grid = (int(rng.integers(1, 120)), int(rng.integers(1, 120)))
+        ry, rx = _overlap_matrix(grid[0], height), _overlap_matrix(grid[1], width)
+        whole = (ry @ mask.astype(np.float64) @ rx.T) / float(height * width)
+        assert np.array_equal(area_fractions(mask, grid), whole)
+    assert not area_fractions(np.zeros((9, 9), bool), (3, 3)).any()
+
+
 def test_fractions_reject_bad_input() -> None:
     with pytest.raises(ValueError):
         area_fractions(np.ones((2, 2, 3)), (1, 1))

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console
     from rich.table import Table
 
-    from probecheck.find import ChannelScore, FindInputs, Image8, RegionShapes
+    from probecheck.find import FindInputs, Image8, Ranking, RegionShapes
     from probecheck.probe import Probe
 
 
@@ -77,6 +77,7 @@ def _region_arguments(parser: argparse.ArgumentParser, prefix: str, what: str) -
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from probecheck.cli import model_arguments
+    from probecheck.cli.find_set import set_arguments
     from probecheck.cli.show import index_base_argument
 
     parser = subparsers.add_parser(
@@ -86,9 +87,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "of their mean inside the region when it is removed, the drop on a control region, and "
         "their selectivity; print the best and a ready-to-paste YAML spec for the best channel.",
         epilog="With --altered and a control region, give --control-altered too (the spec "
-        "language pairs both regions or masks both); or use --mask-with for both.",
+        "language pairs both regions or masks both); or use --mask-with for both. "
+        "Over a set (--set): the channels are ranked on a discovery split of the set and the "
+        "best tested on the held-out rest; a claim is printed only for those that held.",
     )
-    parser.add_argument("image", metavar="IMAGE", help="the image to run the network on")
+    parser.add_argument(
+        "image", metavar="IMAGE", nargs="?", help="the image to run the network on (not with --set)"
+    )
     model_arguments(parser)
     parser.add_argument(
         "--layer",
@@ -99,7 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     _region_arguments(parser, "", "region")
     parser.add_argument("--region-name", default="region", help="the region's name in the spec")
-    removal = parser.add_mutually_exclusive_group(required=True)
+    removal = parser.add_mutually_exclusive_group()
     removal.add_argument(
         "--altered", type=Path, metavar="IMG", help="IMAGE with the region removed"
     )
@@ -111,7 +116,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--control-altered", type=Path, metavar="IMG", help="IMAGE with the control region removed"
     )
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="rows to show (10)")
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="rows to show (10); over a set, the channels carried to confirmation (10)",
+    )
     index_base_argument(parser)
     parser.add_argument(
         "--spec-images-relative-to",
@@ -122,6 +133,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--yaml-out", type=Path, metavar="FILE", help="also write the spec here")
     parser.add_argument("--force", action="store_true", help="overwrite --yaml-out if it exists")
+    set_arguments(parser)
 
 
 # ------------------------------------------------------------------------------------- inputs
@@ -148,6 +160,13 @@ def _inputs(args: argparse.Namespace) -> FindInputs:
     """The search's inputs from the arguments; every problem is a ProbecheckError with a fix."""
     from probecheck.find import FindInputs
 
+    if args.image is None:
+        raise ProbecheckError("no image given", fix="name an IMAGE, or a set of them with --set")
+    if args.altered is None and args.mask_with is None:
+        raise ProbecheckError(
+            "the region's removal is not given",
+            fix="add --altered IMG (IMAGE with the region removed) or --mask-with METHOD",
+        )
     region = _shapes(args, "")
     if not region:
         raise ProbecheckError(
@@ -191,16 +210,12 @@ def _fmt(value: float) -> str:
     return "—" if math.isnan(value) else fmt(value)
 
 
-def _table(
-    rows: list[ChannelScore], shown: int, layers: int, inputs: FindInputs, index_base: int
-) -> Table:
+def _table(rows: Ranking, shown: int, layers: int, inputs: FindInputs, index_base: int) -> Table:
     from rich.table import Table
 
     from probecheck.find import FAINT_FRACTION, SCORE_FORMULA
 
-    good = [r for r in rows if not (r.silent or r.faint)]
-    silent = sum(r.silent for r in rows)
-    faint = sum(r.faint and not r.silent for r in rows)
+    silent, faint = rows.silent_count, rows.faint_count
     how = (
         f"removed by {inputs.mask_with}"
         if inputs.mask_with
@@ -216,7 +231,7 @@ def _table(
     table.add_column("layer", no_wrap=True)
     for column in ("channel", "score", "drop", "control drop", "selectivity", "mean_in", "peak"):
         table.add_column(column, justify="right", no_wrap=True)
-    for r in good[:shown]:
+    for r in rows.top(shown):
         table.add_row(
             r.layer,
             str(r.channel + index_base),
@@ -232,7 +247,7 @@ def _table(
 
 def _rank(
     args: argparse.Namespace, probe: Probe, inputs: FindInputs, rgb: Image8, console: Console
-) -> tuple[list[ChannelScore], int]:
+) -> tuple[Ranking, int]:
     """Rasterise the regions, then rank with a progress bar over the layers."""
     from rich.progress import (
         BarColumn,
@@ -280,6 +295,10 @@ def run(args: argparse.Namespace) -> int:
     from probecheck.find import claim_yaml
     from probecheck.zoo.images import load_image
 
+    if args.set:
+        from probecheck.cli.find_set import run_over_set
+
+        return run_over_set(args)
     inputs = _inputs(args)
     rgb = load_image(inputs.image)  # read once; a missing image fails before the network loads
     if args.yaml_out is not None:
@@ -292,12 +311,11 @@ def run(args: argparse.Namespace) -> int:
     rows, layers = _rank(args, probe, inputs, rgb, err)
     console = make_console()
     console.print(_table(rows, args.top, layers, inputs, args.index_base))
-    candidates = [r for r in rows if not r.silent]
-    if not candidates:
+    best = rows.best()
+    if best is None:
         raise ProbecheckError(
             "every channel is silent in the region", fix="try another layer or a larger region"
         )
-    best = next((r for r in candidates if not r.faint), candidates[0])
     text = claim_yaml(best, inputs, index_base=args.index_base, relative_to=relative_to)
     print()
     print(text, end="")

@@ -5,11 +5,14 @@ Every method returns a new uint8 image that differs from the input only inside t
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.typing import NDArray
 from skimage.filters import gaussian
 from skimage.restoration import inpaint_biharmonic
 
+from probecheck import disk_cache
 from probecheck.spec.models import MASK_METHODS
 
 __all__ = ["MASK_METHODS", "NOISE_SEED", "blur_sigma", "filled_image", "mask_image"]
@@ -104,10 +107,41 @@ def mask_image(image: Image8, mask: BoolMask, method: str, *, seed: int = NOISE_
             f"mask shape {region.shape} differs from the image shape {pixels.shape[:2]}"
         )
     region = region != 0
+    stored = disk_cache.active() if method in STORED_METHODS and region.any() else None
+    if stored is not None:
+        key = _stored_key(pixels, region, method)
+        cached = stored.get(key)
+        if cached is not None and cached.shape == pixels.shape and cached.dtype == np.uint8:
+            return cached
     out = pixels.copy()
     if region.any():
         out[region] = _to_uint8(_fill(pixels, region, method, seed)[region])
+    if stored is not None:
+        stored.put(key, out)
     return out
+
+
+#: The methods whose results the disk cache keeps: the others cost less than reading a file.
+STORED_METHODS = ("inpaint", "blur")
+
+
+def _stored_key(pixels: Image8, region: BoolMask, method: str) -> dict[str, object]:
+    """Everything a masked image depends on: the disk cache's key (:mod:`disk_cache`)."""
+    import hashlib
+
+    import skimage
+
+    image = hashlib.sha256(str(pixels.shape).encode() + np.ascontiguousarray(pixels).tobytes())
+    mask = hashlib.sha256(str(region.shape).encode() + np.packbits(region).tobytes())
+    return {
+        "kind": "masked",
+        "image": image.hexdigest(),
+        "mask": mask.hexdigest(),
+        "method": method,
+        "code": disk_cache.code_digest(sys.modules[__name__]),
+        "numpy": np.__version__,
+        "skimage": skimage.__version__,
+    }
 
 
 def filled_image(image: Image8, method: str, *, size: float) -> Image8:

@@ -9,6 +9,7 @@ hook that kept a reference would report post-ReLU numbers for a pre-ReLU layer.
 from __future__ import annotations
 
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from probecheck import __version__, disk_cache
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
 from probecheck.zoo.archs import aliases_for
@@ -172,6 +174,9 @@ class Probe:
                 if self._cache.get((digest, path)) is None:
                     missing_images[digest] = rgb
                     missing_paths.add(path)
+        stored = disk_cache.active()
+        if stored is not None and missing_images:
+            missing_images, missing_paths = self._from_disk(stored, missing_images, paths)
         pending = list(missing_images.items())
         for start in range(0, len(pending), self.max_batch):
             chunk = pending[start : start + self.max_batch]
@@ -179,6 +184,8 @@ class Probe:
             for (digest, _), output in zip(chunk, outputs, strict=True):
                 for path, array in output.items():
                     self._cache.put((digest, path), array)
+                    if stored is not None:
+                        stored.put(self.activation_key(digest, path), array)
         results = []
         for digest in digests:
             result = {}
@@ -189,6 +196,48 @@ class Probe:
                 result[layer] = cached
             results.append(result)
         return results
+
+    def _from_disk(
+        self, stored: disk_cache.DiskCache, images: dict[str, np.ndarray], paths: dict[str, str]
+    ) -> tuple[dict[str, np.ndarray], set[str]]:
+        """Fill the memory cache from the disk cache; the images and layers still missing."""
+        still: dict[str, np.ndarray] = {}
+        layers: set[str] = set()
+        for digest, rgb in images.items():
+            for path in paths.values():
+                if self._cache.get((digest, path)) is not None:
+                    continue
+                array = stored.get(self.activation_key(digest, path))
+                if array is not None:
+                    self._cache.put((digest, path), array)
+                else:
+                    still[digest] = rgb
+                    layers.add(path)
+        return still, layers
+
+    def activation_key(self, digest: str, path: str) -> dict[str, object]:
+        """Everything an activation depends on: the disk cache's key (:mod:`disk_cache`)."""
+        import torchvision
+
+        from probecheck.zoo import forward
+
+        code = disk_cache.code_digest(sys.modules[__name__], forward)
+        return {
+            "kind": "activation",
+            "code": code,
+            "model": self.identity.sha256,
+            "arch": self.identity.arch,
+            "seed": self.identity.seed,
+            "preprocessing": self.preprocessing.to_dict(),
+            "device": str(self.device),
+            "threads": self.threads,
+            "max_batch": self.max_batch,
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "probecheck": __version__,
+            "image": digest,
+            "layer": path,
+        }
 
     @property
     def device(self) -> torch.device:

@@ -9,7 +9,7 @@ diagnostic tile and are never serialised.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -241,17 +241,12 @@ class ClaimResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types; nan and inf become None and the strings 'inf'/'-inf'."""
-        # evidence (images, maps) is dropped before asdict, which would deep-copy every array
-        checks = [
-            replace(check, cases=[replace(case, evidence=None) for case in check.cases])
-            for check in self.checks
-        ]
-        data = asdict(replace(self, checks=checks))
-        for check in data["checks"]:
-            for case in check["cases"]:
-                case.pop("evidence", None)
-        return to_jsonable(data)
+        """Plain JSON types; nan and inf become None and the strings 'inf'/'-inf'.
+
+        One walk over the fields (what ``dataclasses.asdict`` then :func:`to_jsonable` give,
+        evidence left out), without ``asdict``'s deep copies: this runs for every claim.
+        """
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClaimResult:
@@ -276,6 +271,18 @@ class ClaimResult:
             checks.append(CheckResult(**{**check, "cases": cases, "population": population}))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known and k != "checks"}, checks=checks)
+
+
+def _plain(value: Any) -> Any:
+    """``to_jsonable(asdict(value))`` for results, a case's evidence left out."""
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        skip = "evidence" if isinstance(value, CaseResult) else None
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name != skip}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return to_jsonable(value)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "probecheck"
 LAYERS = {
     "errors": 0,
     "atomic": 0,
+    "disk_cache": 0,
     "image_files": 0,
     "spec": 1,
     "zoo": 2,
@@ -28,6 +29,7 @@ LAYERS = {
     "results": 4,
     "checks": 4,
     "occlusion": 4,
+    "cone": 4,
     "plan": 4,
     "population": 4,
     "stats": 4,

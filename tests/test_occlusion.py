@@ -131,8 +131,14 @@ def test_sweep_equals_one_position_at_a_time(
         assert fast.crop is None
     else:
         assert fast.crop is not None  # the shortcut ran, and held
+    assert fast.incremental  # only each patch's cone was recomputed
     if region_name != "middle" or layer in ("conv1", "pool1"):
         assert fast.skipped > 0
+    crops = occlude(
+        small_probe, face, layer, region, patch=24, stride=20, fill="mean", incremental=False
+    )
+    assert not crops.incremental
+    assert_same(crops.drops, slow)
 
 
 @pytest.mark.slow
@@ -196,6 +202,65 @@ def test_a_wrong_geometry_is_caught_and_the_result_stays_exact(
     assert sum(done) == fast.positions  # the abandoned crop run reported nothing
     slow = reference_drops(small_probe, face, "fire6-relu_squeeze1x1", region, 24, 20, "mean")
     assert_same(fast.drops, slow)
+
+
+def test_a_wrong_cone_program_is_caught_and_the_result_stays_exact(
+    small_probe: Probe, face: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program that does not compute what the model computes (a ReLU left out) gives other
+    unoccluded cells than the model: the sweep notices and runs whole crops instead."""
+    import probecheck.cone as cone
+    import probecheck.occlusion as occlusion
+
+    def without_a_relu(model: torch.nn.Module, path: str) -> cone.Program | None:
+        program = cone.build_program(model, path)
+        assert program is not None
+        relu = next(i for i, node in enumerate(program.nodes) if node.kind == "pointwise")
+        program.nodes[relu].run = lambda tile: tile
+        return program
+
+    monkeypatch.setattr(occlusion, "build_program", without_a_relu)
+    region = rasterise(face.shape[:2], boxes=REGIONS["middle"])
+    fast = occlude(small_probe, face, "fire3-concat", region, patch=24, stride=20)
+    assert not fast.incremental and fast.crop is not None
+    slow = reference_drops(small_probe, face, "fire3-concat", region, 24, 20, "mean")
+    assert_same(fast.drops, slow)
+
+
+def test_cone_of_the_deep_layer_at_full_size(real_probe: Probe, face: np.ndarray) -> None:
+    """fire8's squeeze on the 227×227 input, a gray patch: the benchmark's deep case, with a
+    larger patch and stride so that the reference stays affordable."""
+    region = rasterise(face.shape[:2], boxes=EYES)
+    layer = "fire8-relu_squeeze1x1"
+    fast = occlude(real_probe, face, layer, region, patch=36, stride=36, fill="gray")
+    assert fast.incremental
+    assert_same(fast.drops, reference_drops(real_probe, face, layer, region, 36, 36, "gray"))
+
+
+@pytest.fixture(scope="module")
+def alexnet_probe() -> Probe:
+    """AlexNet's features with seeded random weights on a 99×99 input: another family (11×11
+    stride-4 convolution padded by 2, pooling without ceil mode) through the same cone code."""
+    from torchvision.models import alexnet
+
+    from probecheck.zoo.builders import ModelIdentity
+    from probecheck.zoo.preprocess import Preprocessing
+
+    torch.manual_seed(0)
+    model = alexnet(weights=None)
+    model.classifier = torch.nn.Identity()  # the layers probed are all in features
+    prep = Preprocessing(size=(99, 99), pixel_scale=1.0, mean=(0.5,) * 3, std=(0.25,) * 3)
+    return Probe(Built(model.eval(), prep, ModelIdentity("alexnet", "seeded", "0" * 64)))
+
+
+@pytest.mark.parametrize("layer", ["features.2", "features.7", "features.10"])
+def test_cone_on_alexnet_equals_the_reference(
+    alexnet_probe: Probe, face: np.ndarray, layer: str
+) -> None:
+    region = rasterise(face.shape[:2], boxes=REGIONS["bottom-right"])
+    fast = occlude(alexnet_probe, face, layer, region, patch=14, stride=11, fill="gray")
+    assert fast.incremental
+    assert_same(fast.drops, reference_drops(alexnet_probe, face, layer, region, 14, 11, "gray"))
 
 
 def test_geometry_of_squeezenet_layers(real_probe: Probe) -> None:

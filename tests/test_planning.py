@@ -175,8 +175,11 @@ def test_selected_claims_run_only_their_inputs(pytester: pytest.Pytester, spec_d
 
 
 def test_last_failed_runs_the_failed_claims_inputs(
-    pytester: pytest.Pytester, spec_dir: Path
+    pytester: pytest.Pytester, spec_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # --lf needs pytest's cache; probecheck's own cache in it is off here, so that the rerun's
+    # forward passes show what the plan ran (with it, the rerun reads them all from disk)
+    monkeypatch.setenv("PROBECHECK_CACHE_MB", "0")
     _, first = run(pytester)
     failed = sorted(c["claim_id"] for c in first["claims"] if not c["passed"])
     assert failed

@@ -3,12 +3,15 @@ region (the sweep itself is :mod:`probecheck.occlusion`; it runs its own forward
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from probecheck import metrics
+from probecheck import disk_cache, metrics
+from probecheck import regions as regions_module
 from probecheck.checks.inputs import CaseInputs, image_key
 from probecheck.checks.kind import (
     CheckKind,
@@ -59,7 +62,10 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     )
     peak_in, peak_x, peak_y, map_in, map_out, iou = context.measured(
         ("occlusion-maps", *sweep_key, check.quantile if check.iou_at_least is not None else None),
-        lambda: _occlusion_numbers(sweep, region, rgb.shape[:2], A.shape[0], check),
+        lambda: disk_cache.remember(  # and so do reruns, from the disk cache where there is one
+            _numbers_key(sweep, region, A.shape[0], check),
+            lambda: _occlusion_numbers(sweep, region, rgb.shape[:2], A.shape[0], check),
+        ),
     )
     quiet = metrics.silent(sweep.base, metrics.channel_peaks(A))
     columns = {"base": sweep.base, "map_in": map_in, "map_out": map_out}
@@ -98,6 +104,22 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     )
     order = np.where(quiet, -np.inf, map_in - map_out)  # alternatives: most focused first
     return Measured(result, ok, order)
+
+
+def _numbers_key(
+    sweep: Any, region: NDArray[np.bool_], channels: int, check: Any
+) -> dict[str, Any] | None:
+    """Everything the scored maps depend on, for the disk cache; None for a sweep with no key."""
+    if not sweep.key:
+        return None
+    mask = hashlib.sha256(str(region.shape).encode() + np.packbits(region).tobytes())
+    quantile = check.quantile if check.iou_at_least is not None else None
+    code = disk_cache.code_digest(sys.modules[__name__], metrics, regions_module)
+    return {"kind": "occlusion-numbers", "sweep": sweep.key, "region": mask.hexdigest()} | {
+        "channels": channels,
+        "quantile": quantile,
+        "code": code,
+    }
 
 
 def _occlusion_numbers(

@@ -36,7 +36,7 @@ class SpecInputs:
     def image(self, name: str) -> NDArray[np.uint8]:
         """The named image as uint8 RGB."""
         if name not in self._images:
-            self._images[name] = load_image(self.spec.image_path(name))
+            self._images[name] = _read_only(load_image(self.spec.image_path(name)))
         return self._images[name]
 
     def region(self, name: str, shape: tuple[int, int]) -> NDArray[np.bool_]:
@@ -96,10 +96,20 @@ class SpecInputs:
         key = (image, region, method)
         if key not in self._masked:
             rgb = self.image(image)
-            self._masked[key] = mask_image(rgb, self.region(region, rgb.shape[:2]), method)
+            self._masked[key] = _read_only(
+                mask_image(rgb, self.region(region, rgb.shape[:2]), method)
+            )
         return self._masked[key]
 
 
 def require_same_size_images(inputs: SpecInputs, base: str, other: str) -> None:
     """``other`` is compared with ``base`` pixel for pixel: they must be one size."""
     require_same_size(inputs.image(base), inputs.image(other), f"image {other!r}")
+
+
+def _read_only(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The spec's own copy, read-only: every claim reads it, so its digest is computed once
+    (:func:`probecheck.zoo.images.image_digest`)."""
+    owned = rgb if rgb.flags.owndata else rgb.copy()
+    owned.setflags(write=False)
+    return owned

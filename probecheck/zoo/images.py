@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import warnings
+import weakref
 from pathlib import Path
 from typing import Union
 
@@ -171,11 +172,31 @@ def _from_array(array: NDArray) -> NDArray[np.uint8]:
 
 
 def image_digest(rgb: NDArray[np.uint8]) -> str:
-    """A content hash of an RGB array: the cache key of an image."""
+    """A content hash of an RGB array: the cache key of an image.
+
+    The digest of a read-only array that owns its pixels is remembered while the array lives
+    (a spec's images are asked for it at every claim): such an array cannot change unless
+    someone makes it writable again, which nothing here does.
+    """
+    frozen = not rgb.flags.writeable and rgb.flags.owndata
+    if frozen:
+        known = _DIGESTS.get(id(rgb))
+        if known is not None and known[0]() is rgb:
+            return known[1]
     digest = hashlib.sha256()
     digest.update(str(rgb.shape).encode())
     digest.update(np.ascontiguousarray(rgb).tobytes())
-    return digest.hexdigest()
+    text = digest.hexdigest()
+    if frozen:
+        if len(_DIGESTS) > _DIGESTS_KEPT:  # forget the arrays that are gone
+            for key in [k for k, (ref, _) in _DIGESTS.items() if ref() is None]:
+                del _DIGESTS[key]
+        _DIGESTS[id(rgb)] = (weakref.ref(rgb), text)
+    return text
+
+
+_DIGESTS: dict[int, tuple[weakref.ref, str]] = {}
+_DIGESTS_KEPT = 256
 
 
 def require_same_size(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate the README's pictures with the CLI and the plugin (needs the weights: see README).
+# Regenerate the pictures of README.md and docs/ with the CLI and the plugin (needs the weights:
+# see docs/install.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 report="$(mktemp -d)"

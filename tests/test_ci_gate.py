@@ -625,7 +625,7 @@ def test_committed_baseline_covers_exactly_the_shipped_claims() -> None:
         for path in sorted((REPO / "specs").glob("*.yaml"))
         for claim in load_spec(path).claims
     }
-    assert set(document["claims"]) == claims, "re-record: see README, Gate a retrained model in CI"
+    assert set(document["claims"]) == claims, "re-record: see docs/ci.md, The baseline"
     for entry in document["claims"].values():
         assert entry["model"]["weights"] == "deep-compression"
 

@@ -1,5 +1,5 @@
 """resolve_model: which model a spec runs on and how its images are prepared, for the plugin,
-the CLI and validation alike (the README's "Which preprocessing a candidate gets")."""
+the CLI and validation alike (docs/ci.md, "Which preprocessing a candidate gets")."""
 
 from __future__ import annotations
 

@@ -130,7 +130,7 @@ RUN_HERE = [
     " --layer fire6-relu_squeeze1x1 --top 48",
     "pytest --probe-specs specs/ --probe-baseline specs/baseline.json --probe-baseline-update",
     "probecheck occlusion fixtures/astronaut_face.png --layer fire6-relu_squeeze1x1 --channel 15 "
-    "--region eyes --spec specs/face.yaml --out eye_channel_occlusion.png",
+    "--region eyes --spec docs/single_pair_face.yaml --out eye_channel_occlusion.png",
 ]
 
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "METRICS",
+    "SATURATION",
     "Metric",
     "compared_metrics",
+    "saturation",
 ]
 
 
@@ -59,6 +61,23 @@ class Metric:
 
 #: the default relative tolerance of unbounded numbers: a ratio may lose a fifth of itself
 UNBOUNDED_TOLERANCE = 0.2
+
+#: an unbounded number held by an ``at_least`` threshold saturates at this many times the
+#: threshold: a ratio of 29,550 against a threshold of 5 says "the other image is silent", and
+#: its size is the noise of a near-zero denominator, so a baseline compares numbers clipped there
+SATURATION = 10.0
+
+
+def saturation(metric: str, threshold: object) -> float | None:
+    """Where ``metric`` stops carrying information for a baseline, given its check's threshold:
+    ``SATURATION`` times an ``at_least`` threshold of an unbounded higher-is-better number;
+    None where it never saturates (bounded numbers, no threshold)."""
+    info = METRICS.get(metric)
+    if info is None or info.bounded or not info.higher_is_better:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
+        return None
+    return SATURATION * float(threshold)
 
 
 METRICS: dict[str, Metric] = {

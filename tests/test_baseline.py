@@ -254,7 +254,8 @@ def test_a_ratio_is_held_relative_to_its_size(tmp_path: Path) -> None:
     def ratio_claim(value: float, claim_id: str) -> ClaimResult:
         channel = ChannelResult(0, 0, True, {"ratio": value, "mean_in": 1.0})
         case = CaseResult({"image": "edge", "region": "edge"}, [channel], {"ratio": value}, True)
-        check = CheckResult("selective", "all", {"ratio_at_least": 1.5}, [case], True)
+        threshold = 20.0 if claim_id == "edge" else 1.5  # as the shipped claims hold them
+        check = CheckResult("selective", "all", {"ratio_at_least": threshold}, [case], True)
         return ClaimResult(str(spec), claim_id, "conv1", "features.0", [0], "all", [check], True)
 
     update_baseline(path, [ratio_claim(171.2, "edge"), ratio_claim(2.0, "eye")])
@@ -292,3 +293,56 @@ def test_a_baseline_of_the_old_format_is_refused_with_the_fix(tmp_path: Path) ->
     with pytest.raises(ProbecheckError, match="format 2") as error:
         load_baseline(path)
     assert "--probe-baseline-update" in str(error.value)
+
+
+def test_a_ratio_far_beyond_its_threshold_is_compared_where_it_saturates(tmp_path: Path) -> None:
+    """A ratio of 29,550 against a threshold of 5 means "the other image is silent": falling to
+    21,900 is the noise of a near-zero denominator, not a regression. Clipped at 10 × the
+    threshold (50), a fall below that ceiling still regresses."""
+    spec, path = tmp_path / "colour.yaml", tmp_path / "base.json"
+
+    def compare_claim(value: float) -> ClaimResult:
+        channel = ChannelResult(66, 66, True, {"ratio": value, "mean_in": 556.0})
+        case = CaseResult({"image": "red", "other": "blue"}, [channel], {"ratio": value}, True)
+        check = CheckResult("compare", "all", {"ratio_at_least": 5.0}, [case], True)
+        return ClaimResult(str(spec), "red", "relu_conv1", "features.1", [66], "all", [check], True)
+
+    update_baseline(path, [compare_claim(29_550.0)])
+    document = load_baseline(path)
+    assert compare(compare_claim(21_900.0), document, path, TOL).regressions == []
+    assert compare(compare_claim(math.inf), document, path, TOL).regressions == []
+    (line,) = compare(compare_claim(30.0), document, path, TOL).regressions
+    assert line.endswith("ratio regressed from 50 to 30 (-40 %, tolerance rel 20 %)")
+
+
+def test_a_check_over_a_set_is_compared_as_a_population(tmp_path: Path) -> None:
+    """One image's number may move (takeo's ratio 1.46 → 1.06) while the population holds: the
+    baseline holds a set's check to its interval and mean, not to each image."""
+    from probecheck.population import MetricSummary, Population
+
+    spec, path = tmp_path / "faces.yaml", tmp_path / "base.json"
+
+    def set_claim(takeo: float, lower: float) -> ClaimResult:
+        cases = [
+            CaseResult(
+                {"image": name, "region": "eyes", "set": "faces"},
+                [ChannelResult(124, 124, True, {"ratio": value})],
+                {"ratio": value},
+                True,
+            )
+            for name, value in (("takeo.png", takeo), ("biden.png", 15.0))
+        ]
+        summary = MetricSummary(8.0, lower, 12.0, 2, 2.0, True, lower >= 2.0)
+        population = Population(
+            "faces", 2, 0.95, "bootstrap", 0, {"ratio": summary}, 1.0, None, [], True
+        )
+        check = CheckResult("selective", "all", {"ratio_at_least": 2.0}, cases, True)
+        check.population = population
+        return ClaimResult(str(spec), "eyes", "fire7", "features.10", [124], "all", [check], True)
+
+    update_baseline(path, [set_claim(1.46, 4.65)])
+    document = load_baseline(path)
+    found = compare(set_claim(1.06, 4.6), document, path, TOL)
+    assert found.regressions == [] and found.unrecorded == [] and found.stale == []
+    (line,) = compare(set_claim(1.46, 2.5), document, path, TOL).regressions
+    assert "population over set faces, lower of: ratio regressed from 4.65 to 2.5" in line

@@ -99,7 +99,7 @@ def test_the_shipped_eye_claim_holds(tmp_path: Path) -> None:
     from probecheck.checks import evaluate_claim
     from probecheck.probe import shared_probe
 
-    spec = load_spec(ROOT / "specs" / "face.yaml")
+    spec = load_spec(ROOT / "docs" / "single_pair_face.yaml")
     claim = spec.claim("fire6-occluded-eyes")
     result = evaluate_claim(claim, spec, shared_probe("squeezenet1_0", "deep-compression"))
     assert result.passed, result.failure_message()

@@ -18,7 +18,7 @@ from probecheck.spec import load_spec
 from probecheck.validate import check_against_network
 
 REPO = Path(__file__).resolve().parents[1]
-FACE = (REPO / "specs" / "face.yaml").read_text(encoding="utf-8")
+FACE = (REPO / "docs" / "single_pair_face.yaml").read_text(encoding="utf-8")
 
 #: (category, case, the line the problem points at (a snippet of it; None: no line; a snippet
 #: ending in a newline is the whole line), words of its message, edits (old, new) of face.yaml)

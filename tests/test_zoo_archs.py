@@ -186,9 +186,12 @@ def test_a_spec_on_resnet18_is_checked_against_its_names(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_layers_command_lists_the_names(capsys: pytest.CaptureFixture[str]) -> None:
+def test_layers_command_lists_the_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from probecheck.cli import main
 
+    monkeypatch.setenv("COLUMNS", "200")  # a narrow terminal would cut the long names short
     assert main(["layers", "--arch", "resnet18", "--weights", "random"]) == 0
     out = capsys.readouterr().out
     assert "res3b_branch2a_relu" in out and "fc1000" in out and "layer2.1.relu" in out

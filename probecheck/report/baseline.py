@@ -37,7 +37,7 @@ from typing import Any
 
 from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
-from probecheck.metric_table import METRICS, compared_metrics
+from probecheck.metric_table import METRICS, compared_metrics, saturation
 from probecheck.results import (
     CaseResult,
     CheckResult,
@@ -207,6 +207,7 @@ def _compare_population(
                 {metric: numbers[part]},
                 {metric: before.get(part)},
                 tolerance,
+                check.thresholds,
             )
     fell = isinstance(old.get("fraction"), (int, float)) and (
         now["fraction"] < old["fraction"] - FRACTION_TOLERANCE
@@ -337,18 +338,26 @@ def compare(
     matched: set[tuple[str, str]] = set()
     for check in result.checks:
         old_cases = {case_identity(c): c for c in recorded.get(check.kind, {}).get("cases", [])}
+        over_set = check.population is not None
         for case in check.cases:
             where = f"{result.claim_id}: {check.kind}, case {case.describe()}"
             identity = case_identity(case)
             old = old_cases.get(identity)
             if old is None:
-                found.unrecorded.append(f"{where}: no baseline entry, not compared")
+                if not over_set:
+                    found.unrecorded.append(f"{where}: no baseline entry, not compared")
                 continue
             matched.add((check.kind, identity))
-            _compare_case(result, check, case, old, where, tolerance, found)
+            if not over_set:  # a claim over a set is about its population, not each image
+                _compare_case(result, check, case, old, where, tolerance, found)
         recorded_population = recorded.get(check.kind, {}).get("population")
-        if check.population is not None and isinstance(recorded_population, dict):
+        if over_set and isinstance(recorded_population, dict):
             found.regressions += _compare_population(result, check, recorded_population, tolerance)
+        elif over_set:
+            found.unrecorded.append(
+                f"{result.claim_id}: {check.kind}, population over set "
+                f"{check.population.set}: no baseline entry, not compared"  # type: ignore[union-attr]
+            )
     for kind, entry_check in sorted(recorded.items()):
         for old_case in entry_check.get("cases", []):
             if (kind, case_identity(old_case)) not in matched:
@@ -382,7 +391,11 @@ def _compare_case(
                 found.unrecorded.append(f"{where}, channel {channel.label}: no baseline entry")
                 continue
             found.regressions += _moved(
-                f"{where}, channel {channel.label}", channel.values, before, tolerance
+                f"{where}, channel {channel.label}",
+                channel.values,
+                before,
+                tolerance,
+                check.thresholds,
             )
         found.stale += [
             f"{where}: the baseline's channel index {index} matches no claimed channel"
@@ -395,12 +408,20 @@ def _compare_case(
             case.combined,
             old.get("combined", {}),
             tolerance,
+            check.thresholds,
         )
 
 
 def _moved(
-    where: str, now: dict[str, float], before: dict[str, Any], tolerance: Tolerance
+    where: str,
+    now: dict[str, float],
+    before: dict[str, Any],
+    tolerance: Tolerance,
+    thresholds: Mapping[str, Any] | None = None,
 ) -> list[str]:
+    """The lines of every number that moved against its claim beyond ``tolerance``; numbers
+    past their saturation (see :func:`probecheck.metric_table.saturation`) are compared clipped
+    there, so a ratio that stays far beyond its threshold is never a regression."""
     lines = []
     for metric, info in compared_metrics().items():
         if metric not in now or metric not in before:
@@ -415,6 +436,9 @@ def _moved(
         old, new = number_from_json(recorded), float(now[metric])
         if math.isnan(old):
             continue
+        ceiling = saturation(metric, (thresholds or {}).get(str(info.threshold)))
+        if ceiling is not None and not math.isnan(new):
+            old, new = min(old, ceiling), min(new, ceiling)
         bound = tolerance.of(metric, old)
         worse = (old - new) if info.higher_is_better else (new - old)  # inf → finite: inf, worse
         if math.isnan(new) or (math.isinf(worse) and worse > 0) or worse > bound.allowed(old):

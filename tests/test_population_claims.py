@@ -93,6 +93,15 @@ def test_the_old_eye_claim_fails_its_control_over_the_faces(real_probe, tmp_path
     assert population.null is not None and population.null.channels == 48
 
 
+def test_the_documented_channel_15_spec_fails_over_the_faces(real_probe) -> None:
+    # docs/find-then-confirm.md runs this spec to show the single-pair claim was an artefact
+    (result,) = _evaluate(ROOT / "docs" / "channel15_over_faces.yaml", real_probe)
+    population = result.checks[0].population
+    assert (result.layer, result.channels) == ("fire6-relu_squeeze1x1", [15])
+    assert population.n == len(_faces()) and not result.passed
+    assert not population.metrics["control_drop"].holds, population.describe()
+
+
 def _discover(probe, tmp_path: Path, discovery: list[str]) -> tuple[str, int]:
     """The channel of the searched layers whose eye drop most surely clears AT_LEAST while its
     cheek drop most surely stays under CONTROL_AT_MOST, on the discovery faces only: the largest

@@ -3,7 +3,7 @@
 The old single-image eye claim (fire6-relu_squeeze1x1 channel 15, eyes against cheeks, masked by
 inpainting) fails its control over the faces; a channel found on a seeded discovery half of the
 faces holds on the other half it was not found on; on random weights every population drop
-claim fails.
+claim fails; every shipped claim over the faces is one that find confirmed on held-out faces.
 """
 
 from __future__ import annotations
@@ -93,6 +93,15 @@ def test_the_old_eye_claim_fails_its_control_over_the_faces(real_probe, tmp_path
     assert population.null is not None and population.null.channels == 48
 
 
+def test_the_documented_channel_15_spec_fails_over_the_faces(real_probe) -> None:
+    # docs/find-then-confirm.md runs this spec to show the single-pair claim was an artefact
+    (result,) = _evaluate(ROOT / "docs" / "channel15_over_faces.yaml", real_probe)
+    population = result.checks[0].population
+    assert (result.layer, result.channels) == ("fire6-relu_squeeze1x1", [15])
+    assert population.n == len(_faces()) and not result.passed
+    assert not population.metrics["control_drop"].holds, population.describe()
+
+
 def _discover(probe, tmp_path: Path, discovery: list[str]) -> tuple[str, int]:
     """The channel of the searched layers whose eye drop most surely clears AT_LEAST while its
     cheek drop most surely stays under CONTROL_AT_MOST, on the discovery faces only: the largest
@@ -173,3 +182,49 @@ def test_on_random_weights_every_population_drop_claim_fails(real_probe, tmp_pat
     assert all(r.checks[0].population is not None for r in results)
     passing = [r.claim_id for r in results if r.passed]
     assert passing == [], f"population drop claims that hold on random weights: {passing}"
+
+
+def _shipped_claims_over_the_faces() -> list[tuple[str, dict]]:
+    """``(spec::id, claim)`` of every shipped drop claim over a set of fixtures/faces."""
+    found = []
+    for path in sorted(SPECS.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        sets = data.get("sets", {}) if isinstance(data, dict) else {}
+        for claim in data.get("claims", []) if isinstance(data, dict) else []:
+            drop = claim.get("drop") if isinstance(claim, dict) else None
+            if not (isinstance(drop, dict) and drop.get("set") in sets):
+                continue
+            images = (path.parent / sets[drop["set"]]["images"]).resolve()
+            if images.parent == FACES.resolve():
+                found.append((f"{path.stem}::{claim['id']}", claim))
+    return found
+
+
+def test_every_shipped_claim_over_the_faces_was_confirmed_on_faces_it_was_not_found_on(
+    weights_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch
+) -> None:
+    # the procedure docs/find-then-confirm.md teaches: each shipped claim over the faces is one
+    # that find prints (found on the discovery split, held on the held-out one), and its
+    # thresholds are no stricter than the ones find sets from the held-out numbers
+    from probecheck.cli import main
+
+    monkeypatch.setenv("PROBECHECK_WEIGHTS_DIR", str(weights_dir))
+    shipped = _shipped_claims_over_the_faces()
+    assert len(shipped) >= 2
+    for name, claim in shipped:
+        drop, out = claim["drop"], tmp_path / f"{claim['id']}.yaml"
+        args = ["find", "--set", f"{FACES}/*.png", "--regions", str(FACES / "regions.json")]
+        args += ["--region", drop["region"], "--control", drop["control"]]
+        args += ["--mask-with", drop["mask_with"], "--views-of", "^([a-z]+)"]
+        args += ["--layer", claim["layer"], "--top", "10", "--yaml-out", str(out)]
+        assert main(args) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        printed = yaml.safe_load(out.read_text()) if out.is_file() else {}
+        same = [
+            c["drop"]
+            for c in printed.get("claims", [])
+            if (c["layer"], c["channels"]) == (claim["layer"], claim["channels"])
+        ]
+        assert same, f"{name}: find did not confirm {claim['layer']} {claim['channels']}"
+        assert drop["at_least"] <= same[0]["at_least"], name
+        assert drop["control_at_most"] >= same[0]["control_at_most"], name

@@ -15,8 +15,8 @@ The benign changes, at their default sizes, are what the gate must let through: 
 quantisation, noise of 1 % of each weight tensor's std (``--size 0.01``), and pruning of the 10 %
 smallest weights of each conv (``--size 0.1``).
 
-``--lose-eyes`` zeroes the squeeze filter of the eye channel that ``specs/face.yaml`` claims
-(fire6-squeeze1x1 channel 15, counting from 0 as that spec's ``index_base: 0`` does): the
+``--lose-eyes`` zeroes the filter of the eye channel that ``specs/faces.yaml`` claims over the
+faces (fire7-expand1x1 channel 124, counting from 0 as that spec's ``index_base: 0`` does): the
 claims about that channel must then fail the gate.
 """
 
@@ -32,8 +32,8 @@ from torch import nn
 import probecheck
 from probecheck.atomic import write_atomic
 
-EYE_LAYER = "fire6-squeeze1x1"  # specs/face.yaml: fire6-eyes, fire6-eyes-pre-relu
-EYE_CHANNEL = 15  # 0-based, as in that spec
+EYE_LAYER = "fire7-expand1x1"  # specs/faces.yaml: eyes-across-faces, eyes-across-views
+EYE_CHANNEL = 124  # 0-based, as in that spec
 
 
 def fake_int8(model: nn.Module) -> None:
@@ -90,7 +90,7 @@ def zero_channels(probe: probecheck.Probe, layer: str, channels: list[int]) -> N
 
 
 def lose_eyes(probe: probecheck.Probe, layer: str = EYE_LAYER, channel: int = EYE_CHANNEL) -> None:
-    """Zero the eye channel of ``specs/face.yaml``."""
+    """Zero the eye channel of ``specs/faces.yaml``."""
     zero_channels(probe, layer, [channel])
 
 

@@ -125,8 +125,10 @@ class Population:
         lines = [
             f"over set {self.set}: n {self.n}, {level} {self.method} interval (seed {self.seed})"
         ]
+        from probecheck.results import _relation
+
         for name, m in self.metrics.items():
-            op = "≥" if m.higher_is_better else "≤"
+            op = _relation(m.higher_is_better, m.holds, ascii=False)  # a true statement either way
             which = "lower" if m.higher_is_better else "upper"
             verdict = "holds" if m.holds else "FAILS"
             lines.append(

@@ -180,3 +180,28 @@ def test_baseline_records_population_numbers_and_finds_a_regression(tmp_path) ->
     worse = _claim(_cases([0.6, 0.65, 0.7], [0.0, 0.1, 0.05]))
     lines = compare(worse, document, base, Tolerance()).regressions
     assert any("population over set faces, lower of: drop regressed" in line for line in lines)
+
+
+def test_the_failure_text_states_only_true_relations() -> None:
+    """A failing bound reads ``0.587 < 0.7 FAILS``, never the false ``0.587 ≥ 0.7 FAILS``."""
+    from probecheck.population import MetricSummary, Population
+
+    failing = MetricSummary(0.71, 0.587, 0.823, 11, 0.7, True, False)
+    broken = MetricSummary(0.465, 0.245, 0.662, 11, 0.25, False, False)
+    holding = MetricSummary(0.9, 0.8, 0.95, 11, 0.7, True, True)
+    population = Population(
+        "faces",
+        11,
+        0.95,
+        "bootstrap",
+        0,
+        {"drop": failing, "control_drop": broken, "ratio": holding},
+        0.3,
+        None,
+        [],
+        False,
+    )
+    text = "\n".join(population.describe())
+    assert "lower bound 0.587 < 0.7 FAILS" in text
+    assert "upper bound 0.662 > 0.25 FAILS" in text
+    assert "lower bound 0.8 ≥ 0.7 holds" in text

@@ -13,6 +13,10 @@ probecheck show fixtures/astronaut_face.png --layer conv1 --tile-size 56 \
 pytest --probe-specs docs/single_pair_face.yaml -k "fire6-eyes and not pre" --probe-diagnostics all \
   --probe-report "$report/pass" -p no:cacheprovider -q
 cp "$report/pass/docs.single_pair_face__fire6-eyes.png" docs/eye_channel_tile.png
+# the shipped eye claim over the faces: the population's numbers, then face after face
+pytest --probe-specs specs/faces.yaml::eyes-across-faces --probe-diagnostics all \
+  --probe-report "$report/faces" -p no:cacheprovider -q
+cp "$report/faces/specs.faces__eyes-across-faces.png" docs/eye_channel_faces_tile.png
 # a claim that fails on purpose, and the tile that shows why
 pytest --probe-specs docs/failing_example.yaml --probe-report "$report/fail" -p no:cacheprovider -q || true
 cp "$report/fail/docs.failing_example__fire6-eyes-25.png" docs/failing_claim_tile.png

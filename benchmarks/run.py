@@ -11,7 +11,11 @@
 6. ``pytest`` on an unrelated test file with and without the plugin (goal: no difference);
 7. ``find`` over a set of 8 images (a discovery split) with a paired altered set, every layer,
    vs the 16 bare full forwards it needs (goal ≤ 1.3×);
-8. the example suite rerun warm, with the persistent cache filled, vs cold (goal ≤ 0.2×).
+8. the example suite rerun warm, with the persistent cache filled, vs cold (goal ≤ 0.2×);
+9. a population drop claim (``mask_with: inpaint``, region and control) over ``--images`` (100)
+   augmented faces, cold, vs bare truncated torch forwards of its distinct inputs (goal ≤ 1.5×,
+   masking included, and masking below the rest); ``figure_population()`` of
+   ``benchmarks/bench_population.py``.
 
 Where a timed goal is missed, the line names the function that bounds it (cProfile, most
 internal time). Run: ``python benchmarks/run.py [--repeats N] [--threads T] [--only 1,3]``.
@@ -451,6 +455,13 @@ def figure_occlusion(args: Any) -> str:
     return module.figure_occlusion()
 
 
+# 9 ------------------------------------------------------------------------------------------------
+def figure_population(args: Any, scratch: Path) -> str:
+    import bench_population
+
+    return bench_population.figure_population(args, scratch)
+
+
 # 6 ------------------------------------------------------------------------------------------------
 def figure_plugin_cost(args: Any, scratch: Path) -> str:
     test_file = scratch / "unrelated" / "test_unrelated.py"
@@ -496,12 +507,16 @@ FIGURES = {
     6: figure_plugin_cost,
     7: figure_find_set,
     8: figure_warm_rerun,
+    9: figure_population,
 }
 
 
 def main() -> None:
     parser = _common.parser(__doc__.splitlines()[0], repeats=7, budget=120.0)
     parser.add_argument("--only", default="", help="comma-separated figure numbers (default all)")
+    parser.add_argument(
+        "--images", type=int, default=100, help="images in figure 9's augmented set (default 100)"
+    )
     args = parser.parse_args()
     _common.use_offline_weights()
     if args.threads is not None:  # the probe runs at PROBECHECK_THREADS: both sides alike

@@ -9,7 +9,8 @@ checked with ``probecheck.checks.evaluate_claim`` on a spec written beside the s
 Baseline, same run: bare truncated torch forwards (stopped after the claim's layer, as the probe
 runs them) of the claim's distinct inputs (the originals and the masked images, told apart by
 pixel digest), preprocessed before timing, in the probe's batches. The claim's time is split into
-masking (inpainting, ``mask_image``) and the rest (decoding, preprocessing, forwards, scoring).
+masking (inpainting, ``mask_image``) and the rest (decoding, preprocessing, forwards, scoring);
+the goal: ≤ 1.5× masking included, and masking below the bare forwards' time.
 The null on random weights runs the same inputs through a second network, so it is timed apart
 (the claim with ``null=False``; the null as ``evaluate_claim`` on the random-weights twin, masked
 images already made) against bare forwards of the same inputs on that twin.
@@ -196,18 +197,20 @@ def figure_population(args: Any, scratch: Path) -> str:
     rest = ours - masked_ms
     ratio = ours / base
     null_base, null_ours = _common.ms(times["bare_null"]), _common.ms(times["null"])
-    met = ratio <= GOAL and masked_ms < rest
+    met = ratio <= GOAL and masked_ms < base
+    both = (ours + null_ours) / (base + null_base)
     return (
         f"9. a population drop claim over {args.images} images (mask_with: inpaint, region and "
         f"control), cold: {_common.fmt_ms(ours)} ms (masking {_common.fmt_ms(masked_ms)} ms, "
         f"the rest {_common.fmt_ms(rest)} ms; {passes.get('claim', 0)} forward passes) / bare "
         f"truncated torch on its {len(rgbs)} distinct inputs {_common.fmt_ms(base)} ms = "
         f"{_common.fmt_ratio(ratio)}, without masking {_common.fmt_ratio(rest / base)} (goal ≤ "
-        f"{GOAL:g}× masking included, and masking below the rest: "
+        f"{GOAL:g}× masking included, and masking below the bare forwards' time: "
         f"{'meets the goal' if met else 'misses the goal'}; {len(times['bare'])} rounds); the "
         f"random-weights null, not in that ratio: {_common.fmt_ms(null_ours)} ms "
         f"({passes.get('null', 0)} forward passes) / bare {_common.fmt_ms(null_base)} ms = "
-        f"{_common.fmt_ratio(null_ours / null_base)}"
+        f"{_common.fmt_ratio(null_ours / null_base)}; claim and null together / both bare "
+        f"{_common.fmt_ratio(both)}"
     )
 
 

@@ -222,6 +222,8 @@ class _Session:
             from probecheck.report.baseline import stale_claims, update_baseline
 
             known = _claim_ids_of(self.results)
+            if self.baseline is not None:  # a spec file deleted or renamed: all its entries
+                known |= _vanished_specs(self.baseline, self.baseline_path, self.roots)
             if self.update_baseline:
                 _, recorded, total, self.dropped = update_baseline(
                     self.baseline_path, self.sorted_results(), known
@@ -805,6 +807,22 @@ def _claim_ids_of(results: list[ClaimResult]) -> dict[str, set[str]]:
         except (ProbecheckError, OSError):
             continue  # changed under us: its entries are left as they are
     return known
+
+
+def _vanished_specs(
+    baseline: dict[str, Any], baseline_path: Path, roots: list[Path]
+) -> dict[str, set[str]]:
+    """Spec files the baseline has entries for that no longer exist under the session's spec
+    roots (deleted or renamed): none of their claims is known any more, so every entry of theirs
+    matches nothing — counted, and failed under --probe-baseline-strict."""
+    base = Path(os.path.abspath(baseline_path)).parent
+    gone: dict[str, set[str]] = {}
+    for key in baseline.get("claims", {}):
+        spec = Path(os.path.normpath(base / key.rpartition("::")[0]))
+        under = any(spec == root or root in spec.parents for root in roots)
+        if under and not spec.exists():
+            gone[str(spec)] = set()
+    return gone
 
 
 def _models_of(results: list[ClaimResult]) -> list[dict[str, Any]]:

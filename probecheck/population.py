@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from probecheck import stats
+from probecheck.metric_table import saturation
 from probecheck.results import CaseResult, fmt, number_from_json
 
 __all__ = [
@@ -233,8 +234,11 @@ def summarise(
     reasons: list[str] = []
     for name, (key, higher) in numeric.items():
         values = np.array([c.combined.get(name, math.nan) for c in cases], dtype=np.float64)
-        finite = values[np.isfinite(values)]
         threshold = float(thresholds[key])
+        ceiling = saturation(name, threshold)
+        if ceiling is not None:  # a ratio of inf (silent outside) is the best an image can give:
+            values = np.where(values > ceiling, ceiling, values)  # counted at its saturation
+        finite = values[np.isfinite(values)]
         if finite.size == 0:
             metrics[name] = MetricSummary(
                 math.nan, math.nan, math.nan, 0, threshold, higher, holds=False

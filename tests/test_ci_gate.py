@@ -227,6 +227,28 @@ def test_baseline_gaps_are_counted_and_fail_under_strict(
     assert run(pytester, *base, "--probe-baseline-strict").ret == pytest.ExitCode.OK
 
 
+def test_a_deleted_spec_file_leaves_stale_entries_that_strict_fails(
+    pytester: pytest.Pytester, gate: Path
+) -> None:
+    """Deleting (or renaming) a whole spec file must not take its claims out of the gate
+    silently: its baseline entries match nothing, and --probe-baseline-strict fails the run."""
+    write_spec(gate, "face.yaml", strongest_claim())
+    write_spec(gate, "more.yaml", strongest_claim("other"))
+    base = ["--probe-specs", "specs", "--probe-baseline", "b.json"]
+    run(pytester, *base, "--probe-baseline-update").assert_outcomes(passed=2)
+    (gate / "more.yaml").unlink()
+    noted = run(pytester, *base)
+    assert noted.ret == pytest.ExitCode.OK
+    noted.stdout.fnmatch_lines(["*1 entry matching nothing*"])
+    strict = run(pytester, *base, "--probe-baseline-strict")
+    strict.assert_outcomes(passed=1)
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    strict.stdout.fnmatch_lines(["*entry specs/more.yaml::other*fails the run*"])
+    # recording again drops them: strict and clean
+    run(pytester, *base, "--probe-baseline-update").assert_outcomes(passed=1)
+    assert run(pytester, *base, "--probe-baseline-strict").ret == pytest.ExitCode.OK
+
+
 def test_a_missing_baseline_is_a_usage_error_naming_it(
     pytester: pytest.Pytester, gate: Path
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 from probecheck.population import null_result, ranks, summarise, with_null
 from probecheck.report.baseline import Tolerance, compare, measured, population_entry
 from probecheck.report.junit import junit_properties
-from probecheck.results import CaseResult, CheckResult, ClaimResult
+from probecheck.results import CaseResult, ChannelResult, CheckResult, ClaimResult
 
 
 def _cases(drops: list[float], controls: list[float] | None = None) -> list[CaseResult]:
@@ -205,3 +205,24 @@ def test_the_failure_text_states_only_true_relations() -> None:
     assert "lower bound 0.587 < 0.7 FAILS" in text
     assert "upper bound 0.662 > 0.25 FAILS" in text
     assert "lower bound 0.8 ≥ 0.7 holds" in text
+
+
+def test_an_infinite_ratio_counts_at_its_saturation_not_left_out() -> None:
+    """A channel silent outside the region has ratio inf on that image: the best an image can
+    give. It counts as 10 × the threshold (where ratios saturate), not as a missing number."""
+    ratios = [math.inf, math.inf, 12.0, 30.0]
+    cases = [
+        CaseResult(
+            {"image": f"{i}.png", "region": "eyes", "set": "s"},
+            [ChannelResult(0, 0, True, {"ratio": r})],
+            {"ratio": r},
+            True,
+        )
+        for i, r in enumerate(ratios)
+    ]
+    got = summarise(
+        "selective", "s", cases, {"ratio_at_least": 2.0}, confidence=0.95, min_fraction=None
+    )
+    ratio = got.metrics["ratio"]
+    assert ratio.n == 4 and ratio.mean == pytest.approx((20 + 20 + 12 + 20) / 4)
+    assert got.passed and not any("finite" in r for r in got.reasons)

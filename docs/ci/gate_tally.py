@@ -40,7 +40,7 @@ class Break:
 
     layer: str  # as the first claim writes it
     channels: tuple[int, ...]  # 0-based
-    claims: tuple[str, ...]  # "face.yaml::fire6-eyes"
+    claims: tuple[str, ...]  # "faces.yaml::eyes-across-faces"
 
     @property
     def argv(self) -> list[str]:

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lose-eyes",
         action="store_true",
-        help=f"also zero {EYE_LAYER} channel {EYE_CHANNEL}, the eye detector of specs/face.yaml",
+        help=f"also zero {EYE_LAYER} channel {EYE_CHANNEL}, the eye detector of specs/faces.yaml",
     )
     args = parser.parse_args(argv)
     probe = probecheck.load("squeezenet1_0", "deep-compression")

@@ -339,11 +339,14 @@ def null_result(
         holds &= combine(r <= rank_at_most for r in result.rank.values())
     if random_effects:
         random_means = mean_effect(random_effects)
-        result.random_effect = {
-            n: float(random_means[c]) for n, c in zip(names, channels, strict=True)
-        }
+        measured = {n: float(random_means[c]) for n, c in zip(names, channels, strict=True)}
+        silent = [n for n, v in measured.items() if math.isnan(v)]
+        if silent:  # silent on every image: random weights show no effect at all, said so
+            said = f"channel {', '.join(silent)} silent on every image on random weights: effect 0"
+            result.random_note = f"{result.random_note}; {said}" if result.random_note else said
+        result.random_effect = {n: 0.0 if math.isnan(v) else v for n, v in measured.items()}
         if random_effect_at_most is not None:
-            holds &= combine(not (v > random_effect_at_most) for v in result.random_effect.values())
+            holds &= combine(v <= random_effect_at_most for v in result.random_effect.values())
     elif random_effect_at_most is not None:
         holds = False  # a threshold that could not be measured does not hold
     result.holds = bool(holds)

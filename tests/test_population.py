@@ -226,3 +226,18 @@ def test_an_infinite_ratio_counts_at_its_saturation_not_left_out() -> None:
     ratio = got.metrics["ratio"]
     assert ratio.n == 4 and ratio.mean == pytest.approx((20 + 20 + 12 + 20) / 4)
     assert got.passed and not any("finite" in r for r in got.reasons)
+
+
+def test_a_channel_silent_on_random_weights_shows_no_effect_there_and_says_so() -> None:
+    """Silent on every image with random weights: its effect there is 0 (not nan), named."""
+    effects = [np.array([0.9, 0.1]), np.array([0.8, 0.2])]
+    random = [np.array([np.nan, 0.4]), np.array([np.nan, 0.6])]
+    got = null_result(
+        "drop", [0], [0], "all", effects, random, rank_at_most=None, random_effect_at_most=0.3
+    )
+    assert got.random_effect == {"0": 0.0} and got.holds
+    assert "silent on every image on random weights" in got.random_note
+    other = null_result(
+        "drop", [1], [1], "all", effects, random, rank_at_most=None, random_effect_at_most=0.3
+    )
+    assert other.random_effect == {"1": pytest.approx(0.5)} and not other.holds

@@ -21,13 +21,12 @@ from probecheck.checks.kind import (
     Floats,
     Measured,
     because,
-    channel_results,
     combine,
-    inputs_of,
+    measured_case,
     quiet_reason,
 )
 from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
-from probecheck.results import CaseEvidence, CaseResult, fmt
+from probecheck.results import CaseEvidence, fmt
 
 
 def case_inputs(case: Any) -> CaseInputs:
@@ -91,14 +90,17 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         altered_maps=B,
         effect=np.where(quiet, np.nan, score),
     )
-    result = CaseResult(
-        inputs_of(case),
-        channel_results(claim, ok, columns, reasons),
+    return measured_case(
+        case,
+        claim,
+        ok,
+        columns,
+        reasons,
         combined,
-        bool(passed),
+        passed,
         evidence,
+        np.where(quiet, -np.inf, score),
     )
-    return Measured(result, ok, np.where(quiet, -np.inf, score))
 
 
 KIND = CheckKind(

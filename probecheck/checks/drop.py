@@ -16,13 +16,12 @@ from probecheck.checks.kind import (
     Floats,
     Measured,
     because,
-    channel_results,
     combine,
-    inputs_of,
+    measured_case,
     quiet_reason,
 )
 from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
-from probecheck.results import CaseEvidence, CaseResult, fmt
+from probecheck.results import CaseEvidence, fmt
 
 #: a channel whose mean in the control region (original image) is at least this fraction of its
 #: mean in the claimed region responds to the control region too; below it, a large control drop
@@ -119,14 +118,17 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         else None,
         effect=np.where(quiet, np.nan, effect),
     )
-    result = CaseResult(
-        inputs_of(case),
-        channel_results(claim, ok, columns, reasons),
+    return measured_case(
+        case,
+        claim,
+        ok,
+        columns,
+        reasons,
         combined,
-        bool(passed),
+        passed,
         evidence,
+        np.where(quiet, -np.inf, drop),
     )
-    return Measured(result, ok, np.where(quiet, -np.inf, drop))
 
 
 def _control_reason(

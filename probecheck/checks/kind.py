@@ -166,6 +166,29 @@ def channel_results(
     ]
 
 
+def measured_case(
+    case: Any,
+    claim: Claim,
+    ok: NDArray[np.bool_],
+    columns: dict[str, Floats],
+    reasons: dict[int, list[str]],
+    combined: dict[str, float],
+    passed: bool,
+    evidence: Any,
+    order: Floats,
+) -> Measured:
+    """A kind's case as the engine takes it: its result (inputs, the claimed channels' numbers
+    and reasons, the combined values, the verdict, the evidence) and every channel's ok/order."""
+    result = CaseResult(
+        inputs_of(case),
+        channel_results(claim, ok, columns, reasons),
+        combined,
+        bool(passed),
+        evidence,
+    )
+    return Measured(result, ok, order)
+
+
 def because(reasons: dict[int, list[str]], channels: Any, reason: Callable[[int], str]) -> None:
     """Add ``reason(c)`` to the reasons of each channel ``c`` in ``channels``."""
     for c in np.flatnonzero(channels) if np.asarray(channels).dtype == bool else channels:

@@ -19,13 +19,12 @@ from probecheck.checks.kind import (
     Floats,
     Measured,
     because,
-    channel_results,
     combine,
-    inputs_of,
+    measured_case,
     quiet_reason,
 )
 from probecheck.regions import area_fractions
-from probecheck.results import CaseEvidence, CaseResult, fmt
+from probecheck.results import CaseEvidence, fmt
 
 _MAP_CHUNK = 64  # channels whose per-pixel occlusion maps are held at once
 
@@ -95,15 +94,8 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         occlusion=sweep,
         effect=np.where(quiet, np.nan, map_in - map_out),
     )
-    result = CaseResult(
-        inputs_of(case),
-        channel_results(claim, ok, columns, reasons),
-        combined,
-        bool(passed),
-        evidence,
-    )
     order = np.where(quiet, -np.inf, map_in - map_out)  # alternatives: most focused first
-    return Measured(result, ok, order)
+    return measured_case(case, claim, ok, columns, reasons, combined, passed, evidence, order)
 
 
 def _numbers_key(

@@ -13,11 +13,10 @@ from probecheck.checks.kind import (
     Context,
     Measured,
     because,
-    channel_results,
     combine,
-    inputs_of,
+    measured_case,
 )
-from probecheck.results import CaseEvidence, CaseResult, fmt
+from probecheck.results import CaseEvidence, fmt
 
 
 def case_inputs(case: Any) -> CaseInputs:
@@ -57,14 +56,7 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     reasons: dict[int, list[str]] = {}
     because(reasons, ~ok, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
     evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
-    result = CaseResult(
-        inputs_of(case),
-        channel_results(claim, ok, columns, reasons),
-        combined,
-        bool(passed),
-        evidence,
-    )
-    return Measured(result, ok, score)
+    return measured_case(case, claim, ok, columns, reasons, combined, passed, evidence, score)
 
 
 KIND = CheckKind(

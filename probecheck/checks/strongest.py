@@ -19,6 +19,7 @@ from probecheck.checks.kind import (
     channel_results,
     combine,
     inputs_of,
+    measured_case,
 )
 from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt, join, mark
 from probecheck.spec import Claim
@@ -88,14 +89,7 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         ~ok,
         lambda c: f"rank {fmt(rank[c])}, not among the top {check.top_k}: {beaten(c)}",
     )
-    result = CaseResult(
-        inputs_of(case),
-        channel_results(claim, ok, columns, reasons),
-        combined,
-        bool(passed),
-        evidence,
-    )
-    return Measured(result, ok, -rank)
+    return measured_case(case, claim, ok, columns, reasons, combined, passed, evidence, -rank)
 
 
 def _beaten_by(claim: Claim, top: int, score_name: str, score: Floats) -> Callable[[int], str]:

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SPECS = ROOT / "specs"
 WEIGHTS_ENV = "PROBECHECK_WEIGHTS_DIR"
-#: The offline copy of the weights that every development machine has (see DESIGN.md).
+#: Where an offline copy of the weights sits beside the checkout when PROBECHECK_WEIGHTS_DIR is
+#: unset (docs/install.md: working offline).
 DEFAULT_WEIGHTS_DIR = ROOT.parent / "shared" / "weights"
 
 

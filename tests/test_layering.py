@@ -12,7 +12,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "probecheck"
 
-#: module (or package) → its layer, in DESIGN.md's order; lower numbers never import higher ones.
+#: module (or package) → its layer (docs/architecture.md, "The layers"); lower numbers never import
+#: higher ones.
 LAYERS = {
     "errors": 0,
     "atomic": 0,

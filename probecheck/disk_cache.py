@@ -1,12 +1,17 @@
 """A persistent cache of arrays (activations, altered images) between runs, bounded in size.
 
-Each entry is one ``.npy`` file (``.npz`` for several arrays) named by the sha256 of its key: a
-JSON object of everything the arrays depend on. For activations: the model's sha256,
+Each entry is one ``.npy`` file (``.npz`` for several arrays, ``.json`` for a small record such
+as a model's description or an architecture's layer table) named by the sha256 of its key: a
+JSON object of everything the entry depends on. For activations: the model's sha256,
 architecture, seed, preprocessing, device, thread count, library versions, the image's pixel
 digest and the layer; for altered images: the pixels, the region's mask, the method and the
 digest of the masking code; for occlusion sweeps and their scored maps: an activation's key plus
-the region, patch, stride, fill and the digest of the code that computes them. Any change of any
-part is another file, so a stale entry is never read; it just ages out.
+the region, patch, stride, fill and the digest of the code that computes them; for a model's
+description (what a run needs to know of a network without building it): the arch, the sha256 of
+the weights file's bytes, seed, preprocessing, device and versions. Any change of any part is
+another file, so a stale entry is never read; it just ages out. Every key part is computed
+without importing torch (library versions come from the installed packages' metadata), so a
+run whose every entry is stored never imports it.
 
 Files are written atomically (:mod:`probecheck.atomic`): two xdist workers writing the same key
 write the same bytes, and the last ``os.replace`` wins; a reader sees a whole file or none.
@@ -39,6 +44,7 @@ __all__ = [
     "active",
     "code_digest",
     "key_digest",
+    "package_version",
     "release",
     "remember",
     "use",
@@ -53,6 +59,7 @@ EVICT_TO = 0.8
 #: Bumped whenever what an entry holds changes meaning.
 FORMAT = 1
 SUBDIR = "probecheck"
+SUFFIXES = (".npy", ".npz", ".json")
 
 _ACTIVE: DiskCache | None = None
 _CONFIG: Any = None  # the pytest run the cache was set up for
@@ -85,12 +92,22 @@ class DiskCache:
         """The named arrays stored under ``key`` by :meth:`put_arrays`, or None."""
         return self._read(self._path(key, ".npz"), lambda data: {k: data[k] for k in data.files})
 
-    def _read(self, path: Path, unpack: Any) -> Any | None:
-        import numpy as np
+    def get_record(self, key: dict[str, Any]) -> Any | None:
+        """The JSON record stored under ``key`` by :meth:`put_record`, or None."""
+        return self._read(self._path(key, ".json"), json.load, numpy=False)
 
+    def _read(self, path: Path, unpack: Any, *, numpy: bool = True) -> Any | None:
+        if numpy:
+            import numpy as np
+
+            def load(handle: Any) -> Any:
+                return unpack(np.load(handle, allow_pickle=False))
+
+        else:
+            load = unpack
         try:
             with open(path, "rb") as handle:
-                value = unpack(np.load(handle, allow_pickle=False))
+                value = load(handle)
         except FileNotFoundError:
             self.misses += 1
             return None
@@ -115,6 +132,11 @@ class DiskCache:
 
         self._write(self._path(key, ".npz"), lambda handle: np.savez(handle, **arrays))
 
+    def put_record(self, key: dict[str, Any], record: Any) -> None:
+        """Store a small JSON-able ``record`` under ``key`` (one ``.json``)."""
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+        self._write(self._path(key, ".json"), text.encode())
+
     def _write(self, path: Path, save: Any) -> None:
         try:
             write_atomic(path, save)
@@ -132,7 +154,7 @@ class DiskCache:
         entries = []
         with os.scandir(self.directory) as scan:
             for entry in scan:
-                if entry.name.endswith((".npy", ".npz")) and not entry.name.startswith("."):
+                if entry.name.endswith(SUFFIXES) and not entry.name.startswith("."):
                     try:
                         stat = entry.stat()
                     except FileNotFoundError:  # evicted by another worker meanwhile
@@ -157,8 +179,49 @@ class DiskCache:
 
 def code_digest(*modules: Any) -> str:
     """sha256 of the modules' source files: a key part, so an edit to the code that computes
-    an entry invalidates it."""
-    return _code_digest(tuple(module.__file__ for module in modules))
+    an entry invalidates it. A module is given as itself, by its dotted name (found without
+    importing it: a key made before a network is loaded must not import torch) or as the Path
+    of its file."""
+    return _code_digest(tuple(_source_file(module) for module in modules))
+
+
+@functools.cache
+def _module_file(name: str) -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(name)
+    return spec.origin
+
+
+def _source_file(module: Any) -> str:
+    if isinstance(module, Path):
+        return str(module)
+    return _module_file(module) if isinstance(module, str) else module.__file__
+
+
+@functools.cache
+def package_version(name: str) -> str:
+    """The installed version of package ``name`` (``torch``), found without importing it: its
+    distribution's version and the digest of its ``version.py`` where it has one (torch's
+    names its build: ``+cu130``, the CUDA version, the git commit); '' where not installed."""
+    import importlib.util
+    from importlib import metadata
+
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        version = ""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return ""
+    for location in spec.submodule_search_locations or ():
+        stamp = Path(location) / "version.py"
+        if stamp.is_file():
+            version += " " + hashlib.sha256(stamp.read_bytes()).hexdigest()[:16]
+            break
+    return version
 
 
 @functools.cache

@@ -26,6 +26,9 @@ Forwards are batched, truncated after the layer and run under ``torch.inference_
 Exactness: the drops equal a one-position-at-a-time forward of the whole occluded image up to the
 order of float32 sums — the convolution kernels block a tile and a whole map differently, so the
 last bits of a cell may differ (about 5e-7 of the largest drop on SqueezeNet; tests allow 1e-4).
+
+A sweep run before is read from the persistent cache (:mod:`probecheck.disk_cache`) before the
+network is touched: importing this module and answering a stored sweep cost no torch.
 """
 
 from __future__ import annotations
@@ -34,23 +37,25 @@ import hashlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
-from torch import nn
 
-from probecheck import cone, disk_cache, masking, metrics
-from probecheck.cone import Program, build_program, splice
+from probecheck import disk_cache, masking, metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import filled_image
 from probecheck.probe import Probe, require_channels
 from probecheck.regions import area_fractions
 from probecheck.spec.models import OCCLUSION_FILLS
-from probecheck.zoo.archs import geometry_for
-from probecheck.zoo.forward import hooked_forward
 from probecheck.zoo.geometry import Axis, Geometry
 from probecheck.zoo.images import image_digest
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from probecheck.cone import Program
 
 __all__ = [
     "OCCLUSION_FILLS",
@@ -73,6 +78,8 @@ CONE_BATCH = 64
 def layer_geometry(model: nn.Module, path: str) -> Geometry | None:
     """(rows, cols) geometry of the layer at ``path``, as the architecture's profile derives it
     (:mod:`probecheck.zoo.archs`); None where it cannot be derived (whole images are run)."""
+    from probecheck.zoo.archs import geometry_for
+
     return geometry_for(model, path)
 
 
@@ -141,6 +148,8 @@ def _influence(weights: Floats, geometry: Geometry, size: tuple[int, int]) -> ND
 
 def _layer_output(probe: Probe, path: str, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """The module's output for ``batch``; the forward stops there."""
+    from probecheck.zoo.forward import hooked_forward
+
     output = hooked_forward(probe.model, batch, {path: module})[path]
     probe.occluded_passes += len(batch)
     probe.batches += 1
@@ -156,6 +165,8 @@ def _region_batch(
 ) -> torch.Tensor:
     """(B, C, h, w): the region's cells of the unoccluded ``target`` map, with each patch's
     recomputed tile (``changed[b]`` at ``at[b]``) written over them."""
+    from probecheck.cone import splice
+
     region = target[:, :, first[0] : first[0] + size[0], first[1] : first[1] + size[1]]
     cells = region.expand(len(changed), -1, -1, -1)
     return splice(cells, np.tile(first, (len(changed), 1)), changed, at)
@@ -197,7 +208,6 @@ def occlude(
             fix=f"patch and stride are pixels of the {width}×{height} network input",
         ) from None
     path = probe.resolve(layer)
-    module = dict(probe.model.named_modules())[path]
     full = require_channels(probe.activations(rgb, layer)[layer], layer)
     weights = area_fractions(region, full.shape[1:])
     if weights.sum() <= 0:
@@ -211,6 +221,9 @@ def occlude(
         if progress is not None:
             progress(len(starts_y) * len(starts_x))
         return _stored_sweep(found, starts_y, starts_x, patch, stride, fill, (height, width), key)
+    from probecheck.cone import build_program
+
+    module = dict(probe.model.named_modules())[path]
     scale = (rgb.shape[0] / height + rgb.shape[1] / width) / 2
     images = probe.prepare([rgb, filled_image(rgb, fill, size=patch * scale)])
     image, baseline = images[:1], images[1:]
@@ -275,7 +288,7 @@ def _sweep_key(
 ) -> dict[str, object]:
     """Everything a sweep's numbers depend on: the disk cache's key (:mod:`disk_cache`)."""
     region = hashlib.sha256(str(weights.shape).encode() + weights.tobytes()).hexdigest()
-    code = disk_cache.code_digest(sys.modules[__name__], cone, masking, metrics)
+    code = disk_cache.code_digest(sys.modules[__name__], "probecheck.cone", masking, metrics)
     activation = probe.activation_key(image_digest(rgb), path)
     return {**activation, "kind": "occlusion", "region": region, "code": code, **settings}
 
@@ -346,6 +359,8 @@ class _Sweep:
     ) -> tuple[Floats, Floats, int] | None:
         """(drops, base, forwards) from forwards on ``window`` of the input; None if its cells
         do not reproduce the full image's (then nothing of this run is used)."""
+        import torch
+
         y0, y1, x0, x1 = window
         rows, cols = np.nonzero(self.weights > 0)
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
@@ -405,6 +420,8 @@ class _Sweep:
     ) -> tuple[Floats, Floats, int] | None:
         """As :meth:`run`, recomputing only each patch's cone of cells on ``window``; None if
         the program's unoccluded cells do not reproduce the model's on the full image."""
+        import torch
+
         y0, y1, x0, x1 = window
         rows, cols = np.nonzero(self.weights > 0)
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1

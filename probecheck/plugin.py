@@ -526,9 +526,11 @@ class SpecFile(pytest.File):
         self.selected: list[Claim] = []
 
     def collect(self) -> Iterator[ClaimItem]:
+        from probecheck.disk_cache import use_pytest_cache
         from probecheck.spec import load_spec
         from probecheck.validate import check_against_network
 
+        use_pytest_cache(self.config)  # layer tables kept between runs: no torch to validate
         self._spec = load_spec(self.path)
         model = self.config.stash[_KEY].model_for(self._spec)
         check_against_network(self._spec, model.arch, model.weights, overridden=model.overridden)

@@ -4,6 +4,11 @@ A forward pass serves every layer asked for, stops as soon as the last of them h
 its results are cached per (image content, layer), so a spec that asks about the same face ten
 times runs the network once. Hooks copy their output: torchvision's ReLUs run in place, and a
 hook that kept a reference would report post-ReLU numbers for a pre-ReLU layer.
+
+Importing this module costs no torch. A Probe made by :func:`shared_probe` while the persistent
+cache is on (a pytest run) may start from the stored description of its network
+(:mod:`probecheck.zoo.description`): then it builds the network, and imports torch, only when
+an activation is not in the cache, so a rerun whose activations are all stored never does.
 """
 
 from __future__ import annotations
@@ -14,23 +19,24 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
-from torch import nn
 
 from probecheck import __version__, disk_cache
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import names
-from probecheck.zoo.archs import aliases_for
-from probecheck.zoo.builders import Built, ModelIdentity, build, save_checkpoint
+from probecheck.zoo.description import ModelDescription, ModelIdentity, description_key
 from probecheck.zoo.devices import resolve_device
-from probecheck.zoo.forward import hooked_forward
 from probecheck.zoo.images import ImageLike, image_digest, load_image
 from probecheck.zoo.preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from probecheck.zoo.builders import Built
 
 DEFAULT_CACHE_BYTES = 1 << 30
 #: On a CPU every image gets a forward of its own: batched, an image's numbers change in their
@@ -56,6 +62,21 @@ def probe_threads() -> int:
             fix="set it to a thread count such as 1 (the default) or unset it",
         )
     return int(given)
+
+
+def _describe(built: Built) -> ModelDescription:
+    """The description of a built network (what :meth:`Probe.described` starts from)."""
+    from probecheck.zoo.archs import aliases_for
+
+    model = built.model
+    first = next(model.parameters(), None)
+    return ModelDescription(
+        identity=built.identity,
+        preprocessing=built.preprocessing,
+        device=str(first.device) if first is not None else "cpu",
+        paths=tuple(path for path, _ in model.named_modules() if path),
+        aliases=tuple(aliases_for(model).items()),
+    )
 
 
 def _cpu_copy(output: torch.Tensor) -> torch.Tensor:
@@ -109,13 +130,31 @@ class _ActivationCache:
 
 
 class Probe:
-    """A network ready to be asked about: activations, predictions and its layer table."""
+    """A network ready to be asked about: activations, predictions and its layer table.
 
-    def __init__(self, built: Built, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self.model: nn.Module = built.model.eval()
-        self.preprocessing: Preprocessing = built.preprocessing
-        self.identity: ModelIdentity = built.identity
-        self.categories: list[str] = built.categories
+    Made from a built network (``Probe(built)``), or from its stored description and a way to
+    build it (:meth:`described`): then ``model`` is built on first use.
+    """
+
+    def __init__(
+        self,
+        built: Built | None = None,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        description: ModelDescription | None = None,
+        builder: Callable[[], Built] | None = None,
+    ) -> None:
+        self._model: nn.Module | None = None
+        self._builder = builder
+        self._categories: list[str] | None = None
+        self._module_table: dict[str, nn.Module] | None = None
+        if built is not None:
+            self._take(built)
+            description = _describe(built)
+        assert description is not None, "a Probe needs a built network or its description"
+        self._description = description
+        self.preprocessing: Preprocessing = description.preprocessing
+        self.identity: ModelIdentity = description.identity
         #: Images run through the network, one forward pass each, however they were batched.
         self.forward_passes = 0
         #: Calls of the network (a batch of images is one).
@@ -123,17 +162,76 @@ class Probe:
         #: Patched copies (or crops) of an image run by occlusion sweeps: not distinct inputs,
         #: so counted apart from ``forward_passes``.
         self.occluded_passes = 0
-        self._modules = dict(self.model.named_modules())
-        self._modules.pop("", None)
+        self._paths = list(description.paths)
         #: The names the architecture's profile offers beside module paths (alias → path).
-        self.aliases: dict[str, str] = aliases_for(self.model)
+        self.aliases: dict[str, str] = dict(description.aliases)
         self._alias_of = {path: alias for alias, path in self.aliases.items()}
+        #: Where the network runs, as torch names it (``cpu``, ``cuda:0``): known without torch.
+        self.device_name = description.device
         self._cache = _ActivationCache(cache_bytes)
         #: Images per forward pass: one on a CPU (see CPU_MAX_BATCH); an accelerator gains
         #: from large batches (benchmarks/device_check.py).
-        self.max_batch = CPU_MAX_BATCH if self.device.type == "cpu" else ACCELERATOR_MAX_BATCH
+        cpu = self.device_name.split(":")[0] == "cpu"
+        self.max_batch = CPU_MAX_BATCH if cpu else ACCELERATOR_MAX_BATCH
         #: torch's intra-op threads during forward passes (see DEFAULT_THREADS).
         self.threads = probe_threads()
+
+    @classmethod
+    def described(cls, description: ModelDescription, builder: Callable[[], Built]) -> Probe:
+        """A Probe that knows its network by ``description`` and builds it with ``builder``
+        (which imports torch) only when first asked to run it."""
+        return cls(description=description, builder=builder)
+
+    def _take(self, built: Built) -> None:
+        self._model = built.model.eval()
+        self._categories = built.categories
+        self._module_table = None
+
+    @property
+    def model(self) -> nn.Module:
+        """The network (built now, if this Probe started from its description)."""
+        if self._model is None:
+            assert self._builder is not None
+            built = self._builder()
+            found = _describe(built)
+            if found != self._description:
+                raise ProbecheckError(
+                    f"the network {self.identity.arch} / {self.identity.weights} built now is not "
+                    "the one the persistent cache describes (its weights' sha256, layers, "
+                    "preprocessing or device differ): its stored entries cannot be trusted",
+                    fix="run once with --cache-clear (pytest) to empty the cache",
+                )
+            self._take(built)
+        return self._model
+
+    @property
+    def built(self) -> bool:
+        """Whether the network is built (a Probe from a description builds it when first run)."""
+        return self._model is not None
+
+    @property
+    def categories(self) -> list[str]:
+        """The weights' category names (the network is built to read them)."""
+        if self._categories is None:
+            _ = self.model  # built: its categories are taken with it
+        return self._categories or []
+
+    @categories.setter
+    def categories(self, value: list[str]) -> None:
+        self._categories = value
+
+    @property
+    def _modules(self) -> dict[str, nn.Module]:
+        """Module path → module, the root left out (the network is built to list them)."""
+        if self._module_table is None:
+            table = dict(self.model.named_modules())
+            table.pop("", None)
+            self._module_table = table
+        return self._module_table
+
+    def description(self) -> ModelDescription:
+        """What the persistent cache stores of this network (:mod:`probecheck.zoo.description`)."""
+        return self._description
 
     def __repr__(self) -> str:
         return f"Probe({self.identity.arch}, weights={self.identity.weights!r})"
@@ -141,7 +239,7 @@ class Probe:
     # names ------------------------------------------------------------------------------------
     def resolve(self, layer: str) -> str:
         """The module path that ``layer`` (a module path or an alias) addresses."""
-        return names.resolve(layer, list(self._modules), self.aliases)
+        return names.resolve(layer, self._paths, self.aliases)
 
     def layer(self, layer: str) -> names.Layer:
         """``layer`` resolved: its module path and alias (its width is known once it ran)."""
@@ -216,12 +314,9 @@ class Probe:
         return still, layers
 
     def activation_key(self, digest: str, path: str) -> dict[str, object]:
-        """Everything an activation depends on: the disk cache's key (:mod:`disk_cache`)."""
-        import torchvision
-
-        from probecheck.zoo import forward
-
-        code = disk_cache.code_digest(sys.modules[__name__], forward)
+        """Everything an activation depends on: the disk cache's key (:mod:`disk_cache`); no
+        part of it needs torch (versions are read from the installed packages' metadata)."""
+        code = disk_cache.code_digest(sys.modules[__name__], "probecheck.zoo.forward")
         return {
             "kind": "activation",
             "code": code,
@@ -229,11 +324,11 @@ class Probe:
             "arch": self.identity.arch,
             "seed": self.identity.seed,
             "preprocessing": self.preprocessing.to_dict(),
-            "device": str(self.device),
+            "device": self.device_name,
             "threads": self.threads,
             "max_batch": self.max_batch,
-            "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
+            "torch": disk_cache.package_version("torch"),
+            "torchvision": disk_cache.package_version("torchvision"),
             "probecheck": __version__,
             "image": digest,
             "layer": path,
@@ -241,8 +336,12 @@ class Probe:
 
     @property
     def device(self) -> torch.device:
-        """Where the network's parameters live."""
-        return next(self.model.parameters(), torch.empty(0)).device
+        """Where the network's parameters live (``device_name`` says it without torch)."""
+        import torch
+
+        if self._model is None:
+            return torch.device(self.device_name)
+        return next(self._model.parameters(), torch.empty(0)).device
 
     def prepare(self, rgbs: Iterable[NDArray[np.uint8]]) -> torch.Tensor:
         """Resize whole images to the input size and normalise them: a (N, 3, H, W) batch.
@@ -250,6 +349,9 @@ class Probe:
         Images of one size are resized together, on the network's device (the uint8 pixels
         travel, not floats), so preparing a batch costs little next to its forward pass.
         """
+        import torch
+        import torch.nn.functional as F
+
         prep, device = self.preprocessing, self.device
         images = list(rgbs)
         batch = torch.empty((len(images), 3, *prep.size), device=device)
@@ -285,6 +387,8 @@ class Probe:
 
         Nothing is cached here; hooks are removed whatever happens.
         """
+        from probecheck.zoo.forward import hooked_forward
+
         self._fix_threads()
         modules = {path: self._modules[path] for path in paths}
         captured = hooked_forward(self.model, batch, modules, keep=_cpu_copy, truncate=truncate)
@@ -309,6 +413,8 @@ class Probe:
         after a convolution), so ``keep`` must not hold on to the output itself. Counted as
         ``len(batch)`` forward passes.
         """
+        from probecheck.zoo.forward import hooked_forward
+
         self._fix_threads()
         modules = {path: self._modules[path] for path in paths}
         running: list[str] = [""]
@@ -338,12 +444,16 @@ class Probe:
     def _fix_threads(self) -> None:
         """Run torch at ``self.threads`` threads. Set, not restored: switching the OpenMP pool
         costs several milliseconds each way, more than a small forward pass."""
+        import torch
+
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
 
     # predictions and the network table -----------------------------------------------------------
     def predict(self, image: ImageLike, top: int = 5) -> list[tuple[str, float]]:
         """The ``top`` ImageNet categories with their softmax scores."""
+        import torch
+
         self._fix_threads()
         batch = self.prepare([load_image(image)])
         with torch.inference_mode():
@@ -359,6 +469,8 @@ class Probe:
 
     def layers(self) -> list[LayerRow]:
         """Every module: alias, type, output shape at the input size, channels, parameters."""
+        from probecheck.zoo.forward import hooked_forward
+
         blank = self.prepare([np.zeros((*self.preprocessing.size, 3), np.uint8)])
         shapes = hooked_forward(
             self.model, blank, self._modules, keep=_shape, truncate=False, strict=False
@@ -382,6 +494,8 @@ class Probe:
 
     def save(self, path: str | Path) -> Path:
         """Save weights and preprocessing; ``load(arch, weights=path)`` reads them back."""
+        from probecheck.zoo.builders import save_checkpoint
+
         return save_checkpoint(self.model, self.preprocessing, path)
 
     def clear_cache(self) -> None:
@@ -405,7 +519,32 @@ def load(
     ``preprocessing`` replaces the weights' own; ``inherited`` is used for weights that name
     none (a plain state_dict); see :func:`probecheck.zoo.builders.build`.
     """
-    device = resolve_device(device)
+    return Probe(
+        _build(
+            arch,
+            weights,
+            seed=seed,
+            device=resolve_device(device),
+            preprocessing=preprocessing,
+            inherited=inherited,
+            source=source,
+        )
+    )
+
+
+def _build(
+    arch: str,
+    weights: str,
+    *,
+    seed: int,
+    device: str,
+    preprocessing: Preprocessing | None,
+    inherited: Preprocessing | None,
+    source: str,
+) -> Built:
+    """The network built and moved to ``device`` (a name ``resolve_device`` gave)."""
+    from probecheck.zoo.builders import build
+
     built = build(
         arch, weights, seed=seed, preprocessing=preprocessing, inherited=inherited, source=source
     )
@@ -416,10 +555,20 @@ def load(
             raise ProbecheckError(
                 f"cannot move the model to device {device!r}: {error}", fix="use --device cpu"
             ) from None
-    return Probe(built)
+    return built
 
 
 _LOADED: dict[tuple, Probe] = {}
+
+
+def _file_state(weights: str) -> tuple[int, ...] | None:
+    """Size, inode and times of a checkpoint file (None for other weights): a Probe shared in
+    this process is built again when its file was rewritten."""
+    try:
+        stat = os.stat(weights)
+    except (OSError, ValueError):
+        return None
+    return (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def shared_probe(
@@ -432,19 +581,41 @@ def shared_probe(
     inherited: Preprocessing | None = None,
     source: str = "",
 ) -> Probe:
-    """One Probe per model and preprocessing in this process, sharing its activation cache."""
-    device = resolve_device(device)
-    key = (arch, weights, seed, device, preprocessing, inherited, source)
+    """One Probe per model and preprocessing in this process, sharing its activation cache.
+
+    While a persistent cache is on (:func:`probecheck.disk_cache.use`), a model built once is
+    described there (:mod:`probecheck.zoo.description`), and a later process starts its Probe
+    from that description: the network is built only when an activation is not stored.
+    """
+    if device == "auto":
+        device = resolve_device(device)
+    key = (arch, weights, seed, device, preprocessing, inherited, source, _file_state(weights))
     if key not in _LOADED:
-        _LOADED[key] = load(
-            arch,
-            weights,
-            seed=seed,
-            device=device,
-            preprocessing=preprocessing,
-            inherited=inherited,
-            source=source,
+        arguments = {
+            "seed": seed,
+            "device": device,
+            "preprocessing": preprocessing,
+            "inherited": inherited,
+            "source": source,
+        }
+        stored = disk_cache.active()
+        where = (
+            description_key(arch, weights, seed, device, preprocessing, inherited, source)
+            if stored is not None
+            else None
         )
+        found = (
+            ModelDescription.from_record(stored.get_record(where))
+            if stored is not None and where is not None
+            else None
+        )
+        if found is not None:
+            _LOADED[key] = Probe.described(found, lambda: _build(arch, weights, **arguments))
+        else:
+            probe = Probe(_build(arch, weights, **arguments))
+            if stored is not None and where is not None:
+                stored.put_record(where, probe.description().to_record())
+            _LOADED[key] = probe
     return _LOADED[key]
 
 

@@ -3,21 +3,20 @@
 The spec layer knows no network; this check runs when a spec is collected, on the architecture
 built without weights (:func:`probecheck.zoo.layer_table.layer_table`), so a misspelt layer or a
 channel beyond a layer's width is a collection error at its line, not a failure at run time after
-the weights were loaded. Every problem of the file is reported together.
+the weights were loaded. Every problem of the file is reported together. It imports torch only
+where it must (a table not in the persistent cache, torchvision's weights names).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torchvision
-
 from probecheck.errors import ProbecheckError, SpecError
 from probecheck.spec import Claim, Spec
 from probecheck.spec.models import _suggest
-from probecheck.zoo.builders import _looks_like_path
 from probecheck.zoo.layer_table import LayerTable, layer_table
 from probecheck.zoo.weights import NAMED_WEIGHTS, registered
+from probecheck.zoo.weights import looks_like_path as _looks_like_path
 
 __all__ = ["check_against_network", "network_problems"]
 
@@ -84,6 +83,8 @@ def _weights_problem(arch: str, weights: str) -> tuple[str, str] | None:
             f"unknown weights {weights!r} for the model factory {arch}",
             "give a checkpoint path or 'random' for a factory model",
         )
+    import torchvision  # torchvision's own weights names: only for a name not known otherwise
+
     try:
         members = list(torchvision.models.get_model_weights(arch).__members__)
     except (ValueError, KeyError):

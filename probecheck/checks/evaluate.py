@@ -58,7 +58,7 @@ class _Batch:
         self.probe, self.layer = probe, layer
         keys = list(self._keys)
         self.rgb = {key: self.inputs.variant(key) for key in keys}
-        self.scope = (probe.identity, str(probe.device), probe.resolve(layer))
+        self.scope = (probe.identity, probe.device_name, probe.resolve(layer))
         outputs = probe.activations_many([self.rgb[k] for k in keys], [layer])
         self.maps = {
             key: require_channels(out[layer], layer) for key, out in zip(keys, outputs, strict=True)
@@ -108,7 +108,7 @@ def random_twin(probe: Probe) -> Probe:
         probe.identity.arch,
         "random",
         seed=NULL_SEED,
-        device=str(probe.device),
+        device=probe.device_name,
         preprocessing=probe.preprocessing,
     )
 

@@ -24,30 +24,18 @@ from torch import nn
 from probecheck.atomic import write_atomic
 from probecheck.errors import ProbecheckError
 from probecheck.zoo import store
+from probecheck.zoo.description import ModelIdentity
 from probecheck.zoo.preprocess import IMAGENET, Preprocessing
-from probecheck.zoo.weights import NAMED_WEIGHTS, REGISTRY, WeightsEntry, registered
+from probecheck.zoo.weights import (
+    NAMED_WEIGHTS,
+    REGISTRY,
+    WeightsEntry,
+    registered,
+    weights_preprocessing,
+)
+from probecheck.zoo.weights import looks_like_path as _looks_like_path
 
 __all__ = ["NAMED_WEIGHTS", "Built", "ModelIdentity", "build", "weights_preprocessing"]
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """What was loaded, for reports: a model is known by arch, weights and their sha256."""
-
-    arch: str
-    weights: str
-    sha256: str
-    seed: int | None = None
-    preprocessing: str = ""  # what the input is prepared with, and where that came from
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch,
-            "weights": self.weights,
-            "sha256": self.sha256,
-            "seed": self.seed,
-            "preprocessing": self.preprocessing,
-        }
 
 
 @dataclass
@@ -152,36 +140,6 @@ def build(
     return built
 
 
-def weights_preprocessing(arch: str, weights: str) -> Preprocessing | None:
-    """The preprocessing ``weights`` come with, read without loading them; None where unknown.
-
-    What a candidate checkpoint inherits from the model it replaces.
-    """
-    entry = registered(weights)
-    if entry is not None:
-        return entry.preprocessing
-    if weights == "random":
-        return IMAGENET
-    if _looks_like_path(weights):
-        path = Path(weights)
-        if not path.is_file():
-            return None
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # the run that loads it reports the problem
-            return None
-        if isinstance(loaded, dict) and "preprocessing" in loaded:
-            return Preprocessing.from_dict(loaded["preprocessing"])
-        return None
-    if ":" in arch:
-        return None
-    try:
-        enum = torchvision.models.get_model_weights(arch)
-        return _enum_preprocessing(enum[weights.rpartition(".")[2]])
-    except (ValueError, KeyError):
-        return None
-
-
 def usual_preprocessing(arch: str) -> Preprocessing:
     """The input ``arch`` is usually fed, known without loading any weights.
 
@@ -196,14 +154,6 @@ def usual_preprocessing(arch: str) -> Preprocessing:
             return entry.preprocessing
     found = None if ":" in arch else weights_preprocessing(arch, "DEFAULT")
     return found or IMAGENET
-
-
-def _looks_like_path(weights: str) -> bool:
-    return (
-        Path(weights).suffix in (".pt", ".pth", ".ckpt", ".bin")
-        or "/" in weights
-        or Path(weights).is_file()
-    )
 
 
 def _registered(arch: str, entry: WeightsEntry) -> Built:
@@ -254,7 +204,7 @@ def _torchvision_weights(arch: str, name: str) -> Built:
             f"{store.WEIGHTS_DIR_ENV}, or give a checkpoint path",
         ) from None
     model.load_state_dict(state)
-    prep = _enum_preprocessing(member)
+    prep = enum_preprocessing(member)
     return Built(
         model, prep, ModelIdentity(arch, str(member), sha), list(member.meta.get("categories", []))
     )
@@ -276,7 +226,7 @@ def _offline_torchvision_file(filename: str, sha_prefix: str, url: str) -> Path 
     return candidate
 
 
-def _enum_preprocessing(member: Any) -> Preprocessing:
+def enum_preprocessing(member: Any) -> Preprocessing:
     """A torchvision weights member's transforms as a Preprocessing (whole image, no crop)."""
     transforms = member.transforms()
     crop = int(transforms.crop_size[0])

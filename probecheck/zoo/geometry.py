@@ -4,16 +4,21 @@ An architecture profile derives a layer's geometry by walking its modules (slidi
 pointwise modules, parallel branches); the occlusion sweep reads it to crop the input to what a
 region's cells see and to skip patches that cannot reach them. A layer whose geometry cannot be
 derived gets None, and its callers fall back to whole images (slower, still exact).
+Importing it costs no torch (a stored occlusion sweep is read without one); walking a network
+does.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-__all__ = ["INPUT", "POINTWISE", "Axis", "Geometry", "sequential", "union", "window"]
+__all__ = ["INPUT", "Axis", "Geometry", "pointwise", "sequential", "union", "window"]
 
 
 @dataclass(frozen=True)
@@ -53,23 +58,34 @@ Geometry = tuple[Axis, Axis]
 INPUT: Geometry = (Axis(), Axis())
 """The input's own geometry: each pixel sees itself."""
 
-#: Modules that map each cell to itself: they leave the geometry as it is.
-POINTWISE = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SiLU,
-    nn.GELU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Hardswish,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.BatchNorm2d,
-    nn.LocalResponseNorm,
-    nn.Identity,
-)
+
+@functools.cache
+def pointwise() -> tuple[type, ...]:
+    """Modules that map each cell to itself: they leave the geometry as it is."""
+    from torch import nn
+
+    return (
+        nn.ReLU,
+        nn.ReLU6,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.SiLU,
+        nn.GELU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.Hardswish,
+        nn.Dropout,
+        nn.Dropout2d,
+        nn.BatchNorm2d,
+        nn.LocalResponseNorm,
+        nn.Identity,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "POINTWISE":  # the tuple of module types, made when first asked for
+        return pointwise()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _pair(value: object) -> tuple[int, int] | None:
@@ -84,6 +100,8 @@ def window(module: nn.Module, geometry: Geometry | None) -> Geometry | None:
     """Conv2d, MaxPool2d or AvgPool2d applied to ``geometry``; None for anything else."""
     if geometry is None:
         return None
+    from torch import nn
+
     if isinstance(module, nn.Conv2d):
         if module.padding_mode != "zeros":
             return None
@@ -112,7 +130,7 @@ def union(first: Geometry | None, second: Geometry | None) -> Geometry | None:
     return None if None in joined else joined  # type: ignore[return-value]
 
 
-Through = Callable[[nn.Module, Geometry, list[str]], "Geometry | None"]
+Through = Callable[["nn.Module", Geometry, list[str]], "Geometry | None"]
 """``through(module, geometry, inner)``: the geometry after ``module`` (or its submodule at the
 path ``inner``), for the blocks an architecture defines."""
 
@@ -128,7 +146,9 @@ def sequential(
     """
     if geometry is None:
         return None
-    if isinstance(module, POINTWISE):
+    from torch import nn
+
+    if isinstance(module, pointwise()):
         return None if inner else geometry
     if isinstance(module, nn.Sequential):
         children = list(module.named_children())

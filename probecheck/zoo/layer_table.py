@@ -2,21 +2,24 @@
 
 The network is built on torch's meta device (no memory, no weights read, no download) and run
 once on a meta tensor with hooks, so a spec's layer names and channel numbers can be checked when
-it is collected, in milliseconds, before any real network is loaded. Cached per architecture.
+it is collected, in milliseconds, before any real network is loaded. Cached per architecture,
+in this process and, for torchvision's architectures, in the persistent cache
+(:mod:`probecheck.disk_cache`, keyed by the arch, the versions of torch and torchvision and the
+code that traces it), so a rerun checks its specs without importing torch.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
+from probecheck import disk_cache
 from probecheck.zoo import names
-from probecheck.zoo.archs import aliases_for
-from probecheck.zoo.builders import build_architecture
-from probecheck.zoo.forward import hooked_forward
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["LayerTable", "layer_table"]
 
@@ -52,6 +55,10 @@ class LayerTable:
 
 def _trace(model: nn.Module) -> dict[str, tuple[int, ...] | None]:
     """Output shapes of every module on one meta forward; None for all if the trace fails."""
+    import torch
+
+    from probecheck.zoo.forward import hooked_forward
+
     modules = {path: module for path, module in model.named_modules() if path}
     blank = torch.empty(1, 3, TRACE_SIZE, TRACE_SIZE, device="meta")
     try:
@@ -71,7 +78,70 @@ def _trace(model: nn.Module) -> dict[str, tuple[int, ...] | None]:
 @functools.lru_cache(maxsize=16)
 def layer_table(arch: str) -> LayerTable:
     """The layer table of ``arch``; ProbecheckError for an unknown architecture."""
+    stored = disk_cache.active()
+    key = _stored_key(arch) if stored is not None else None
+    if stored is not None and key is not None:
+        found = _from_record(arch, stored.get_record(key))
+        if found is not None:
+            return found
+    table = _traced(arch)
+    if stored is not None and key is not None:
+        stored.put_record(key, _record(table))
+    return table
+
+
+def _traced(arch: str) -> LayerTable:
+    import torch
+
+    from probecheck.zoo.archs import aliases_for
+    from probecheck.zoo.builders import build_architecture
+
     with torch.device("meta"):
         model = build_architecture(arch)
     model.eval()
     return LayerTable(arch, _trace(model), aliases_for(model))
+
+
+def _stored_key(arch: str) -> dict[str, Any] | None:
+    """The persistent cache's key of a torchvision architecture's table; None for a factory
+    (``module:function``: user code, known only by running it)."""
+    if ":" in arch:
+        return None
+    zoo = Path(__file__).parent
+    code = disk_cache.code_digest(
+        Path(__file__),
+        zoo / "forward.py",
+        zoo / "builders.py",
+        *sorted((zoo / "archs").glob("*.py")),
+    )
+    return {
+        "kind": "layer-table",
+        "arch": arch,
+        "trace_size": TRACE_SIZE,
+        "torch": disk_cache.package_version("torch"),
+        "torchvision": disk_cache.package_version("torchvision"),
+        "code": code,
+    }
+
+
+def _record(table: LayerTable) -> dict[str, Any]:
+    """Pairs in the network's order (JSON objects would come back sorted)."""
+    return {
+        "shapes": [
+            [path, list(shape) if shape is not None else None]
+            for path, shape in table.shapes.items()
+        ],
+        "aliases": [[alias, path] for alias, path in table.aliases.items()],
+    }
+
+
+def _from_record(arch: str, record: Any) -> LayerTable | None:
+    try:
+        shapes = {
+            str(path): tuple(int(n) for n in shape) if shape is not None else None
+            for path, shape in record["shapes"]
+        }
+        aliases = {str(alias): str(path) for alias, path in record["aliases"]}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return LayerTable(arch, shapes, aliases)

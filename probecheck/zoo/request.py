@@ -69,7 +69,7 @@ class ModelRequest:
         if self.preprocessing is not None:
             arguments.update(preprocessing=self.preprocessing, source=self.source)
         elif self.inherit_from is not None:
-            from probecheck.zoo.builders import weights_preprocessing
+            from probecheck.zoo.weights import weights_preprocessing
 
             inherited = weights_preprocessing(*self.inherit_from)
             arguments.update(inherited=inherited, source=self.source)

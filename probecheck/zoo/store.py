@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from probecheck import disk_cache
 from probecheck.atomic import write_atomic
 from probecheck.errors import WeightsNotFoundError
 
@@ -63,6 +65,40 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+#: A file changed this recently may change again within the same timestamp tick, unseen by its
+#: size and times: its digest is not remembered (git's "racily clean" rule).
+SETTLED_NS = 2_000_000_000
+_DIGESTS: dict[tuple[object, ...], str] = {}
+
+
+def remembered_sha256(path: Path) -> str:
+    """:func:`sha256_of`, remembered by the file's path, size, inode, modification and change
+    times (in this process, and in the persistent cache where one is active), so a large
+    checkpoint is hashed once, not on every run. Any write to the file changes its change time
+    (which, unlike the modification time, no copy tool can set back); a file written in the
+    last two seconds is hashed every time."""
+    before = path.stat()
+    stamp = (str(path.resolve()), before.st_size, before.st_ino)
+    stamp += (before.st_mtime_ns, before.st_ctime_ns)
+    if stamp in _DIGESTS:
+        return _DIGESTS[stamp]
+    key = {"kind": "file-sha256", "file": list(stamp)}
+    stored = disk_cache.active()
+    record = stored.get_record(key) if stored is not None else None
+    if isinstance(record, dict) and isinstance(record.get("sha256"), str):
+        _DIGESTS[stamp] = record["sha256"]
+        return record["sha256"]
+    digest = sha256_of(path)
+    after = path.stat()
+    unchanged = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == stamp[1:2] + stamp[3:]
+    settled = time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) > SETTLED_NS
+    if unchanged and settled:
+        _DIGESTS[stamp] = digest
+        if stored is not None:
+            stored.put_record(key, {"sha256": digest})
+    return digest
 
 
 def _checked(path: Path, remote: RemoteFile, *, offline: bool) -> Path:

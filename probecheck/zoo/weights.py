@@ -4,7 +4,8 @@ In the spirit of torchvision's ``Weights``/``WeightsEnum``: an entry says where 
 from and its sha256 (:mod:`probecheck.zoo.store` fetches and checks it), how to decode it into a
 state_dict, the preprocessing it was trained with, and the architectures it fits. Building,
 validation, the plugin's header and the preprocessing a candidate inherits all read the entry,
-so a new weights file is one entry here. Importing this module costs no torch and no numpy.
+so a new weights file is one entry here. Importing this module costs no torch and no numpy;
+nor does asking it the preprocessing of named or random weights (:func:`weights_preprocessing`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probecheck.zoo import store
-from probecheck.zoo.preprocess import CAFFE_SQUEEZENET, Preprocessing
+from probecheck.zoo.preprocess import CAFFE_SQUEEZENET, IMAGENET, Preprocessing
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["NAMED_WEIGHTS", "REGISTRY", "WeightsEntry", "registered"]
+__all__ = [
+    "NAMED_WEIGHTS",
+    "REGISTRY",
+    "WeightsEntry",
+    "looks_like_path",
+    "registered",
+    "weights_preprocessing",
+]
 
 
 @dataclass(frozen=True)
@@ -82,3 +90,50 @@ NAMED_WEIGHTS: tuple[str, ...] = (*REGISTRY, "random")
 def registered(name: str) -> WeightsEntry | None:
     """The registry entry called ``name``, or None."""
     return REGISTRY.get(name)
+
+
+def looks_like_path(weights: str) -> bool:
+    """``weights`` names a checkpoint file (by suffix, a slash, or an existing file)."""
+    return (
+        Path(weights).suffix in (".pt", ".pth", ".ckpt", ".bin")
+        or "/" in weights
+        or Path(weights).is_file()
+    )
+
+
+def weights_preprocessing(arch: str, weights: str) -> Preprocessing | None:
+    """The preprocessing ``weights`` come with, read without loading them; None where unknown.
+
+    What a candidate checkpoint inherits from the model it replaces. Named and random weights
+    are answered without torch; a checkpoint is opened (``torch.load``) and torchvision's
+    weights are looked up in its metadata.
+    """
+    entry = registered(weights)
+    if entry is not None:
+        return entry.preprocessing
+    if weights == "random":
+        return IMAGENET
+    if looks_like_path(weights):
+        path = Path(weights)
+        if not path.is_file():
+            return None
+        import torch
+
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # the run that loads it reports the problem
+            return None
+        if isinstance(loaded, dict) and "preprocessing" in loaded:
+            return Preprocessing.from_dict(loaded["preprocessing"])
+        return None
+    if ":" in arch:
+        return None
+    import torchvision
+
+    from probecheck.zoo.builders import enum_preprocessing
+
+    try:
+        enum = torchvision.models.get_model_weights(arch)
+        return enum_preprocessing(enum[weights.rpartition(".")[2]])
+    except (ValueError, KeyError):
+        return None

@@ -19,7 +19,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 CI = REPO / "docs" / "ci"
 

@@ -14,7 +14,7 @@ from probecheck import metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import mask_image
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 FACE = FIXTURES / "astronaut_face.png"
 OTHERS = [FIXTURES / f"astronaut_face_{part}_removed.png" for part in ("eyes", "cheeks", "mouth")]
 LAYERS = ["fire6-squeeze1x1", "conv10"]  # where threads, and batches, change the last bits

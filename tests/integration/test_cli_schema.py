@@ -15,7 +15,7 @@ import yaml
 
 from probecheck.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
 MINIMAL = {

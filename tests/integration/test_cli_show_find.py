@@ -17,7 +17,7 @@ from PIL import Image
 
 from probecheck.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 FACE = FIXTURES / "astronaut_face.png"
 NO_EYES = FIXTURES / "astronaut_face_eyes_removed.png"

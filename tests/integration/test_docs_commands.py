@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 #: what a fresh clone holds that the documented commands read (pyproject.toml: the ini options)
 SHIPPED = ["specs", "fixtures", "docs", "pyproject.toml"]

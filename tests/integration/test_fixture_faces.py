@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SETS = {
     "faces": ("eyes", "cheeks", "mouth"),
     "faces_views": ("eyes", "cheeks", "mouth"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "probecheck"
+PACKAGE = Path(__file__).resolve().parents[2] / "probecheck"
 
 #: module (or package) → its layer (docs/architecture.md, "The layers"); lower numbers never import
 #: higher ones.

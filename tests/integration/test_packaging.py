@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: ``pip install probecheck`` (the other project's placeholder), not ``pip install probecheck-x``
 WRONG_INSTALL = re.compile(r"pip install (?:-U )?probecheck(?![\w-])")
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 #: Eleven claims over three images; with the two gray-masked variants, five distinct inputs:
 #: face, face_no_eyes, face_no_cheeks, face with gray eyes, face with gray cheeks.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FACE = ROOT / "fixtures" / "astronaut_face.png"
 EYES = [[61, 76, 107, 103], [147, 80, 202, 107]]
 CHEEKS = [[56, 114, 102, 141], [150, 114, 205, 141]]

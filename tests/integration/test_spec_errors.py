@@ -17,7 +17,7 @@ from probecheck.errors import SpecError
 from probecheck.spec import load_spec
 from probecheck.validate import check_against_network
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACE = (REPO / "docs" / "single_pair_face.yaml").read_text(encoding="utf-8")
 
 #: (category, case, the line the problem points at (a snippet of it; None: no line; a snippet

@@ -14,7 +14,7 @@ import pytest
 
 import probecheck.probe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 #: pytest's own cache directory (``-p no:cacheprovider`` turns it off); it is not probecheck's
 PYTEST_CACHE = ".pytest_cache"

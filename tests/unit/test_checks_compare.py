@@ -10,7 +10,7 @@ import pytest
 from probecheck.checks.compare import ratio
 from probecheck.spec.models import Claim, RuleError
 
-FACE = Path(__file__).resolve().parents[1] / "docs" / "single_pair_face.yaml"
+FACE = Path(__file__).resolve().parents[2] / "docs" / "single_pair_face.yaml"
 
 
 def compare_claim(**fields: object) -> Claim:

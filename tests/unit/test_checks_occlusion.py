@@ -10,7 +10,7 @@ import pytest
 from probecheck.errors import SpecError
 from probecheck.spec import json_schema, load_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FACE = ROOT / "fixtures" / "astronaut_face.png"
 
 SPEC = """\

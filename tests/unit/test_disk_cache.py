@@ -16,7 +16,7 @@ import pytest
 from probecheck import disk_cache
 from probecheck.disk_cache import DiskCache, key_digest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FACE = ROOT / "fixtures" / "astronaut_face.png"
 KEY = {"kind": "activation", "model": "ab" * 32, "image": "cd" * 32, "layer": "features.3"}
 

@@ -26,7 +26,7 @@ from probecheck.regions import area_fractions, rasterise  # noqa: E402
 from probecheck.zoo.builders import Built  # noqa: E402
 from probecheck.zoo.images import load_image  # noqa: E402
 
-FACE = Path(__file__).resolve().parents[1] / "fixtures" / "astronaut_face.png"
+FACE = Path(__file__).resolve().parents[2] / "fixtures" / "astronaut_face.png"
 EYES = [[61, 76, 107, 103], [147, 80, 202, 107]]
 
 

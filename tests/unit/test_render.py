@@ -24,7 +24,7 @@ from probecheck.render import (
 from probecheck.render.montage import band_height, colorbar_height, colorize, scale01
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _evidence(size: int = 64, channels: int = 6) -> CaseEvidence:

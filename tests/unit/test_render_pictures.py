@@ -29,7 +29,7 @@ from probecheck.render.montage import (
 from probecheck.render.tiles import claim_tile
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LABEL_ROWS = montage.LABEL_SIZE + 3
 
 

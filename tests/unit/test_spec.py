@@ -755,7 +755,7 @@ def test_json_schema_shape() -> None:
 
 
 def _shipped_specs() -> list[Path]:
-    specs = Path(__file__).resolve().parents[1] / "specs"
+    specs = Path(__file__).resolve().parents[2] / "specs"
     return sorted(specs.glob("**/*.yaml")) + sorted(specs.glob("**/*.yml"))
 
 

@@ -29,7 +29,7 @@ from probecheck.validate import check_against_network
 
 pytestmark = pytest.mark.slow  # hypothesis tries hundreds of documents per test
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO / "specs").glob("*.yaml"))
 
 FUZZ = settings(

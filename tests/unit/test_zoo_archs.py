@@ -19,7 +19,7 @@ from probecheck.errors import LayerNotFoundError
 from probecheck.zoo import archs
 from probecheck.zoo.images import load_image
 
-FACE = Path(__file__).resolve().parents[1] / "fixtures" / "astronaut_face.png"
+FACE = Path(__file__).resolve().parents[2] / "fixtures" / "astronaut_face.png"
 
 
 def block(name: str, path: str, channels: int, hw: int) -> dict[str, tuple[str, str, tuple]]:

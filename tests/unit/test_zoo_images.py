@@ -19,7 +19,7 @@ from probecheck.errors import ProbecheckError
 from probecheck.regions import load_mask_png
 from probecheck.zoo.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, load_image, read_image_file
 
-FACE = Path(__file__).resolve().parents[1] / "fixtures" / "astronaut_face.png"
+FACE = Path(__file__).resolve().parents[2] / "fixtures" / "astronaut_face.png"
 
 # a 3×2 picture with a different colour in every pixel, so any flip or turn shows
 PIXELS = np.array(

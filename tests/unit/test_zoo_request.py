@@ -11,7 +11,7 @@ from probecheck.spec import load_spec
 from probecheck.zoo.preprocess import CAFFE_SQUEEZENET, IMAGENET, Preprocessing
 from probecheck.zoo.request import ModelRequest, Overrides, resolve_model
 
-FACE = Path(__file__).resolve().parents[1] / "fixtures" / "astronaut_face.png"
+FACE = Path(__file__).resolve().parents[2] / "fixtures" / "astronaut_face.png"
 BLOCK = "preprocess: {size: [160, 128], mean: [1, 2, 3], std: [4, 5, 6], channel_order: bgr}"
 FROM_BLOCK = Preprocessing((160, 128), 1.0, (1.0, 2.0, 3.0), (4.0, 5.0, 6.0), "bgr")
 

@@ -133,7 +133,7 @@ class Custom:
 
 
 def png_bytes() -> bytes:
-    return (Path(__file__).resolve().parents[1] / "fixtures" / "edge.png").read_bytes()
+    return (Path(__file__).resolve().parents[2] / "fixtures" / "edge.png").read_bytes()
 
 
 def truncated_checkpoint(path: Path) -> None:

@@ -83,6 +83,14 @@ def layer_geometry(model: nn.Module, path: str) -> Geometry | None:
     return geometry_for(model, path)
 
 
+def build_program(model: nn.Module, path: str) -> Program | None:
+    """The incremental program up to ``path`` (:func:`probecheck.cone.build_program`; torch is
+    imported here, when a sweep runs, not with this module)."""
+    from probecheck import cone
+
+    return cone.build_program(model, path)
+
+
 # the sweep ---------------------------------------------------------------------------------------
 
 
@@ -221,8 +229,6 @@ def occlude(
         if progress is not None:
             progress(len(starts_y) * len(starts_x))
         return _stored_sweep(found, starts_y, starts_x, patch, stride, fill, (height, width), key)
-    from probecheck.cone import build_program
-
     module = dict(probe.model.named_modules())[path]
     scale = (rgb.shape[0] / height + rgb.shape[1] / width) / 2
     images = probe.prepare([rgb, filled_image(rgb, fill, size=patch * scale)])

@@ -6,6 +6,7 @@ seconds, mostly importing torch). Add new fixtures under a section of their own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -53,6 +54,26 @@ def real_probe(weights_dir: Path):
 
 
 # --- pytester runs of specs on the real weights -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def extensions_loaded_once() -> None:
+    """Import numpy's and torch's C extensions before any pytester run: they cannot be loaded
+    twice in one process, and pytester forgets the modules first imported inside a run.
+    probecheck imports torch only when a network runs (a fully cached run never does), so
+    without this the first run that needs it would import it, and a later one fail to."""
+    import numpy.fft
+    import numpy.random  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # a light install: no network runs anyway
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+
+
+@pytest.fixture
+def pytester(extensions_loaded_once: None, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's own ``pytester``, started once the C extensions are loaded."""
+    return pytester
 
 
 @pytest.fixture(scope="session")

@@ -290,3 +290,102 @@ def test_occlusion_sweeps_are_stored_by_everything_they_depend_on(
         before = small.occluded_passes
         other = occlude(small, face, layer, where, **settings)
         assert small.occluded_passes > before and other.key != cold.key
+
+
+# a network known by its stored description ------------------------------------------------------
+
+
+def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Forget the probes of this process; count the networks built from now on."""
+    from probecheck import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "_LOADED", {})
+    builds: list[tuple] = []
+    build = probe_module._build
+
+    def counted(*args: object, **kwargs: object):
+        builds.append(args)
+        return build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(probe_module, "_build", counted)
+    return builds
+
+
+def test_a_probe_from_its_stored_description_builds_its_network_only_on_a_miss(
+    weights_dir: Path, stored: DiskCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from probecheck.probe import shared_probe
+    from probecheck.zoo.images import load_image
+
+    face = load_image(FACE)
+    builds = _as_a_new_process(monkeypatch)
+    first = shared_probe("squeezenet1_0", "deep-compression")
+    assert first.built and len(builds) == 1  # nothing stored: built, and its description stored
+    cold = first.activations(face, ["conv1", "fire6-relu_squeeze1x1"])
+
+    builds = _as_a_new_process(monkeypatch)
+    second = shared_probe("squeezenet1_0", "deep-compression")
+    assert not second.built and builds == []
+    assert (second.identity, second.preprocessing) == (first.identity, first.preprocessing)
+    assert (second.aliases, second.device_name) == (first.aliases, first.device_name)
+    assert second.resolve("fire6-relu_squeeze1x1") == first.resolve("fire6-relu_squeeze1x1")
+    assert second.activation_key("x", "conv1") == first.activation_key("x", "conv1")
+    warm = second.activations(face, ["conv1", "fire6-relu_squeeze1x1"])
+    assert not second.built and builds == [] and second.forward_passes == 0
+    assert all(warm[k].tobytes() == cold[k].tobytes() for k in cold)
+
+    second.activations(face, ["pool1"])  # not stored: the network is built now, once
+    assert second.built and len(builds) == 1 and second.forward_passes == 1
+    assert second.categories == first.categories and len(second.categories) == 1000
+
+
+def test_a_stored_description_unlike_the_network_built_is_refused(
+    weights_dir: Path, stored: DiskCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from probecheck.errors import ProbecheckError
+    from probecheck.probe import shared_probe
+    from probecheck.zoo.description import description_key
+
+    _as_a_new_process(monkeypatch)
+    shared_probe("squeezenet1_0", "deep-compression")
+    key = description_key("squeezenet1_0", "deep-compression", 0, "cpu", None, None, "")
+    assert key is not None
+    record = stored.get_record(key)
+    record["paths"] = record["paths"][1:]  # a layer less than the network has
+    stored.put_record(key, record)
+
+    _as_a_new_process(monkeypatch)
+    probe = shared_probe("squeezenet1_0", "deep-compression")
+    assert not probe.built
+    with pytest.raises(ProbecheckError, match="--cache-clear"):
+        probe.model  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"weights": "random"},
+        {"seed": 1, "weights": "random"},
+        {"device": "cuda"},
+        {"preprocessing": "imagenet"},
+    ],
+)
+def test_the_description_key_changes_with_each_part(
+    weights_dir: Path, monkeypatch: pytest.MonkeyPatch, changed: dict
+) -> None:
+    from probecheck.zoo.description import description_key
+    from probecheck.zoo.preprocess import PRESETS
+
+    monkeypatch.setenv("PROBECHECK_WEIGHTS_DIR", str(weights_dir))
+    base = {"weights": "deep-compression", "seed": 0, "device": "cpu", "preprocessing": None}
+    parts = {**base, **changed}
+    prep = PRESETS.get(parts["preprocessing"]) if parts["preprocessing"] else None
+
+    def key(p: dict, preprocessing: object) -> dict | None:
+        return description_key(
+            "squeezenet1_0", p["weights"], p["seed"], p["device"], preprocessing, None, ""
+        )
+
+    assert key(parts, prep) != key(base, None)
+    assert description_key("mypackage.models:net", "random", 0, "cpu", None, None, "") is None
+    assert description_key("squeezenet1_0", "missing.pt", 0, "cpu", None, None, "") is None

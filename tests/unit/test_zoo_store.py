@@ -246,3 +246,51 @@ def test_sha256_of_reads_in_chunks(tmp_path: Path) -> None:
 def test_remote_matches_the_offline_copy(weights_dir: Path) -> None:
     assert (weights_dir / FILENAME).stat().st_size == REMOTE.size
     assert store.sha256_of(weights_dir / FILENAME) == REMOTE.sha256
+
+
+def test_a_remembered_sha256_follows_the_files_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remembered by path, size, inode and times (here and in the persistent cache), so a large
+    checkpoint is hashed once; a rewrite is seen even with its size and modification time kept
+    (as ``cp -p`` or ``rsync -t`` keep them), and a file just written is not remembered."""
+    import os
+    import time
+
+    from probecheck import disk_cache
+
+    path = tmp_path / "weights.pt"
+    path.write_bytes(b"a" * 4096)
+    hashed: list[Path] = []
+    real_sha256_of = store.sha256_of
+
+    def counting(file: Path) -> str:
+        hashed.append(file)
+        return real_sha256_of(file)
+
+    monkeypatch.setattr(store, "sha256_of", counting)
+    monkeypatch.setattr(store, "_DIGESTS", {})
+    stored = disk_cache.use(tmp_path / "cache", 1 << 20)
+    try:
+        first = store.remembered_sha256(path)
+        assert first == hashlib.sha256(b"a" * 4096).hexdigest()
+        store.remembered_sha256(path)
+        assert len(hashed) == 2  # written just now: hashed every time, never remembered
+
+        later = time.time_ns() + 10 * store.SETTLED_NS  # the same file, seconds later
+        monkeypatch.setattr(store.time, "time_ns", lambda: later)
+        store.remembered_sha256(path)
+        store.remembered_sha256(path)
+        assert len(hashed) == 3  # settled: remembered
+        monkeypatch.setattr(store, "_DIGESTS", {})  # a new process: the persistent cache has it
+        assert store.remembered_sha256(path) == first and len(hashed) == 3
+        assert stored is not None and stored.hits == 1
+
+        before = os.stat(path)
+        time.sleep(0.05)  # past the file system's timestamp tick
+        path.write_bytes(b"b" * 4096)  # other bytes, same size
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same modification time
+        assert store.remembered_sha256(path) == hashlib.sha256(b"b" * 4096).hexdigest()
+        assert len(hashed) == 4
+    finally:
+        disk_cache.use(None, 0)

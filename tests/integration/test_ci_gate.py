@@ -360,6 +360,7 @@ def shipped_claims() -> list[str]:
     ]
 
 
+@pytest.mark.slow  # shipped_gate runs the gate's pytest session once per candidate
 @pytest.mark.parametrize("name", [*DOCUMENTED_BENIGN, *SEEDED_BENIGN])
 def test_benign_candidates_pass_the_documented_gate(
     shipped_gate: dict[str, tuple[int, dict[str, bool]]], name: str
@@ -369,6 +370,7 @@ def test_benign_candidates_pass_the_documented_gate(
     assert sorted(verdicts) == sorted(shipped_claims())
 
 
+@pytest.mark.slow  # shipped_gate runs the gate's pytest session once per candidate
 def test_lost_eyes_fail_the_documented_gate(
     shipped_gate: dict[str, tuple[int, dict[str, bool]]],
 ) -> None:
@@ -377,6 +379,7 @@ def test_lost_eyes_fail_the_documented_gate(
     assert not verdicts["faces.yaml::eyes-across-faces"]  # the claim about the lost channel
 
 
+@pytest.mark.slow  # shipped_gate runs the gate's pytest session once per candidate
 @pytest.mark.parametrize("claim", shipped_claims())
 def test_every_shipped_claim_catches_the_loss_of_its_channels(
     shipped_gate: dict[str, tuple[int, dict[str, bool]]], claim: str

@@ -60,6 +60,16 @@ def real_probe(weights_dir: Path):
         return probecheck.load("squeezenet1_0", "deep-compression")
 
 
+@pytest.fixture(scope="session")
+def cli_probe(weights_dir: Path):
+    """The process-wide Probe on the real weights that the CLI commands load
+    (``probe.shared_probe``): tests that run ``probecheck show`` or ``find`` in process and
+    measure beside them share its cache. The same rule as ``real_probe``: leave it as found."""
+    from probecheck.probe import shared_probe
+
+    return shared_probe("squeezenet1_0", "deep-compression")
+
+
 # --- the face spec: one face, its eyes and cheeks removed, on the real weights ------------------
 
 FACE_MODEL = "model: {arch: squeezenet1_0, weights: deep-compression}"

@@ -40,7 +40,15 @@ def thresholds(check: Any) -> dict[str, Any]:
         found["peak_in_region"] = True
     if check.iou_at_least is not None:
         found |= {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
-    return found | {"patch": check.patch, "stride": check.step, "fill": check.fill}
+    return found | settings(check)
+
+
+def settings(check: Any) -> dict[str, Any]:
+    """What shapes the map: another patch, stride, fill or quantile measures another number."""
+    found: dict[str, Any] = {"patch": check.patch, "stride": check.step, "fill": check.fill}
+    if check.iou_at_least is not None:
+        found["quantile"] = check.quantile
+    return found
 
 
 def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measured:
@@ -133,9 +141,7 @@ def _occlusion_numbers(
         if check.iou_at_least is not None:
             iou[chunk] = metrics.iou_all(maps, region, check.quantile)
         for c, single in zip(chunk, maps, strict=True):
-            row, col = metrics.map_peak(single)
-            y = min(int((row + 0.5) * shape[0] / height), shape[0] - 1)
-            x = min(int((col + 0.5) * shape[1] / width), shape[1] - 1)
+            x, y = metrics.map_peak_in_image(single, shape)
             peak_x[c], peak_y[c], peak_in[c] = x, y, float(region[y, x])
     return peak_in, peak_x, peak_y, map_in, map_out, iou
 
@@ -147,6 +153,7 @@ KIND = CheckKind(
     inputs=case_inputs,
     measure=measure,
     thresholds=thresholds,
+    settings=settings,
     scaling="each map: the drop of the region mean when a patch covers each pixel, "
     "scaled to its own largest drop",
 )

@@ -265,6 +265,26 @@ def test_a_misspelt_spec_in_a_directory_fails_as_when_named(
     assert "ci.yaml" not in whole.stdout.str()
 
 
+def test_a_flow_style_spec_in_a_directory_is_checked(pytester: pytest.Pytester, gate: Path) -> None:
+    """A spec written as one flow mapping (JSON-like) has no key at a line start: it is still
+    collected from a directory, not skipped in silence; a flow-style CI file is left alone."""
+    import yaml
+
+    block = write_spec(gate, "face.yaml", strongest_claim())
+    flow = gate / "flow.yaml"
+    document = yaml.safe_load(block.read_text())
+    document["claims"][0]["id"] = "in-flow"
+    flow.write_text("# one flow mapping\n" + json.dumps(document, indent=2) + "\n")
+    (gate / "ci.yaml").write_text("{jobs: {test: {runs: pytest}}, name: ci}\n")  # not a spec
+    result = run(pytester, "--probe-specs", "specs", "-v")
+    result.stdout.fnmatch_lines(["*flow.yaml::in-flow PASSED*"])
+    assert "ci.yaml" not in result.stdout.str()
+    flow.write_text(flow.read_text().replace('"claims"', '"claim"'))  # misspelt: fails, named
+    broken = run(pytester, "--probe-specs", "specs")
+    broken.stdout.fnmatch_lines(["*flow.yaml*unknown key 'claim'*"])
+    assert broken.ret != pytest.ExitCode.OK
+
+
 @pytest.mark.parametrize("case", ["empty directory", "no spec in it", "all deselected", "tests"])
 def test_checking_no_claim_is_an_error(
     pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path], case: str

@@ -251,3 +251,16 @@ def test_a_strongest_failure_names_the_strongest_channel_and_by_how_much(
         "rank 2, not among the top 1: channel 0 is strongest instead "
         "(peak 100 against 30: 70 more, 3.33×)"
     )
+
+
+def test_an_iou_measured_at_another_quantile_is_another_case() -> None:
+    """The quantile shapes a selective IoU: it joins the case's identity; a ratio ignores it."""
+    from probecheck.checks import selective
+    from probecheck.spec.models import SelectiveCheck
+
+    iou = SelectiveCheck.model_validate(
+        {"image": "face", "region": "eyes", "iou_at_least": 0.3, "quantile": 0.8}
+    )
+    ratio = SelectiveCheck.model_validate({"image": "face", "region": "eyes", "ratio_at_least": 2})
+    assert selective.settings(iou) == {"quantile": 0.8}
+    assert selective.settings(ratio) == {}

@@ -137,6 +137,30 @@ def test_the_eye_claim_fails_on_random_weights(tmp_path: Path) -> None:
     assert "iou" in result.failure_message()
 
 
+@pytest.mark.usefixtures("weights_dir")
+def test_a_baseline_never_compares_maps_of_another_patch(tmp_path: Path) -> None:
+    """Patch, stride, fill and quantile decide what the map measures: a case swept another way
+    is not the recorded case (unrecorded, and the old entry stale), never a regression."""
+    from probecheck.report.baseline import Tolerance, baseline_key, compare, measured
+
+    settings = {"patch": 96, "stride": 96, "fill": "gray", "quantile": 0.9}
+
+    def swept(**changed: object):
+        written = ", ".join(f"{k}: {v}" for k, v in (settings | changed).items())
+        check = f"{{image: face, region: eyes, iou_at_least: 0.2, {written}}}"
+        return evaluate(tmp_path, check, weights="random")
+
+    first = swept()
+    assert first.checks[0].cases[0].inputs == {"image": "face", "region": "eyes", **settings}
+    path = tmp_path / "baseline.json"
+    document = {"claims": {baseline_key(first, path): {"checks": measured(first)}}}
+    assert compare(swept(), document, path, Tolerance()).stale == []
+    for changed in ({"patch": 112}, {"stride": 64}, {"fill": "mean"}, {"quantile": 0.8}):
+        found = compare(swept(**changed), document, path, Tolerance())
+        assert found.regressions == [], changed
+        assert len(found.stale) == 1 and len(found.unrecorded) == 1, changed
+
+
 # the command line --------------------------------------------------------------------------------
 
 

@@ -87,6 +87,27 @@ def test_non_finite_image_numbers_are_left_out_and_said() -> None:
     assert any("no finite number" in r for r in got.reasons)
 
 
+@pytest.mark.parametrize("drops", [[0.99], [0.99, math.nan, math.nan]])
+def test_one_number_gives_no_interval_and_fails_saying_so(drops: list[float]) -> None:
+    """A set of one image (or one finite number) is an anecdote: no interval, no pass."""
+    got = summarise(
+        "drop", "faces", _cases(drops), {"at_least": 0.5}, confidence=0.95, min_fraction=None
+    )
+    assert not got.passed and not got.metrics["drop"].holds
+    assert got.metrics["drop"].mean == pytest.approx(0.99) and got.metrics["drop"].n == 1
+    assert any("no interval" in r and "'image:' instead of 'set:'" in r for r in got.reasons)
+    assert "drop mean 0.99, no interval (n 1) ✗" in got.headline()
+    assert "[" not in got.headline().split(",")[0]
+    assert any("no interval (n 1) FAILS" in line for line in got.describe())
+
+
+def test_two_numbers_already_give_an_interval() -> None:
+    got = summarise(
+        "drop", "faces", _cases([0.9, 0.95]), {"at_least": 0.5}, confidence=0.95, min_fraction=None
+    )
+    assert got.passed and got.metrics["drop"].lower == pytest.approx(0.9)
+
+
 def test_ranks_one_is_largest_and_nan_last() -> None:
     assert list(ranks(np.array([0.2, 0.9, np.nan, 0.5]))) == [3, 1, 4, 2]
 

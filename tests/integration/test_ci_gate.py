@@ -265,12 +265,14 @@ def test_a_misspelt_spec_in_a_directory_fails_as_when_named(
     assert "ci.yaml" not in whole.stdout.str()
 
 
-def test_a_flow_style_spec_in_a_directory_is_checked(pytester: pytest.Pytester, gate: Path) -> None:
+def test_a_flow_style_spec_in_a_directory_is_checked(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
+) -> None:
     """A spec written as one flow mapping (JSON-like) has no key at a line start: it is still
     collected from a directory, not skipped in silence; a flow-style CI file is left alone."""
     import yaml
 
-    block = write_spec(gate, "face.yaml", strongest_claim())
+    block = write_face_spec(gate / "face.yaml", strongest_claim())
     flow = gate / "flow.yaml"
     document = yaml.safe_load(block.read_text())
     document["claims"][0]["id"] = "in-flow"

@@ -166,6 +166,7 @@ def _shipped_population_drop_claims() -> list[tuple[Path, str]]:
     return found
 
 
+@pytest.mark.slow  # every shipped population claim over the faces, on a second network
 def test_on_random_weights_every_population_drop_claim_fails(real_probe, tmp_path: Path) -> None:
     import probecheck
 

@@ -7,6 +7,7 @@ draws a tile of a real failing claim on the real model (skipped without the weig
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,6 @@ from probecheck.render import (
 )
 from probecheck.render.montage import band_height, colorbar_height, colorize, scale01
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _evidence(size: int = 64, channels: int = 6) -> CaseEvidence:
@@ -215,29 +214,22 @@ def test_sanitising_never_merges_two_claims() -> None:
 
 
 @pytest.fixture(scope="session")
-def real_failing_result(real_probe, tmp_path_factory: pytest.TempPathFactory) -> ClaimResult:
+def real_failing_result(
+    real_probe, write_face_spec: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> ClaimResult:
     """Channel 35 drops with the eyes removed, but in the cheeks too: fails on the control."""
     from probecheck.checks import evaluate_claim
     from probecheck.spec import load_spec
 
-    spec_path = tmp_path_factory.mktemp("spec") / "face.yaml"
-    spec_path.write_text(
-        f"""
-model: {{arch: squeezenet1_0, weights: deep-compression}}
-images:
-  face: {FIXTURES / "astronaut_face.png"}
-  face_no_eyes: {FIXTURES / "astronaut_face_eyes_removed.png"}
-  face_no_cheeks: {FIXTURES / "astronaut_face_cheeks_removed.png"}
-regions:
-  eyes: {{boxes: [[61, 76, 107, 103], [147, 80, 202, 107]]}}
-  cheeks: {{boxes: [[56, 114, 102, 141], [150, 114, 205, 141]]}}
-claims:
+    spec_path = write_face_spec(
+        tmp_path_factory.mktemp("spec") / "face.yaml",
+        """\
   - id: fire6-eyes
     layer: fire6-relu_squeeze1x1
     channels: [35]
-    drop: {{image: face, altered: face_no_eyes, region: eyes, at_least: 0.5,
-            control: cheeks, control_altered: face_no_cheeks, control_at_most: 0.3}}
-"""
+    drop: {image: face, altered: face_no_eyes, region: eyes, at_least: 0.5,
+            control: cheeks, control_altered: face_no_cheeks, control_at_most: 0.3}
+""",
     )
     spec = load_spec(spec_path)
     return evaluate_claim(spec.claims[0], spec, real_probe)

@@ -65,7 +65,7 @@ class Measured:
 class CheckKind:
     """One check kind, as the registry lists it."""
 
-    #: its key under a claim in the YAML (``drop:``); the spec model is ``CHECK_MODELS[name]``
+    #: its key under a claim in the YAML (``drop:``); its spec side is ``spec/kinds/<name>.py``
     name: str
     #: the numbers held to thresholds, in the order the headline and the table show them
     metric_names: tuple[str, ...]

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from numpy.typing import NDArray
 from torch import nn
 
@@ -28,6 +27,7 @@ from probecheck.errors import ProbecheckError
 from probecheck.masking import MASK_METHODS, mask_image
 from probecheck.probe import Probe
 from probecheck.regions import area_fractions, load_mask_png, rasterise
+from probecheck.spec.writing import checked_spec_text
 from probecheck.zoo.images import ImageLike, load_image, require_same_size
 
 __all__ = [
@@ -761,12 +761,6 @@ def _image_names(inputs: FindInputs) -> dict[str, Path]:
     return names
 
 
-def _flow(value: Any) -> str:
-    """One YAML value on one line (flow style), quoted only where YAML needs it."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False).strip()
-    return text.removesuffix("\n...").removesuffix("...").strip()
-
-
 def _claim(
     best: ChannelScore, inputs: FindInputs, names: dict[str, str], index_base: int
 ) -> dict[str, Any]:
@@ -833,30 +827,17 @@ def claim_yaml(
     if inputs.control is not None:
         regions[inputs.control_name] = inputs.control.as_spec(base)
     control = "" if math.isnan(best.control_drop) else f", control drop {best.control_drop:.3g}"
-    lines = [
-        f"# probecheck find: {best.layer} channel {best.channel + index_base}: "
+    comments = [
+        f"probecheck find: {best.layer} channel {best.channel + index_base}: "
         f"drop {best.drop:.3g}{control}, selectivity {best.selectivity:.3g}",
-        "# thresholds sit below these numbers, with margin; save this file in "
+        "thresholds sit below these numbers, with margin; save this file in "
         f"{base} and run: pytest --probe-specs <file>",
-        f"model: {_flow(inputs.model)}",
-        f"index_base: {index_base}",
-        "images:",
-        *(f"  {name}: {_flow(_relative(path, base))}" for name, path in images.items()),
-        "regions:",
-        *(f"  {name}: {_flow(shapes)}" for name, shapes in regions.items()),
-        "claims:",
     ]
-    lines += _claim_lines(claim)
-    return "\n".join(lines) + "\n"
-
-
-def _claim_lines(claim: dict[str, Any]) -> list[str]:
-    lines = []
-    for i, (key, value) in enumerate(claim.items()):
-        lead = "  - " if i == 0 else "    "
-        if key == "drop":
-            lines.append(f"{lead}drop:")
-            lines += [f"      {k}: {_flow(v)}" for k, v in value.items()]
-        else:
-            lines.append(f"{lead}{key}: {_flow(value)}")
-    return lines
+    top = {
+        "model": inputs.model,
+        "index_base": index_base,
+        "images": {name: _relative(path, base) for name, path in images.items()},
+        "regions": regions,
+    }
+    text, _ = checked_spec_text(comments, top, [((), claim)], base, "the spec find printed")
+    return text

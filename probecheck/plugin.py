@@ -403,11 +403,33 @@ def _looks_like_a_spec(path: Path) -> bool:
     except OSError:
         return True  # let collection report the unreadable file
     known = [info.alias or name for name, info in Spec.model_fields.items()]
-    for match in _TOP_LEVEL_KEY.finditer(text):
-        key = match.group(2).decode("ascii").lower()
+    keys = [m.group(2).decode("ascii") for m in _TOP_LEVEL_KEY.finditer(text)]
+    flow = _flow_mapping_keys(text)
+    if flow is None:
+        return True  # a flow mapping YAML cannot read: collection names the error
+    for key in map(str.lower, keys + flow):
         if key in known or difflib.get_close_matches(key, known, n=1, cutoff=_CLOSE):
             return True
     return False
+
+
+_DOCUMENT_START = re.compile(rb"\A(?:\s|#[^\n]*\n|%[^\n]*\n)*(?:---[ \t]*)?\s*")
+
+
+def _flow_mapping_keys(text: bytes) -> list[str] | None:
+    """The top-level keys of a document written as one flow mapping (``{claims: [...]}``,
+    JSON-like, over one line or many), which no line-start key reveals; ``[]`` for a block
+    document, ``None`` where such a document does not parse."""
+    start = _DOCUMENT_START.match(text)
+    if not text[start.end() if start else 0 :].startswith(b"{"):
+        return []
+    import yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return [str(key) for key in document] if isinstance(document, dict) else []
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -38,6 +38,10 @@ __all__ = [
 
 WORST_SHOWN = 6
 
+#: fewer finite numbers than this give no interval (one number has no spread to resample), so a
+#: check over a set measured on fewer images fails, saying so, instead of passing on one image
+MIN_IMAGES = 2
+
 
 @dataclass
 class MetricSummary:
@@ -55,6 +59,13 @@ class MetricSummary:
     def bound(self) -> float:
         """The interval's bound held to the threshold (lower for at_least, upper for at_most)."""
         return self.lower if self.higher_is_better else self.upper
+
+    @property
+    def interval(self) -> str:
+        """``[0.55, 0.7]``, or ``no interval (n 1)`` where one number gives no spread to judge."""
+        if self.n < MIN_IMAGES:
+            return f"no interval (n {self.n})"
+        return f"[{fmt(self.lower)}, {fmt(self.upper)}]"
 
 
 @dataclass
@@ -103,8 +114,10 @@ class Population:
             op = _relation(m.higher_is_better, m.holds, ascii)
             short = "control" if name == "control_drop" else name
             parts.append(
-                f"{short} mean {fmt(m.mean)} [{fmt(m.lower)}, {fmt(m.upper)}] {op} "
+                f"{short} mean {fmt(m.mean)} {m.interval} {op} "
                 f"{fmt(m.threshold)} {mark(m.holds, ascii)}"
+                if m.n >= MIN_IMAGES
+                else f"{short} mean {fmt(m.mean)}, {m.interval} {mark(False, ascii)}"
             )
         held = round(self.fraction * self.n)
         images = f"{held}/{self.n} images hold"
@@ -132,8 +145,11 @@ class Population:
             op = _relation(m.higher_is_better, m.holds, ascii=False)  # a true statement either way
             which = "lower" if m.higher_is_better else "upper"
             verdict = "holds" if m.holds else "FAILS"
+            if m.n < MIN_IMAGES:
+                lines.append(f"  {name}: mean {fmt(m.mean)}, {m.interval} {verdict}")
+                continue
             lines.append(
-                f"  {name}: mean {fmt(m.mean)} [{fmt(m.lower)}, {fmt(m.upper)}]; {which} bound "
+                f"  {name}: mean {fmt(m.mean)} {m.interval}; {which} bound "
                 f"{fmt(m.bound)} {op} {fmt(m.threshold)} {verdict}"
             )
         fraction = f"  images holding the check alone: {round(self.fraction * self.n)}/{self.n}"
@@ -244,6 +260,16 @@ def summarise(
                 math.nan, math.nan, math.nan, 0, threshold, higher, holds=False
             )
             reasons.append(f"{name}: no image gave a finite number")
+            continue
+        if finite.size < MIN_IMAGES:  # one number has no spread: no interval, no verdict
+            metrics[name] = MetricSummary(
+                float(finite.mean()), math.nan, math.nan, int(finite.size), threshold, higher, False
+            )
+            reasons.append(
+                f"{name}: only {finite.size} image gave a number: no interval, so nothing is "
+                f"established about the set (a claim over a set needs {MIN_IMAGES} images or more; "
+                "for one image write 'image:' instead of 'set:')"
+            )
             continue
         interval = stats.mean_interval(finite, confidence, seed=seed)
         bound = interval.low if higher else interval.high

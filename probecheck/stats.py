@@ -9,8 +9,8 @@ for normal data, it is as wide as Student's t interval. Sets of 4–10 images ar
 and there the plain percentile, basic and BCa intervals are all too narrow (each covers the true
 mean of normal data at n = 5 about 85 % of the time for a nominal 95 %; BCa's jackknife estimate
 of the acceleration is too noisy at such n to help); the expanded interval covers about 92 % at
-n = 5 and 94.5 % at n = 10 (tests/test_stats.py measures it). Resampling is seeded, so a claim's
-verdict does not change from run to run.
+n = 5 and 94.5 % at n = 10 (tests/unit/test_stats.py measures it). Resampling is seeded, so a
+claim's verdict does not change from run to run.
 """
 
 from __future__ import annotations

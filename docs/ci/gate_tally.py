@@ -11,7 +11,7 @@ specs, a candidate with that claim's channels zeroed (its ``channels``, or the c
 ``strongest: {in: …}`` names); the gate must fail and name that claim. It prints the tally:
 blocked benign / total, missed breaks / total, and exits 1 if either is not 0.
 
-The suite runs a few of each (tests/test_ci_gate.py); this script runs dozens.
+The suite runs a few of each (tests/integration/test_ci_gate.py); this script runs dozens.
 """
 
 from __future__ import annotations

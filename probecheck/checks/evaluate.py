@@ -205,6 +205,8 @@ def _measure(kind: CheckKind, check: Any, plans: list[CaseInputs], batch: _Batch
     order_score: Floats | None = None
     for case, plan in zip(check.cases, plans, strict=True):
         measured: Measured = kind.measure(batch, check, case, plan)
+        if kind.settings is not None:
+            measured.result.inputs = {**measured.result.inputs, **kind.settings(check)}
         cases.append(measured.result)
         ok = measured.ok
         ok_everywhere = ok if ok_everywhere is None else ok_everywhere & ok

@@ -83,6 +83,10 @@ class CheckKind:
     prepare: Callable[[SpecInputs, Any], None] | None = None
     #: how the tile scales the maps of a case (a sentence under its title)
     scaling: str = ""
+    #: the check's own settings that decide *how* a number is measured (an occlusion patch, an
+    #: IoU quantile), not what it is held to: they join every case's inputs, so a baseline never
+    #: compares numbers measured another way
+    settings: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def metrics(self) -> dict[str, Metric]:

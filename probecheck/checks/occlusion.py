@@ -40,7 +40,15 @@ def thresholds(check: Any) -> dict[str, Any]:
         found["peak_in_region"] = True
     if check.iou_at_least is not None:
         found |= {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
-    return found | {"patch": check.patch, "stride": check.step, "fill": check.fill}
+    return found | settings(check)
+
+
+def settings(check: Any) -> dict[str, Any]:
+    """What shapes the map: another patch, stride, fill or quantile measures another number."""
+    found: dict[str, Any] = {"patch": check.patch, "stride": check.step, "fill": check.fill}
+    if check.iou_at_least is not None:
+        found["quantile"] = check.quantile
+    return found
 
 
 def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measured:
@@ -147,6 +155,7 @@ KIND = CheckKind(
     inputs=case_inputs,
     measure=measure,
     thresholds=thresholds,
+    settings=settings,
     scaling="each map: the drop of the region mean when a patch covers each pixel, "
     "scaled to its own largest drop",
 )

@@ -29,6 +29,11 @@ def thresholds(check: Any) -> dict[str, Any]:
     return {"iou_at_least": check.iou_at_least, "quantile": check.quantile}
 
 
+def settings(check: Any) -> dict[str, Any]:
+    """The IoU's threshold quantile: another quantile measures another IoU."""
+    return {"quantile": check.quantile} if check.iou_at_least is not None else {}
+
+
 def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measured:
     """mean_in / mean_out of max(A, 0), or the IoU of the thresholded map with the region."""
     claim, inputs = context.claim, context.inputs
@@ -66,5 +71,6 @@ KIND = CheckKind(
     inputs=case_inputs,
     measure=measure,
     thresholds=thresholds,
+    settings=settings,
     scaling="each map scaled on its own",
 )

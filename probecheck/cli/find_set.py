@@ -210,9 +210,9 @@ def _set_spec(
 ) -> str | None:
     """The spec with a population claim per candidate that held; None where none held."""
     from probecheck.cli.find import _model
-    from probecheck.find import _claim_lines, _flow, _relative
+    from probecheck.find import _relative
     from probecheck.find_set import set_claim
-    from probecheck.spec.loader import parse_spec
+    from probecheck.spec.writing import checked_spec_text
 
     if not found.held:
         return None
@@ -231,24 +231,21 @@ def _set_spec(
     if args.control_altered_set:
         control_altered_set = f"{set_name}_control_altered"
         sets[control_altered_set] = {"images": images(args.control_altered_set)}
-    lines = [
-        f"# probecheck find over the set {set_name}: {found.ranked} channels ranked on "
+    comments = [
+        f"probecheck find over the set {set_name}: {found.ranked} channels ranked on "
         f"{len(found.discovery)} discovery images (split seed {args.split_seed}), "
         f"{len(found.candidates)} tested on {len(found.confirmation)} held-out images;",
-        f"# {len(found.held)} held there (Holm-adjusted one-sided p ≤ "
+        f"{len(found.held)} held there (Holm-adjusted one-sided p ≤ "
         f"{1 - found.confidence:.2g}); thresholds sit with margin below the held-out numbers.",
-        f"# save this file in {relative_to} and run: pytest --probe-specs <file>",
-        f"model: {_flow(_model(args))}",
-        f"index_base: {args.index_base}",
-        "sets:",
-        *(f"  {name}: {_flow(value)}" for name, value in sets.items()),
-        "claims:",
+        f"save this file in {relative_to} and run: pytest --probe-specs <file>",
     ]
+    top = {"model": _model(args), "index_base": args.index_base, "sets": sets}
+    claims = []
     for candidate in found.held:
         c = candidate.confirmation
         control = "" if math.isnan(c.control_drop) else f", control drop {c.control_drop:.3g}"
-        lines.append(
-            f"  # held out: {c.images} images, drop {c.drop:.3g}{control}, holds on "
+        held = (
+            f"held out: {c.images} images, drop {c.drop:.3g}{control}, holds on "
             f"{c.fraction:.0%}, adjusted p {candidate.p_adjusted:.3g}"
         )
         claim = set_claim(
@@ -262,10 +259,9 @@ def _set_spec(
             confidence=args.confidence,
             index_base=args.index_base,
         )
-        lines += _claim_lines(claim)
-    text = "\n".join(lines) + "\n"
+        claims.append(([held], claim))
     # through the spec layer, as if saved where its paths are written from: what is printed loads
-    parse_spec(text, relative_to / "found.yaml", "the spec find printed")
+    text, _ = checked_spec_text(comments, top, claims, relative_to, "the spec find printed")
     return text
 
 

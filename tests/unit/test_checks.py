@@ -1,0 +1,266 @@
+"""Claims evaluated end to end on a network whose activations are known by arithmetic.
+
+The network is one 1×1 convolution with identity weights on 4×4 inputs, so the activation map of
+channel c is the image's colour channel c (0..255, no normalisation); the images are 4×4 too, so
+each pixel is one activation cell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from PIL import Image  # noqa: E402
+
+from probecheck.checks import _combine, evaluate_claim  # noqa: E402
+from probecheck.probe import Probe  # noqa: E402
+from probecheck.spec import load_spec  # noqa: E402
+from probecheck.zoo.builders import Built, ModelIdentity  # noqa: E402
+from probecheck.zoo.preprocess import Preprocessing  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def identity_probe() -> Probe:
+    conv = torch.nn.Conv2d(3, 3, kernel_size=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(3).reshape(3, 3, 1, 1))
+    model = torch.nn.Sequential(conv)
+    prep = Preprocessing(size=(4, 4), pixel_scale=255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    return Probe(Built(model, prep, ModelIdentity("identity", "hand-made", "0" * 64)))
+
+
+def png(path: Path, red: list[list[int]], green: int = 0, blue: int = 0) -> str:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[..., 0] = red
+    rgb[..., 1] = green
+    rgb[..., 2] = blue
+    Image.fromarray(rgb).save(path)
+    return path.name
+
+
+def spec_file(tmp_path: Path, claims: str) -> Path:
+    # region "tl": the top-left 2×2 cells; "br": the bottom-right 2×2 cells
+    png(
+        tmp_path / "a.png",
+        [[100, 100, 10, 10], [100, 100, 10, 10], [10, 10, 40, 40], [10, 10, 40, 40]],
+    )
+    png(
+        tmp_path / "b.png", [[25, 25, 10, 10], [25, 25, 10, 10], [10, 10, 40, 40], [10, 10, 40, 40]]
+    )
+    png(
+        tmp_path / "c.png",
+        [[100, 100, 10, 10], [100, 100, 10, 10], [10, 10, 30, 30], [10, 10, 30, 30]],
+    )
+    text = f"""
+model: {{arch: identity, weights: hand-made}}
+images: {{a: a.png, b: b.png, c: c.png}}
+regions:
+  tl: {{boxes: [[0, 0, 2, 2]]}}
+  br: {{boxes: [[2, 2, 4, 4]]}}
+claims:
+{claims}"""
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+def run_claim(identity_probe: Probe, tmp_path: Path, claim: str):
+    spec = load_spec(spec_file(tmp_path, claim))
+    return evaluate_claim(spec.claims[0], spec, identity_probe)
+
+
+def test_drop_with_control_by_arithmetic(identity_probe: Probe, tmp_path: Path) -> None:
+    # red in tl: 100 → 25, drop (100 − 25) / 100 = 0.75; control br: 40 → 30, drop 10 / 40 = 0.25
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.7, control: br, control_altered: c, control_at_most: 0.3}}",
+    )
+    (channel,) = result.checks[0].cases[0].channels
+    assert channel.values["drop"] == pytest.approx(0.75)
+    assert channel.values["mean_in"] == pytest.approx(100) and channel.values[
+        "mean_in_altered"
+    ] == pytest.approx(25)
+    assert channel.values["control_drop"] == pytest.approx(0.25)
+    assert result.passed
+
+
+def test_control_over_its_limit_fails_with_the_reason(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.7, control: br, control_altered: c, control_at_most: 0.2}}",
+    )
+    assert not result.passed
+    assert "control region too" in result.checks[0].cases[0].channels[0].reason
+
+
+def test_silent_channel_fails_with_that_reason(identity_probe: Probe, tmp_path: Path) -> None:
+    # green is 0 everywhere: silent in the region, whatever the threshold
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: green, layer: '0', channels: [1],"
+        " drop: {image: a, altered: b, region: tl, at_least: 0.0}}",
+    )
+    assert not result.passed
+    assert "silent" in result.checks[0].cases[0].channels[0].reason
+
+
+def test_selective_ratio_by_arithmetic(identity_probe: Probe, tmp_path: Path) -> None:
+    # red in tl: mean_in 100; outside: (8 × 10 + 4 × 40) / 12 = 20 → ratio 5
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: sel, layer: '0', channels: [0],"
+        " selective: {image: a, region: tl, ratio_at_least: 4.9}}",
+    )
+    assert result.checks[0].cases[0].channels[0].values["ratio"] == pytest.approx(5.0)
+    assert result.passed
+
+
+def test_strongest_by_peak_and_by_region(identity_probe: Probe, tmp_path: Path) -> None:
+    # with green 0 and blue 0, red (0) has the largest peak
+    result = run_claim(
+        identity_probe, tmp_path, "  - {id: s, layer: '0', strongest: {image: a, in: [0]}}"
+    )
+    assert result.passed and result.checks[0].cases[0].combined["strongest"] == 0
+
+
+def test_alternatives_name_the_channel_that_passes(identity_probe: Probe, tmp_path: Path) -> None:
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: wrong, layer: '0', channels: [2],"
+        " drop: {image: a, altered: b, region: tl, at_least: 0.7}}",
+    )
+    assert not result.passed and result.checks[0].alternatives == [0]
+
+
+@pytest.mark.parametrize(
+    ("require", "passed", "combined_drop"),
+    [("all", False, 0.2), ("any", True, 0.9), ("mean", True, 0.55)],
+)
+def test_combine_channels(require: str, passed: bool, combined_drop: float) -> None:
+    from types import SimpleNamespace
+
+    claim = SimpleNamespace(channels=[0, 1], require=require)  # the two fields _combine reads
+    drops = np.array([0.9, 0.2, 0.0])
+    ok = drops >= 0.5
+    combined, verdict = _combine(claim, ok, {"drop": (drops, True, 0.5)})  # type: ignore[arg-type]
+    # all: the worst drop (0.2) and a failing channel; any: the best (0.9); mean: (0.9 + 0.2) / 2
+    assert verdict is passed
+    assert combined["drop"] == pytest.approx(combined_drop)
+
+
+def test_any_reports_one_channels_numbers_never_a_mix() -> None:
+    from types import SimpleNamespace
+
+    # channel 0 passes (drop .8, control .1); channel 1 drops more (.95) but fails its control (.9):
+    # `any` passes on channel 0 and reports channel 0's drop and control, not .95 with .1
+    claim = SimpleNamespace(channels=[0, 1], require="any")
+    drop, control = np.array([0.8, 0.95]), np.array([0.1, 0.9])
+    ok = (drop >= 0.5) & (control <= 0.3)
+    combined, verdict = _combine(
+        claim,  # type: ignore[arg-type]
+        ok,
+        {"drop": (drop, True, 0.5), "control_drop": (control, False, 0.3)},
+    )
+    assert verdict is True
+    assert combined == {"drop": pytest.approx(0.8), "control_drop": pytest.approx(0.1)}
+
+
+# --- failure text that is true of the channel ---------------------------------------------------
+
+
+def test_every_reason_is_given_and_a_weak_control_reacts_to_the_removal(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    # red: tl 100 → 25 (drop 0.75 < 0.8); control br 40 → 30 (0.25 > 0.2), and 40 is 40 % of
+    # the region's 100: weak there, so the control drop is a reaction to the removal
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.8, control: br, control_altered: c, control_at_most: 0.2}}",
+    )
+    reason = result.checks[0].cases[0].channels[0].reason
+    assert reason.startswith("too small a drop (0.75 < 0.8); ")
+    assert "where it is weak (mean 40 % of that in the region" in reason
+    assert reason.endswith("it reacts to the removal, not to the region")
+
+
+def test_a_channel_active_in_the_control_region_responds_to_it_too(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    # region br (40 → 30 in c: drop 0.25 ≥ 0.2); control tl, where red is 100 (250 % of 40) and
+    # falls to 25 in b: it responds to the control region, it does not merely react to removal
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: c, region: br,"
+        " at_least: 0.2, control: tl, control_altered: b, control_at_most: 0.2}}",
+    )
+    reason = result.checks[0].cases[0].channels[0].reason
+    assert reason == (
+        "responds to the control region too (its mean there is 250 % of that in the region; "
+        "control drop 0.75 > 0.2)"
+    )
+    assert "reacts to the removal" not in reason
+
+
+def test_a_negative_pre_relu_channel_is_negative_not_silent(tmp_path: Path) -> None:
+    conv = torch.nn.Conv2d(3, 3, kernel_size=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(-torch.eye(3).reshape(3, 3, 1, 1))  # channel c = −colour c
+    prep = Preprocessing(size=(4, 4), pixel_scale=255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    probe = Probe(Built(torch.nn.Sequential(conv), prep, ModelIdentity("neg", "hand", "0" * 64)))
+    result = run_claim(
+        probe,
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0],"
+        " drop: {image: a, altered: b, region: tl, at_least: 0.5}}",
+    )
+    reason = result.checks[0].cases[0].channels[0].reason
+    assert reason.startswith("negative in the region (mean_in -100)")
+    assert "silent" not in reason
+
+
+def test_a_strongest_failure_names_the_strongest_channel_and_by_how_much(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    def run_on_green(claim: str):
+        spec = load_spec(spec_file(tmp_path, claim))
+        png(tmp_path / "a.png", [[100] * 4] * 4, green=30)  # red 100 everywhere, green 30
+        return evaluate_claim(spec.claims[0], spec, identity_probe)
+
+    result = run_on_green("  - {id: s, layer: '0', strongest: {image: a, in: [1]}}")
+    assert not result.passed
+    (channel,) = result.checks[0].cases[0].channels
+    assert channel.reason == "channel 0 is strongest instead (peak 100 against 30: 70 more, 3.33×)"
+    ranked = run_on_green("  - {id: s, layer: '0', channels: [1], strongest: {image: a, top_k: 1}}")
+    assert ranked.checks[0].cases[0].channels[0].reason == (
+        "rank 2, not among the top 1: channel 0 is strongest instead "
+        "(peak 100 against 30: 70 more, 3.33×)"
+    )
+
+
+def test_an_iou_measured_at_another_quantile_is_another_case() -> None:
+    """The quantile shapes a selective IoU: it joins the case's identity; a ratio ignores it."""
+    from probecheck.checks import selective
+    from probecheck.spec.models import SelectiveCheck
+
+    iou = SelectiveCheck.model_validate(
+        {"image": "face", "region": "eyes", "iou_at_least": 0.3, "quantile": 0.8}
+    )
+    ratio = SelectiveCheck.model_validate({"image": "face", "region": "eyes", "ratio_at_least": 2})
+    assert selective.settings(iou) == {"quantile": 0.8}
+    assert selective.settings(ratio) == {}

@@ -1,0 +1,466 @@
+"""probecheck.find_set: the split, the one-sided test and Holm's correction on hand-made numbers
+with known answers; then find over a small set end to end (shifted and mirrored copies of the
+fixture face: plumbing, not evidence)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from probecheck.errors import ProbecheckError
+from probecheck.find_set import (
+    Summary,
+    holm,
+    one_sided_p,
+    read_regions_file,
+    set_images,
+    split_set,
+    thresholds,
+    verdict,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures"
+
+
+# --- Holm ----------------------------------------------------------------------------------------
+
+
+def test_holm_by_hand():
+    # sorted: 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04; running max
+    # keeps the order: 0.02, 0.03, 0.06, 0.06
+    got = holm([0.01, 0.04, 0.03, 0.005])
+    np.testing.assert_allclose(got, [0.03, 0.06, 0.06, 0.02], rtol=1e-12)
+
+
+def test_holm_caps_at_one_and_keeps_a_single_p():
+    np.testing.assert_allclose(holm([0.5, 0.6, 0.01]), [1.0, 1.0, 0.03], rtol=1e-12)
+    np.testing.assert_allclose(holm([0.2]), [0.2])
+    assert holm([]).size == 0
+
+
+# --- the one-sided test --------------------------------------------------------------------------
+
+
+def test_one_sided_p_with_two_images_is_the_cauchy_tail():
+    # effects 1 and 3: mean 2, standard error 1, t = 2 on 1 degree of freedom, whose
+    # distribution is Cauchy: P(T > 2) = 1/2 − atan(2)/π
+    assert one_sided_p(np.array([1.0, 3.0]))[0] == pytest.approx(0.5 - math.atan(2) / math.pi)
+
+
+def test_one_sided_p_per_column_and_degenerate_cases():
+    effects = np.array(
+        [
+            [1.0, 0.3, 0.0, -1.0],
+            [3.0, 0.3, 0.0, -2.0],
+        ]
+    )
+    p = one_sided_p(effects)
+    assert p[0] == pytest.approx(0.5 - math.atan(2) / math.pi)
+    assert p[1] == 0.25  # every image the same positive effect: the sign test's 0.5²
+    assert p[2] == 1.0  # every image exactly 0: no evidence
+    assert p[3] > 0.5  # an effect below 0 is not evidence of one above it
+    assert one_sided_p(np.array([[0.9, 0.8]])).tolist() == [1.0, 1.0]  # one image: no test
+
+
+def test_four_consistent_images_can_clear_a_corrected_threshold():
+    # why a t-test: the exact sign-flip test cannot go below 2**-4 = 0.0625 with 4 images
+    p = one_sided_p(np.array([0.50, 0.61, 0.55, 0.52]))[0]
+    assert p < 0.05 / 10  # Holm over 10 channels, at its strictest
+
+
+def test_the_test_keeps_its_level_under_the_null():
+    rng = np.random.default_rng(11)
+    effects = rng.normal(size=(6, 4000))  # 4000 channels with no effect, 6 images each
+    rate = float((one_sided_p(effects) <= 0.05).mean())
+    assert 0.035 <= rate <= 0.065
+
+
+# --- the split -----------------------------------------------------------------------------------
+
+
+NAMES = [f"{face}_{view}.png" for face in "abcdefgh" for view in ("plain", "flip", "dark")]
+
+
+def test_the_split_is_seeded_disjoint_and_complete():
+    discovery, confirmation = split_set(NAMES, seed=3)
+    assert (discovery, confirmation) == split_set(NAMES, seed=3)
+    assert sorted(discovery + confirmation) == list(range(len(NAMES)))
+    assert not set(discovery) & set(confirmation)
+    assert len(discovery) == len(confirmation) == 12  # 24 files, each its own picture
+    others = [split_set(NAMES, seed=s)[1] for s in range(4, 8)]
+    assert any(o != confirmation for o in others)
+
+
+def test_views_of_one_picture_stay_in_one_split():
+    discovery, confirmation = split_set(NAMES, seed=0, views_of=r"^([a-z])_")
+    picture = lambda i: NAMES[i][0]  # noqa: E731
+    assert not {picture(i) for i in discovery} & {picture(i) for i in confirmation}
+    assert len(confirmation) == 12  # 4 of 8 pictures, 3 views each
+    one_per_file = split_set(NAMES, seed=0)
+    assert {picture(i) for i in one_per_file[0]} & {picture(i) for i in one_per_file[1]}
+
+
+def test_the_split_keeps_two_pictures_on_each_side():
+    discovery, confirmation = split_set(NAMES[:15], seed=1, confirm_fraction=0.1)
+    assert len(confirmation) == 2 and len(discovery) == 13
+    discovery, confirmation = split_set(NAMES[:4], seed=1, confirm_fraction=0.9)
+    assert len(confirmation) == 2 and len(discovery) == 2
+
+
+@pytest.mark.parametrize(
+    ("names", "kwargs", "message"),
+    [
+        (NAMES[:3], {}, "3 picture"),
+        (NAMES[:9], {"views_of": r"^([a-z])_"}, r"3 picture\(s\) \(9 images\)"),
+        (NAMES, {"confirm_fraction": 1.0}, "between 0 and 1"),
+    ],
+)
+def test_too_small_a_set_or_a_bad_fraction_is_a_user_error(names, kwargs, message):
+    with pytest.raises(ProbecheckError, match=message):
+        split_set(names, seed=0, **kwargs)
+
+
+# --- thresholds ----------------------------------------------------------------------------------
+
+
+def _summary(drop_low: float, control_high: float) -> Summary:
+    return Summary(
+        images=5,
+        drop=0.9,
+        control_drop=0.1,
+        effect=0.8,
+        fraction=1.0,
+        drop_low=drop_low,
+        control_high=control_high,
+    )
+
+
+def test_thresholds_sit_with_margin_beyond_the_held_out_interval():
+    assert thresholds(_summary(0.7, 0.2)) == (0.56, 0.4)
+    assert thresholds(_summary(0.7, -0.3)) == (0.56, 0.1)  # a control that rose counts as 0
+    assert thresholds(_summary(0.5, math.nan)) == (0.4, None)
+    assert thresholds(_summary(-0.1, 0.0))[0] <= 0  # no drop claim to write
+
+
+def test_a_candidate_holds_only_where_every_rule_does():
+    whole = _summary(0.7, 0.05)  # over every image: drop ≥ 0.7, control ≤ 0.05 (bounds)
+    assert verdict(0.01, 0.05, 0.56, 0.4, whole) == ""
+    assert verdict(0.06, 0.05, 0.56, 0.4, whole).startswith("adjusted p 0.06 > 0.05")
+    assert "no threshold above 0" in verdict(0.01, 0.05, 0.0, 0.4, whole)
+    assert "not a selective claim" in verdict(0.01, 0.05, 0.56, 0.56, whole)
+    assert "drop's lower bound 0.7 is below 0.8" in verdict(0.01, 0.05, 0.8, 0.4, whole)
+    noisy = _summary(0.7, 0.36)  # a discovery image's control drop widens the whole set's bound
+    assert "control's upper bound 0.36 is above 0.1" in verdict(0.01, 0.05, 0.56, 0.1, noisy)
+    assert verdict(0.01, 0.05, 0.56, None, _summary(0.7, math.nan)) == ""  # no control
+
+
+# --- the set's files ------------------------------------------------------------------------------
+
+
+def test_regions_file_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "regions.json"
+    bad.write_text('{\n  "a.png": {"eyes": {"boxes": [[1, 2, 3, 4]]}},\n  oops\n}')
+    with pytest.raises(ProbecheckError, match=r"regions\.json:3:\d+: invalid JSON"):
+        read_regions_file(bad)
+    with pytest.raises(ProbecheckError, match=r"none\.json: regions file not found"):
+        read_regions_file(tmp_path / "none.json")
+    bad.write_text('{"a.png": {"eyes": {"circles": [[1, 2, 3]]}}}')
+    with pytest.raises(ProbecheckError, match="circles"):
+        read_regions_file(bad)
+
+
+def test_set_images_pair_by_file_name_and_name_what_is_missing(tmp_path):
+    regions = {
+        "a.png": {"eyes": _box(), "cheeks": _box()},
+        "b.png": {"eyes": _box()},
+    }
+    paths = [tmp_path / "b.png", tmp_path / "a.png"]
+    found = set_images(paths, read_regions_dict(regions, tmp_path), "eyes")
+    assert [i.name for i in found] == ["a.png", "b.png"]
+    with pytest.raises(ProbecheckError, match=r"gives b\.png no region 'cheeks'"):
+        set_images(paths, read_regions_dict(regions, tmp_path), "eyes", "cheeks")
+    with pytest.raises(ProbecheckError, match=r"no regions for c\.png"):
+        set_images([tmp_path / "c.png"], read_regions_dict(regions, tmp_path), "eyes")
+    with pytest.raises(ProbecheckError, match=r"altered set has no image named b\.png"):
+        set_images(
+            paths, read_regions_dict(regions, tmp_path), "eyes", altered=[tmp_path / "x/a.png"]
+        )
+
+
+def _box() -> dict:
+    return {"boxes": [[1, 2, 30, 40]]}
+
+
+def read_regions_dict(table: dict, directory: Path):
+    path = directory / "regions.json"
+    path.write_text(json.dumps(table))
+    return read_regions_file(path)
+
+
+# --- end to end, on the real weights --------------------------------------------------------------
+
+
+def make_face_set(directory: Path, shifts=(-12, -6, 0, 6, 12, 18)) -> Path:
+    """Shifted and mirrored copies of the fixture face, with their eye and cheek boxes."""
+    from PIL import Image
+
+    face = np.asarray(Image.open(FIXTURES / "astronaut_face.png").convert("RGB"))
+    regions = json.loads((FIXTURES / "regions.json").read_text())
+    directory.mkdir(parents=True, exist_ok=True)
+    table = {}
+    width = face.shape[1]
+    for i, dx in enumerate(shifts):
+        for flip in (False, True):
+            image = np.roll(face, dx, axis=1)
+            named = {
+                name: [[x0 + dx, y0, x1 + dx, y1] for x0, y0, x1, y1 in regions[name]["boxes"]]
+                for name in ("eyes", "cheeks")
+            }
+            if flip:
+                image = image[:, ::-1]
+                named = {
+                    k: [[width - x1, y0, width - x0, y1] for x0, y0, x1, y1 in v]
+                    for k, v in named.items()
+                }
+            name = f"face{i}_{'flip' if flip else 'plain'}.png"
+            Image.fromarray(np.ascontiguousarray(image)).save(directory / name)
+            table[name] = {k: {"boxes": v} for k, v in named.items()}
+    (directory / "regions.json").write_text(json.dumps(table))
+    return directory
+
+
+WEIGHTS_FILE = "compressed_SqueezeNet.net"
+LAYERS = ["fire6-relu_squeeze1x1", "fire7-relu_squeeze1x1"]
+
+
+@pytest.fixture(scope="module")
+def probe():
+    """The process-wide Probe on the real weights (the one the CLI uses), or skip."""
+    import os
+
+    named = os.environ.get("PROBECHECK_WEIGHTS_DIR")
+    if not named or not (Path(named).expanduser() / WEIGHTS_FILE).is_file():
+        pytest.skip(f"PROBECHECK_WEIGHTS_DIR holds no {WEIGHTS_FILE}: set it to run this test")
+    from probecheck.probe import shared_probe
+
+    return shared_probe("squeezenet1_0", "deep-compression")
+
+
+@pytest.fixture(scope="module")
+def face_set(tmp_path_factory) -> Path:
+    return make_face_set(tmp_path_factory.mktemp("faces") / "faces")
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def run_find(capsys, *args: object) -> tuple[int, str, str]:
+    from probecheck.cli import main
+
+    code = main(["find", *(str(a) for a in args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def set_args(directory: Path, *extra: object) -> list[object]:
+    return [
+        "--set",
+        f"{directory}/*.png",
+        "--regions",
+        directory / "regions.json",
+        "--region",
+        "eyes",
+        "--control",
+        "cheeks",
+        "--layer",
+        *LAYERS,
+        *extra,
+    ]
+
+
+def test_find_over_a_set_reports_its_split_and_prints_only_held_claims(
+    probe, face_set, capsys, tmp_path
+):
+    import yaml
+
+    out_file = tmp_path / "found.yaml"
+    code, stdout, err = run_find(
+        capsys,
+        *set_args(face_set, "--mask-with", "gray", "--views-of", r"^(face\d+)_", "--top", 4),
+        "--yaml-out",
+        out_file,
+    )
+    assert code == 0, err
+    assert "12 images split with seed 0 into 6 for discovery and 6 held out" in stdout
+    assert "ranked 96 channels of 2 layer(s) on discovery; tested 4 on confirmation" in stdout
+    discovery = stdout.split("  discovery: ")[1].split("\n")[0].split(", ")
+    confirmation = stdout.split("  confirmation: ")[1].split("\n")[0].split(", ")
+    pictures = lambda names: {n.split("_")[0] for n in names}  # noqa: E731
+    assert not pictures(discovery) & pictures(confirmation)  # views stayed together
+    text = out_file.read_text()
+    assert text == stdout[stdout.index("# probecheck find over the set") :]
+    spec = yaml.safe_load(text)
+    assert spec["sets"]["faces"]["regions"].endswith("faces/regions.json")
+    held_rows = [line for line in stdout.splitlines() if re.search(r"│\s+yes\s+│$", line)]
+    assert len(spec["claims"]) == len(held_rows) >= 1
+    for claim in spec["claims"]:
+        drop = claim["drop"]
+        assert drop["set"] == "faces" and drop["mask_with"] == "gray"
+        assert drop["region"] == "eyes" and drop["control"] == "cheeks"
+        assert drop["at_least"] > 0 and drop["control_at_most"] >= 0.1
+        assert drop["confidence"] == 0.95 and claim["layer"] in LAYERS
+
+
+def test_find_over_a_set_says_plainly_when_nothing_held(probe, face_set, capsys, tmp_path):
+    # the "altered" twins are the images themselves: nothing drops, nothing can hold
+    same = tmp_path / "same"
+    same.mkdir()
+    for png in face_set.glob("*.png"):
+        (same / png.name).write_bytes(png.read_bytes())
+    code, stdout, err = run_find(
+        capsys,
+        *set_args(face_set, "--altered-set", f"{same}/*.png"),
+        "--control-altered-set",
+        f"{same}/*.png",
+    )
+    assert code == 0, err
+    assert "No channel held on the held-out images" in stdout
+    assert "claims:" not in stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--mask-with", "gray", "--box", "1,2,3,4"], ["is for one image"]),
+        ([], ["--mask-with or --altered-set"]),
+        (["--mask-with", "gray", "--region", "nose"], ["no region 'nose'"]),
+        (["--mask-with", "gray", "--confirm-fraction", "0"], ["between 0 and 1"]),
+    ],
+)
+def test_find_over_a_set_bad_input_is_one_line(face_set, capsys, extra, needles):
+    code, stdout, err = run_find(capsys, *set_args(face_set, *extra))
+    assert code == 2, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    assert "claims:" not in stdout
+
+
+# --- the real faces ------------------------------------------------------------------------------
+
+FACES = FIXTURES / "faces"
+PERSON = "^([a-z]+)"  # einstein and einstein_tongue, obama and obama_speaking: one person each
+
+
+def faces_args(*extra: object) -> list[object]:
+    return [
+        "--set",
+        f"{FACES}/*.png",
+        "--regions",
+        FACES / "regions.json",
+        "--region",
+        "eyes",
+        "--control",
+        "cheeks",
+        "--mask-with",
+        "inpaint",
+        "--views-of",
+        PERSON,
+        *extra,
+    ]
+
+
+def rows_of(stdout: str, layer: str) -> dict[int, str]:
+    """The table's rows of one layer, by channel: the rest of the row as printed."""
+    found = {}
+    for line in stdout.splitlines():
+        match = re.match(rf"│\s*{re.escape(layer)}\s*│\s*(\d+)\s*│(.*)$", line)
+        if match:
+            found[int(match[1])] = match[2]
+    return found
+
+
+def test_the_old_eye_channel_is_tested_on_held_out_faces_and_not_claimed(probe, capsys):
+    # fire6-relu_squeeze1x1 channel 15 was the best of 48 channels on one image pair; tested on
+    # faces it was not found on (every channel of its layer is tested, Holm over 48), its
+    # control drops with the eyes' drop, and no claim is printed for it
+    import yaml
+
+    layer = "fire6-relu_squeeze1x1"
+    code, stdout, err = run_find(capsys, *faces_args("--layer", layer, "--top", 48))
+    assert code == 0, err
+    assert "ranked 48 channels of 1 layer(s) on discovery; tested 48 on confirmation" in stdout
+    rows = rows_of(stdout, layer)
+    assert len(rows) == 48
+    assert re.search(r"│\s+no: [a-z ]+│$", rows[15].rstrip()), rows[15]
+    if "claims:" in stdout:
+        spec = yaml.safe_load(stdout[stdout.index("# probecheck find over the set") :])
+        assert [15] not in [c["channels"] for c in spec["claims"]]
+    else:
+        assert "No channel held on the held-out images" in stdout
+
+
+def test_find_over_the_faces_prints_claims_that_held_on_held_out_faces(probe, capsys):
+    import yaml
+
+    code, stdout, err = run_find(capsys, *faces_args())
+    assert code == 0, err
+    assert "11 images split with seed 0 into" in stdout
+    assert "ranked 7952 channels of 52 layer(s) on discovery; tested 10 on confirmation" in stdout
+    held = [line for line in stdout.splitlines() if re.search(r"│\s+yes\s+│$", line)]
+    if not held:
+        assert "No channel held on the held-out images" in stdout
+        return
+    spec = yaml.safe_load(stdout[stdout.index("# probecheck find over the set") :])
+    assert len(spec["claims"]) == len(held)
+    for claim, line in zip(spec["claims"], held, strict=True):
+        assert f"│ {claim['layer']} " in line
+        assert re.search(rf"│\s+{claim['channels'][0]}\s+│", line)
+        assert claim["drop"]["control_at_most"] < claim["drop"]["at_least"]
+
+
+def test_the_printed_spec_loads_as_a_population_claim(probe, face_set, capsys, tmp_path):
+    from probecheck.spec import load_spec
+    from probecheck.spec.models import Spec
+
+    if "sets" not in Spec.model_fields:
+        pytest.skip("the spec language has no sets: yet")
+    out_file = tmp_path / "found.yaml"
+    code, _, err = run_find(
+        capsys,
+        *set_args(face_set, "--mask-with", "gray", "--views-of", r"^(face\d+)_", "--top", 3),
+        "--yaml-out",
+        out_file,
+    )
+    assert code == 0, err
+    spec = load_spec(out_file)
+    assert spec.claims
+    from probecheck.checks import evaluate_claim
+
+    for claim in spec.claims:
+        assert claim.drop is not None and claim.drop.set_name == "faces"
+        result = evaluate_claim(claim, spec, probe)  # over every image of the set, as printed
+        assert result.passed, result.failure_message()
+
+
+def test_find_reads_the_set_from_a_spec(probe, face_set, capsys, tmp_path):
+    spec = tmp_path / "sets.yaml"
+    spec.write_text(
+        f"sets:\n  mine: {{images: {face_set}/*.png, regions: {face_set}/regions.json}}\n"
+        "claims:\n  - {id: x, layer: conv1, channels: [0], "
+        "drop: {set: mine, mask_with: gray, region: eyes, at_least: 0.1}}\n"
+    )
+    common = ["--region", "eyes", "--mask-with", "gray", "--layer", LAYERS[0], "--top", 2]
+    code, stdout, err = run_find(capsys, "--spec", spec, "--set", "mine", *common)
+    assert code == 0, err
+    assert "set mine: 12 images split with seed 0" in stdout
+    code, stdout, err = run_find(capsys, "--spec", spec, "--set", "theirs", *common)
+    assert code == 2 and "has no set named 'theirs' (its sets: mine)" in err

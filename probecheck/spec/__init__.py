@@ -7,8 +7,12 @@ naming file, line and key. ``json_schema()`` describes the language for editors.
 from __future__ import annotations
 
 from probecheck.spec.kinds import (
+    CompareCase,
+    CompareCheck,
     DropCase,
     DropCheck,
+    OcclusionCase,
+    OcclusionCheck,
     SelectiveCase,
     SelectiveCheck,
     StrongestCase,
@@ -20,9 +24,13 @@ from probecheck.spec.schema import json_schema
 
 __all__ = [
     "Claim",
+    "CompareCase",
+    "CompareCheck",
     "DropCase",
     "DropCheck",
     "ModelRef",
+    "OcclusionCase",
+    "OcclusionCheck",
     "Region",
     "SelectiveCase",
     "SelectiveCheck",

@@ -30,6 +30,7 @@ __all__ = [
     "iou",
     "iou_all",
     "map_peak",
+    "map_peak_in_image",
     "occlusion_map",
     "occlusion_starts",
     "region_drop",
@@ -326,3 +327,14 @@ def map_peak(values: ArrayLike) -> tuple[int, int]:
     rows, cols = np.nonzero(grid == top)
     nearest = np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2)
     return int(rows[nearest]), int(cols[nearest])
+
+
+def map_peak_in_image(values: ArrayLike, image_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(x, y) in the image's pixels of the peak of a map made at another size (the network's
+    input): the centre of the peak's map pixel, scaled, clipped inside the image."""
+    grid = np.asarray(values)
+    row, col = map_peak(grid)
+    height, width = grid.shape
+    x = min(int((col + 0.5) * image_shape[1] / width), image_shape[1] - 1)
+    y = min(int((row + 0.5) * image_shape[0] / height), image_shape[0] - 1)
+    return x, y

@@ -153,9 +153,7 @@ def _occlusion_numbers(
         if check.iou_at_least is not None:
             iou[chunk] = metrics.iou_all(maps, region, check.quantile)
         for c, single in zip(chunk, maps, strict=True):
-            row, col = metrics.map_peak(single)
-            y = min(int((row + 0.5) * shape[0] / height), shape[0] - 1)
-            x = min(int((col + 0.5) * shape[1] / width), shape[1] - 1)
+            x, y = metrics.map_peak_in_image(single, shape)
             peak_x[c], peak_y[c], peak_in[c] = x, y, float(region[y, x])
     return peak_in, peak_x, peak_y, map_in, map_out, iou
 

@@ -175,10 +175,8 @@ def run(args: argparse.Namespace) -> int:
             progress=advance,
         )
     sensitivity = sweep.sensitivity(channel)
-    row, col = metrics.map_peak(sensitivity)
+    x, y = metrics.map_peak_in_image(sensitivity, rgb.shape)
     height, width = sweep.input_size
-    x = min(int((col + 0.5) * rgb.shape[1] / width), rgb.shape[1] - 1)
-    y = min(int((row + 0.5) * rgb.shape[0] / height), rgb.shape[0] - 1)
     inside = area_fractions(region, (height, width))
     mean_in, mean_out = metrics.region_means(sensitivity[np.newaxis], inside)
     picture = occlusion_overlay(rgb, sensitivity, region=region, peak=(x, y))
@@ -195,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"region {region_name}: mean {base:.4g} with nothing covered")
     print(
         f"peak at x={x}, y={y} (image pixels), {where} the region: drop "
-        f"{float(sensitivity[row, col]):.4g}"
+        f"{float(np.nanmax(sensitivity)):.4g}"
     )
     print(f"mean drop inside the region {float(mean_in[0]):.4g}, outside {float(mean_out[0]):.4g}")
     return 0

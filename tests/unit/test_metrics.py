@@ -227,3 +227,14 @@ def test_region_drop_applies_the_silence_rule_once() -> None:
     assert measured.silent.tolist() == [False, True]
     assert measured.drop[0] == pytest.approx(0.75)
     assert measured.drop_or_zero.tolist() == [pytest.approx(0.75), 0.0]
+
+
+def test_a_map_peak_lands_on_the_image_pixel_under_it() -> None:
+    """A 4×4 map over an 8×12 image: map pixel (row 1, col 2) covers image rows 2–3 and
+    columns 6–8; its centre (row 1.5, col 2.5) scales to (y 3, x 7)."""
+    grid = np.zeros((4, 4))
+    grid[1, 2] = 1.0
+    assert metrics.map_peak_in_image(grid, (8, 12, 3)) == (7, 3)
+    grid = np.zeros((4, 4))
+    grid[3, 3] = 1.0  # the last map pixel stays inside the image
+    assert metrics.map_peak_in_image(grid, (8, 12)) == (10, 7)

@@ -459,6 +459,9 @@ def test_wrong_types(tmp_path: Path, old: str, new: str, key: str, expected: str
             "claims[conv1-red].selective.quantile",
             "less than 1",
         ),
+        # a drop of at least 0 holds for every channel that does not grow: a claim that
+        # cannot fail is refused, not passed
+        ("at_least: 0.5", "at_least: 0", "claims[fire6-eyes].drop.at_least", "greater than 0"),
         (
             "      altered: face_no_eyes",
             "      mask_with: blurr",

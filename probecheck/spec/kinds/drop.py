@@ -172,6 +172,7 @@ class DropCheck(_Check):
     _case_type: ClassVar[type[_Model]] = DropCase
 
     at_least: Number = Field(
+        gt=0,
         description="Smallest relative drop (mean_in(image) - mean_in(altered)) / mean_in(image).",
         examples=[0.5],
     )

@@ -256,7 +256,7 @@ def test_a_strongest_failure_names_the_strongest_channel_and_by_how_much(
 def test_an_iou_measured_at_another_quantile_is_another_case() -> None:
     """The quantile shapes a selective IoU: it joins the case's identity; a ratio ignores it."""
     from probecheck.checks import selective
-    from probecheck.spec.models import SelectiveCheck
+    from probecheck.spec import SelectiveCheck
 
     iou = SelectiveCheck.model_validate(
         {"image": "face", "region": "eyes", "iou_at_least": 0.3, "quantile": 0.8}

@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from probecheck.checks import registry
+from probecheck.checks.kind import CheckKind
+from probecheck.checks.tile import ChannelMap, Judged, Panel, Photo
 from probecheck.render import (
     channel_montage,
     claim_tile,
@@ -208,6 +211,67 @@ def test_tile_names_are_sanitised(spec: str, claim_id: str) -> None:
 def test_sanitising_never_merges_two_claims() -> None:
     names = {tile_name(_drop_result(claim_id=i)) for i in ("a b", "a_b", "a/b", "a__b")}
     assert len(names) == 4
+
+
+# a kind's declared row: render draws what the kind declares, and names no kind ----------------
+
+
+def _brighter(tile_row=None) -> CheckKind:
+    """A kind render has never heard of, registered for a test."""
+    extra = {} if tile_row is None else {"tile_row": tile_row}
+    return CheckKind(
+        name="brighter",
+        metric_names=(),
+        effect="mean_in",
+        inputs=lambda case: None,
+        measure=lambda *args: None,
+        thresholds=lambda check: {},
+        **extra,
+    )
+
+
+def _brighter_result(values: dict[str, float] | None = None) -> ClaimResult:
+    evidence = CaseEvidence(
+        image=_evidence().image, maps=_evidence().maps, region=_evidence().region
+    )
+    channels = [ChannelResult(c, c, True, values or {"mean_in": 1.5}) for c in (1, 2, 3)]
+    case = CaseResult({"image": "face", "region": "eyes"}, channels, {}, True, evidence)
+    check = CheckResult("brighter", "all", {}, [case], True)
+    return ClaimResult("s.yaml", "b", "conv1", "features.0", [1, 2, 3], "all", [check], True)
+
+
+def _red(tile: np.ndarray) -> int:
+    return int(((tile[..., 0] > 150) & (tile[..., 1] < 60) & (tile[..., 2] < 60)).sum())
+
+
+def test_a_kind_without_a_row_of_its_own_gets_the_image_and_its_maps(monkeypatch) -> None:
+    monkeypatch.setitem(registry.KINDS, "brighter", _brighter())
+    full = claim_tile(_brighter_result())
+    monkeypatch.setitem(
+        registry.KINDS, "brighter", _brighter(lambda *args: [[Panel(Photo(), ["face"])]])
+    )
+    image_only = claim_tile(_brighter_result())
+    assert full.shape[1] > image_only.shape[1] + 150  # the claimed channels' maps beside it
+
+
+def test_declared_numbers_are_drawn_in_the_colour_of_their_verdict(monkeypatch) -> None:
+    def row(check, case, evidence, base):
+        judged = Judged("mean_in", case.channels[0].values["mean_in"], 1.0, True)
+        return [[Panel(ChannelMap(2), [judged])]]
+
+    monkeypatch.setitem(registry.KINDS, "brighter", _brighter(row))
+    assert _red(claim_tile(_brighter_result({"mean_in": 1.5}))) == 0
+    assert _red(claim_tile(_brighter_result({"mean_in": 0.5}))) > 20  # "mean_in 0.5 ≥ 1 ✗"
+
+
+def test_render_names_no_check_kind() -> None:
+    """What a kind's row shows is the kind's (checks/<kind>.py): render only draws panels."""
+    import probecheck.render
+
+    sources = Path(probecheck.render.__file__).parent.glob("*.py")
+    text = "\n".join(path.read_text() for path in sources)
+    named = [name for name in registry.KINDS if f'"{name}"' in text or f"'{name}'" in text]
+    assert named == []
 
 
 # one real result -------------------------------------------------------------------------------

@@ -312,12 +312,8 @@ def _occlusion_panel(ev: CaseEvidence, channel: int, lines: list[Line]) -> _Pane
     sensitivity = metrics.occlusion_map(
         sweep.drops[channel], sweep.starts_y, sweep.starts_x, sweep.patch, sweep.input_size
     )
-    row, col = metrics.map_peak(sensitivity)
+    peak = metrics.map_peak_in_image(sensitivity, ev.image.shape)
     height, width = ev.image.shape[:2]
-    peak = (
-        min(int((col + 0.5) * width / sweep.input_size[1]), width - 1),
-        min(int((row + 0.5) * height / sweep.input_size[0]), height - 1),
-    )
     picture = occlusion_overlay(ev.image, sensitivity, region=ev.region, peak=peak)
     shape = _panel_shape(height, width)
     top = float(np.nanmax(sensitivity)) if np.isfinite(sensitivity).any() else 0.0

@@ -92,7 +92,13 @@ class OcclusionCheck(_Check):
     @property
     def step(self) -> int:
         """The stride, or half the patch where none is given."""
-        return self.stride if self.stride is not None else max(1, self.patch // 2)
+        return self.stride if self.stride is not None else default_stride(self.patch)
+
+
+def default_stride(patch: int) -> int:
+    """Half the patch, so neighbouring patches overlap by half: the occlusion check's default
+    and `probecheck occlusion`'s."""
+    return max(1, patch // 2)
 
 
 KIND = SpecKind(

@@ -65,7 +65,7 @@ from probecheck.render.montage import (
 )
 from probecheck.render.montage import number as tick
 from probecheck.render.occlusion import occlusion_overlay
-from probecheck.results import CaseEvidence, CaseResult, CheckResult, ClaimResult, fmt
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, ClaimResult, fmt, relation
 
 __all__ = ["claim_tile", "tile_name", "write_claim_tile"]
 
@@ -140,11 +140,12 @@ def _verdict(ok: bool, yes: str = "✓", no: str = "✗") -> Segment:
 
 
 def _judged(name: str, value: float, threshold: float | None, higher: bool) -> Line:
-    """``drop 0.96 ≥ 0.5 ✓`` in green, or the failing comparison in red."""
+    """``drop 0.96 ≥ 0.5 ✓`` in green, or the failing comparison, as true, in red:
+    ``drop 0.44 < 0.7 ✗``."""
     if threshold is None:
         return f"{name} {fmt(value)}"
     ok = not math.isnan(value) and (value >= threshold if higher else value <= threshold)
-    op = "≥" if higher else "≤"
+    op = relation(higher, ok, ascii=False)
     colour = GREEN if ok else RED
     return [(f"{name} {fmt(value)} {op} {fmt(threshold)} ", colour), _verdict(ok)]
 

@@ -261,7 +261,7 @@ def test_declared_numbers_are_drawn_in_the_colour_of_their_verdict(monkeypatch) 
 
     monkeypatch.setitem(registry.KINDS, "brighter", _brighter(row))
     assert _red(claim_tile(_brighter_result({"mean_in": 1.5}))) == 0
-    assert _red(claim_tile(_brighter_result({"mean_in": 0.5}))) > 20  # "mean_in 0.5 ≥ 1 ✗"
+    assert _red(claim_tile(_brighter_result({"mean_in": 0.5}))) > 20  # "mean_in 0.5 < 1 ✗"
 
 
 def test_render_names_no_check_kind() -> None:
@@ -306,3 +306,16 @@ def test_real_failing_claim_tile(real_failing_result: ClaimResult, tmp_path: Pat
     with Image.open(path) as png:
         assert png.size[0] > 6 * 160 and png.size[1] > 300
     assert path.stat().st_size < 1_000_000
+
+
+def test_a_judged_number_on_a_tile_states_a_true_relation() -> None:
+    """``drop 0.44 < 0.7 ✗``, never ``drop 0.44 ≥ 0.7 ✗``: the words read true either way."""
+    from probecheck.render.tiles import _judged
+
+    def words(line: object) -> str:
+        return "".join(part[0] for part in line)  # type: ignore[union-attr]
+
+    assert words(_judged("drop", 0.44, 0.7, True)).startswith("drop 0.44 < 0.7")
+    assert words(_judged("drop", 0.96, 0.7, True)).startswith("drop 0.96 ≥ 0.7")
+    assert words(_judged("control", 0.3, 0.25, False)).startswith("control 0.3 > 0.25")
+    assert words(_judged("control", 0.1, 0.25, False)).startswith("control 0.1 ≤ 0.25")

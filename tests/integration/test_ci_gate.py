@@ -650,11 +650,11 @@ def _config(dist: str, args: list[str], *, distload: bool = False) -> SimpleName
 def test_default_distribution_becomes_loadfile(
     dist: str, args: list[str], distload: bool, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from probecheck.plugin import _keep_spec_files_on_one_worker
+    from probecheck.plugin.options import keep_spec_files_on_one_worker
 
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     config = _config(dist, args, distload=distload)
-    _keep_spec_files_on_one_worker(config)  # type: ignore[arg-type]
+    keep_spec_files_on_one_worker(config)  # type: ignore[arg-type]
     assert config.option.dist == expected
 
 

@@ -155,16 +155,17 @@ def figure_forward_passes(args: Any, scratch: Path) -> str:
 
 
 def scaled_specs(scale: int, directory: Path) -> Path:
-    """The example specs with every claim written ``scale`` times (ids suffixed), images and
-    regions unchanged: more claims, the same inputs."""
+    """The example specs with every claim written ``scale`` times (ids suffixed), images, sets
+    and regions unchanged: more claims, the same inputs. ``directory`` sits beside a link to the
+    fixtures, so the specs' relative paths (``../fixtures/…``) read the same files."""
     import yaml
 
     directory.mkdir(parents=True, exist_ok=True)
+    fixtures = directory.parent / _common.FIXTURES.name
+    if not fixtures.exists():
+        fixtures.symlink_to(_common.FIXTURES, target_is_directory=True)
     for path in sorted(_common.SPECS.glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
-        document["images"] = {
-            name: str((path.parent / file).resolve()) for name, file in document["images"].items()
-        }
         document["claims"] = [
             {**claim, "id": f"{claim['id']}-{copy}"}
             for copy in range(scale)

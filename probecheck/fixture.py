@@ -44,6 +44,7 @@ import pytest
 if TYPE_CHECKING:
     from probecheck.probe import Probe
     from probecheck.results import ClaimResult
+    from probecheck.runner import RunSettings
     from probecheck.spec import Spec
 
 #: On a test's call report: the JSON of every claim it checked (read by the plugin's session).
@@ -120,6 +121,7 @@ class ClaimChecker:
         selective: Mapping[str, Any] | None = None,
         strongest: Mapping[str, Any] | None = None,
         occlusion: Mapping[str, Any] | None = None,
+        compare: Mapping[str, Any] | None = None,
         images: Mapping[str, str | Path] | None = None,
         regions: Mapping[str, Any] | None = None,
         sets: Mapping[str, Any] | None = None,
@@ -143,10 +145,14 @@ class ClaimChecker:
         if channels is not None:
             claim["channels"] = list(channels)
         claim["require"] = require
-        written = {"drop": drop, "selective": selective, "strongest": strongest}
+        written = {
+            "drop": drop,
+            "selective": selective,
+            "strongest": strongest,
+            "occlusion": occlusion,
+            "compare": compare,
+        }
         claim.update({key: value for key, value in written.items() if value is not None})
-        if occlusion is not None:
-            claim["occlusion"] = occlusion
         line = sys._getframe(1).f_lineno
         lent = _names_of_spec(self._item, spec, line) if spec is not None else {}
         data: dict[str, Any] = {"model": self._model.spec_data(), "index_base": index_base}
@@ -167,39 +173,41 @@ class ClaimChecker:
 def check_claim(item: pytest.Item, data: dict[str, Any], line: int) -> ClaimResult:
     """Build the spec ``data`` for the test ``item``, check its one claim, record the result."""
     __tracebackhide__ = True
+    from probecheck.checks import SpecInputs, prefetch_claim
     from probecheck.errors import ProbecheckError
-    from probecheck.plugin import _KEY, _error_result, _shown
+    from probecheck.plan import claim_needs
+    from probecheck.plugin.session import shown
+    from probecheck.runner import check_claim as run_claim
+    from probecheck.runner import error_result
 
-    state = item.config.stash[_KEY]
-    where = f"{_shown(item.path)}:{line}"
+    where = f"{shown(item.path)}:{line}"
     spec = _spec_from(item.config, data, item.path, where)
     claim = spec.claims[0]
     claim._line = line
+    inputs = SpecInputs(spec)
     try:
-        probe = _network(item.config, spec)
-        before = probe.forward_passes
-        result = _evaluate(claim, spec, probe)
-        result.forward_passes = probe.forward_passes - before
-        _compare_with_baseline(item.config, result)
+        settings = _settings(item.config)
     except ProbecheckError as error:
-        result = _error_result(claim, spec, str(error))
-        _record(item, result)
+        _record(item, error_result(claim, spec, str(error)))
         raise InvalidClaim(f"{where}: {error}") from None
-    if result.regressions:
-        result.passed = False
-    tile = None
-    if state.diagnostics == "all" or (state.diagnostics == "failed" and not result.passed):
-        from probecheck.checks import SpecInputs
-        from probecheck.plugin import _on_baseline_model
-        from probecheck.render.tiles import write_claim_tile
-
-        baseline = _on_baseline_model(state, claim, spec, SpecInputs(spec), result)
-        tile = write_claim_tile(result, state.report_dir, stem=_tile_stem(item), baseline=baseline)
+    checked = run_claim(
+        claim,
+        spec,
+        inputs,
+        settings,
+        tile_stem=_tile_stem(item),
+        prefetch=lambda probe: prefetch_claim(claim, claim_needs([claim]), probe, inputs),
+    )
+    result, tile = checked.result, checked.tile
     _record(item, result, tile)
+    if isinstance(checked.error, ProbecheckError):
+        raise InvalidClaim(f"{where}: {checked.error}") from None
+    if checked.error is not None:
+        raise checked.error
     if not result.passed:
         text = result.failure_message()
         if tile is not None:
-            text += f"\n  diagnostic tile: {_shown(tile)}"
+            text += f"\n  diagnostic tile: {shown(tile)}"
         raise ClaimNotHeld(f"{text}\n  checked at {where}", result, tile)
     return result
 
@@ -208,15 +216,15 @@ def _names_of_spec(item: pytest.Item, written: str | Path, line: int) -> dict[st
     """The images, regions and sets of a YAML spec, with paths made absolute (a relative
     ``written`` is resolved against the test file's directory)."""
     from probecheck.errors import ProbecheckError
-    from probecheck.plugin import _shown
+    from probecheck.plugin.session import shown
     from probecheck.spec import load_spec
 
     path = Path(item.path.parent, written)
-    where = f"{_shown(item.path)}:{line}: probe.check(spec=…)"
+    where = f"{shown(item.path)}:{line}: probe.check(spec=…)"
     if not path.is_file():
         raise InvalidClaim(
-            f"{where}: spec file {_shown(path)} not found\n  fix: a relative spec= starts at "
-            f"the test file's directory, {_shown(item.path.parent) or '.'}"
+            f"{where}: spec file {shown(path)} not found\n  fix: a relative spec= starts at "
+            f"the test file's directory, {shown(item.path.parent) or '.'}"
         )
     try:
         spec = load_spec(path)
@@ -249,7 +257,7 @@ def _spec_from(config: pytest.Config, data: dict[str, Any], test_file: Path, whe
     import yaml
 
     from probecheck.errors import SpecError
-    from probecheck.plugin import _KEY
+    from probecheck.plugin.session import KEY
     from probecheck.spec.loader import parse_spec
     from probecheck.validate import check_against_network
 
@@ -259,7 +267,7 @@ def _spec_from(config: pytest.Config, data: dict[str, Any], test_file: Path, whe
         raise InvalidClaim(f"{where}: probe.check: a value is not plain data: {error}") from None
     try:
         spec = parse_spec(text, test_file, where)
-        model = config.stash[_KEY].model_for(spec)  # as a collected spec is checked
+        model = config.stash[KEY].model_for(spec)  # as a collected spec is checked
         check_against_network(spec, model.arch, model.weights, overridden=model.overridden)
     except SpecError as error:
         raise InvalidClaim(_problems_text(error, where)) from None
@@ -294,35 +302,27 @@ def _plain(value: Any) -> Any:
 
 def _network(config: pytest.Config, spec: Spec | _ModelOnly) -> Probe:
     """The network ``spec`` runs on under the session's options, chosen as for YAML specs."""
-    from probecheck.plugin import _KEY
+    from probecheck.plugin.session import KEY
     from probecheck.probe import shared_probe
 
-    state = config.stash[_KEY]
+    state = config.stash[KEY]
     return shared_probe(**state.model_for(spec).load_arguments())
 
 
-def _evaluate(claim: Any, spec: Spec, probe: Probe) -> ClaimResult:
-    from probecheck.checks import SpecInputs, evaluate_claim, prefetch_claim
-    from probecheck.plan import claim_needs
+def _settings(config: pytest.Config) -> RunSettings:
+    """The session's settings; its baseline is read here when no spec run read it."""
+    from probecheck.plugin.options import baseline_path, read_gate
+    from probecheck.plugin.session import KEY
 
-    inputs = SpecInputs(spec)
-    prefetch_claim(claim, claim_needs([claim]), probe, inputs)
-    return evaluate_claim(claim, spec, probe, inputs)
-
-
-def _compare_with_baseline(config: pytest.Config, result: ClaimResult) -> None:
-    """As for YAML claims; the baseline is read here when no spec run read it."""
-    from probecheck.plugin import _KEY, _read_baseline_options
-
-    state = config.stash[_KEY]
-    if state.baseline is None and state.baseline_path is not None and not state.roots:
+    state = config.stash[KEY]
+    if state.gate is None and baseline_path(config) is not None and not state.roots:
         try:
-            state.tolerance, state.baseline = _read_baseline_options(config, state.baseline_path)
+            state.gate = read_gate(config)
         except pytest.UsageError as error:  # a missing or unreadable baseline: said once here
             from probecheck.errors import ProbecheckError
 
             raise ProbecheckError(str(error)) from None
-    state.compare_with_baseline(result)
+    return state.settings
 
 
 def _tile_stem(item: pytest.Item) -> str:

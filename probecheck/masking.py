@@ -13,7 +13,7 @@ from skimage.filters import gaussian
 from skimage.restoration import inpaint_biharmonic
 
 from probecheck import disk_cache
-from probecheck.spec.models import MASK_METHODS
+from probecheck.spec.kinds.drop import MASK_METHODS
 
 __all__ = ["MASK_METHODS", "NOISE_SEED", "blur_sigma", "filled_image", "mask_image"]
 

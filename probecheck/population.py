@@ -107,11 +107,11 @@ class Population:
     def headline(self, *, ascii: bool = False) -> str:
         """``drop mean 0.62 [0.55, 0.7] ≥ 0.5 ✓, control mean 0.1 [0.05, 0.2] ≤ 0.2 ✓, 7/8
         images hold``: each interval's bound against its threshold, marked held or broken."""
-        from probecheck.results import _relation, mark
+        from probecheck.results import mark, relation
 
         parts = []
         for name, m in self.metrics.items():
-            op = _relation(m.higher_is_better, m.holds, ascii)
+            op = relation(m.higher_is_better, m.holds, ascii)
             short = "control" if name == "control_drop" else name
             parts.append(
                 f"{short} mean {fmt(m.mean)} {m.interval} {op} "
@@ -139,10 +139,10 @@ class Population:
         lines = [
             f"over set {self.set}: n {self.n}, {level} {self.method} interval (seed {self.seed})"
         ]
-        from probecheck.results import _relation
+        from probecheck.results import relation
 
         for name, m in self.metrics.items():
-            op = _relation(m.higher_is_better, m.holds, ascii=False)  # a true statement either way
+            op = relation(m.higher_is_better, m.holds, ascii=False)  # a true statement either way
             which = "lower" if m.higher_is_better else "upper"
             verdict = "holds" if m.holds else "FAILS"
             if m.n < MIN_IMAGES:

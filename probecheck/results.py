@@ -117,7 +117,7 @@ class CheckResult:
             if metric.verdict is not None:
                 parts.append(f"{metric.verdict[0 if held else 1]} {mark(held, ascii)}")
                 continue
-            op = _relation(higher, held, ascii)
+            op = relation(higher, held, ascii)
             name = metric.short or key
             parts.append(f"{name} {fmt(worst)} {op} {fmt(threshold)} {mark(held, ascii)}")
         if kind.headline is not None:
@@ -125,7 +125,7 @@ class CheckResult:
         return ", ".join(parts) or self.kind
 
 
-def _relation(higher_is_better: bool, held: bool, ascii: bool) -> str:
+def relation(higher_is_better: bool, held: bool, ascii: bool) -> str:
     """The sign that makes ``measured SIGN threshold`` a true statement."""
     if higher_is_better:
         return (">=" if ascii else "≥") if held else "<"

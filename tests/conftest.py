@@ -1,13 +1,20 @@
 """Shared fixtures.
 
 Sections: the pretrained weights and the model loaded from them (session-scoped: loading costs
-seconds, mostly importing torch). Add new fixtures under a section of their own.
+seconds, mostly importing torch); the face spec that claims written in tests start from; pytester
+runs on the real weights; the markers. Add new fixtures under a section of their own.
+
+The tests are laid out in two directories, both served by this file: ``tests/unit/`` holds the
+tests of one module, named after it (``test_zoo_weights.py`` for ``probecheck/zoo/weights.py``),
+``tests/integration/`` the tests of a surface a user meets (the plugin, the CLI, the CI gate, the
+docs' commands, claims on the real weights, the HTML report, packaging).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +26,7 @@ import probecheck.spec.reading  # noqa: F401
 
 WEIGHTS_FILE = "compressed_SqueezeNet.net"
 WEIGHTS_ENV = "PROBECHECK_WEIGHTS_DIR"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 # --- pretrained weights and the real model --------------------------------------------------------
@@ -51,6 +59,56 @@ def real_probe(weights_dir: Path):
     with pytest.MonkeyPatch.context() as patch:  # load from weights_dir, whatever a test set
         patch.setenv(WEIGHTS_ENV, str(weights_dir))
         return probecheck.load("squeezenet1_0", "deep-compression")
+
+
+@pytest.fixture(scope="session")
+def cli_probe(weights_dir: Path):
+    """The process-wide Probe on the real weights that the CLI commands load
+    (``probe.shared_probe``): tests that run ``probecheck show`` or ``find`` in process and
+    measure beside them share its cache. The same rule as ``real_probe``: leave it as found."""
+    from probecheck.probe import shared_probe
+
+    return shared_probe("squeezenet1_0", "deep-compression")
+
+
+# --- the face spec: one face, its eyes and cheeks removed, on the real weights ------------------
+
+FACE_MODEL = "model: {arch: squeezenet1_0, weights: deep-compression}"
+
+FACE_SPEC_HEADER = f"""
+{FACE_MODEL}
+images:
+  face: {FIXTURES / "astronaut_face.png"}
+  face_no_eyes: {FIXTURES / "astronaut_face_eyes_removed.png"}
+  face_no_cheeks: {FIXTURES / "astronaut_face_cheeks_removed.png"}
+regions:
+  eyes:   {{boxes: [[61, 76, 107, 103], [147, 80, 202, 107]]}}
+  cheeks: {{boxes: [[56, 114, 102, 141], [150, 114, 205, 141]]}}
+claims:
+"""
+
+
+@pytest.fixture(scope="session")
+def face_spec_header() -> str:
+    """A spec up to ``claims:`` (the claims follow it): the deep-compression SqueezeNet, the
+    astronaut's face with its eyes and with its cheeks removed (absolute paths, so a spec written
+    anywhere finds them), and the ``eyes`` and ``cheeks`` boxes."""
+    return FACE_SPEC_HEADER
+
+
+@pytest.fixture(scope="session")
+def write_face_spec(face_spec_header: str) -> Callable[..., Path]:
+    """``write_face_spec(path, claims, model=None) -> path``: the face spec's header, then
+    ``claims`` (YAML list items), written to ``path``; ``model`` replaces its ``model:`` line."""
+
+    def write(path: Path, claims: str, model: str | None = None) -> Path:
+        text = face_spec_header + claims
+        if model is not None:
+            text = text.replace(FACE_MODEL, model)
+        path.write_text(text)
+        return path
+
+    return write
 
 
 # --- pytester runs of specs on the real weights -----------------------------------------------

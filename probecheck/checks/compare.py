@@ -9,6 +9,7 @@ Over a set, ``other_set`` pairs each image with the image of the same file name.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,19 @@ from probecheck.checks.kind import (
     quiet_reason,
 )
 from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
-from probecheck.results import CaseEvidence, fmt
+from probecheck.checks.tile import (
+    ChannelMap,
+    Judged,
+    Panel,
+    Photo,
+    Row,
+    Source,
+    TextLine,
+    altered_name,
+    channel_head,
+    image_group,
+)
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt
 
 
 def case_inputs(case: Any) -> CaseInputs:
@@ -103,6 +116,39 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     )
 
 
+def tile_row(check: CheckResult, case: CaseResult, ev: CaseEvidence, index_base: int) -> Row:
+    """The two images, then per channel its maps on both at one scale, the ratio judged."""
+    other = altered_name(case)
+    pictures = image_group(case)
+    if ev.altered is not None:
+        pictures.append(Panel(Photo("altered"), [other]))
+    groups = [pictures]
+    at_least = check.thresholds.get("ratio_at_least")
+    sources: tuple[Source, ...] = (
+        ("image", "altered") if ev.altered_maps is not None else ("image",)
+    )
+    for ch in case.channels:
+        v, i = ch.values, ch.channel
+        head = channel_head(ch)
+        scale = tuple((source, i) for source in sources)
+        lines: list[TextLine] = [
+            head,
+            f"on {case.inputs.get('image') or 'image'}",
+            f"mean in region {fmt(v.get('mean_in', math.nan))}",
+        ]
+        group = [Panel(ChannelMap(i, "image", scale), lines)]
+        if ev.altered_maps is not None:
+            lines = [
+                head,
+                f"on {other}",
+                f"mean in region {fmt(v.get('mean_in_other', math.nan))}",
+                Judged("ratio", v.get("ratio", math.nan), at_least, True),
+            ]
+            group.append(Panel(ChannelMap(i, "altered", scale), lines))
+        groups.append(group)
+    return groups
+
+
 KIND = CheckKind(
     name="compare",
     metric_names=("ratio",),
@@ -112,4 +158,5 @@ KIND = CheckKind(
     thresholds=thresholds,
     prepare=prepare,
     scaling="a channel's maps on the two images share one scale",
+    tile_row=tile_row,
 )

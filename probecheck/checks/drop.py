@@ -21,7 +21,21 @@ from probecheck.checks.kind import (
     quiet_reason,
 )
 from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
-from probecheck.results import CaseEvidence, fmt
+from probecheck.checks.tile import (
+    ChannelMap,
+    Judged,
+    Panel,
+    Photo,
+    Row,
+    Source,
+    TextLine,
+    altered_name,
+    channel_head,
+    control_altered_name,
+    image_group,
+    named,
+)
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt
 
 #: a channel whose mean in the control region (original image) is at least this fraction of its
 #: mean in the claimed region responds to the control region too; below it, a large control drop
@@ -155,6 +169,62 @@ def _control_reason(
     return reason
 
 
+def tile_row(check: CheckResult, case: CaseResult, ev: CaseEvidence, index_base: int) -> Row:
+    """The image and its altered twins, then per channel its maps on each at one scale (a drop
+    shows as a darkening), with the means in the regions and the drops judged."""
+    inputs = case.inputs
+    at_least = check.thresholds.get("at_least")
+    at_most = check.thresholds.get("control_at_most")
+    pictures = image_group(case)
+    if ev.altered is not None:
+        lines: list[TextLine] = [
+            altered_name(case),
+            named("altered: ", inputs.get("region"), "region"),
+        ]
+        pictures.append(Panel(Photo("altered"), lines))
+    if ev.control_altered is not None:
+        lines = [control_altered_name(case), named("altered: ", inputs.get("control"), "control")]
+        pictures.append(Panel(Photo("control_altered"), lines))
+    groups = [pictures]
+    region, control = inputs.get("region") or "region", inputs.get("control") or "control"
+    paired = {"altered": ev.altered_maps, "control_altered": ev.control_altered_maps}
+    sources: list[Source] = ["image", *(source for source, m in paired.items() if m is not None)]
+    for ch in case.channels:
+        v, i = ch.values, ch.channel
+        head = channel_head(ch)
+        scale = tuple((source, i) for source in sources)
+        own: list[TextLine] = [head, f"on {inputs.get('image') or 'image'}"]
+        own.append(f"mean in {region} {fmt(v.get('mean_in', math.nan))}")
+        if "control_mean_in" in v:
+            own.append(f"mean in {control} {fmt(v['control_mean_in'])}")
+        group = [Panel(ChannelMap(i, "image", scale), own)]
+        drop_line = Judged("drop", v.get("drop", math.nan), at_least, True)
+        control_line = (
+            Judged("control", v["control_drop"], at_most, False) if "control_drop" in v else None
+        )
+        if ev.altered_maps is not None:
+            lines = [
+                head,
+                f"on {altered_name(case)}",
+                f"mean in {region} {fmt(v.get('mean_in_altered', math.nan))}",
+                drop_line,
+            ]
+            if control_line is not None and ev.control_altered_maps is None:
+                lines.append(control_line)
+            group.append(Panel(ChannelMap(i, "altered", scale), lines))
+        if ev.control_altered_maps is not None:
+            lines = [
+                head,
+                f"on {control_altered_name(case)}",
+                f"mean in {control} {fmt(v.get('control_mean_in_altered', math.nan))}",
+            ]
+            if control_line is not None:
+                lines.append(control_line)
+            group.append(Panel(ChannelMap(i, "control_altered", scale), lines))
+        groups.append(group)
+    return groups
+
+
 KIND = CheckKind(
     name="drop",
     metric_names=("drop", "control_drop"),
@@ -164,4 +234,5 @@ KIND = CheckKind(
     thresholds=thresholds,
     prepare=prepare,
     scaling="a channel's maps share one scale across the images of its case",
+    tile_row=tile_row,
 )

@@ -156,8 +156,8 @@ def _attach_nulls(
 
 def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:
     wanted = list(claim.channels or [])
-    if claim.strongest is not None and claim.strongest.in_ is not None:
-        wanted += claim.strongest.in_
+    for check in claim.checks.values():
+        wanted += [c for numbers in check.channel_lists().values() for c in numbers]
     bad = [spec.label(c) for c in wanted if c >= count]
     if bad:
         first, last = spec.label(0), spec.label(count - 1)

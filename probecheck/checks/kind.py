@@ -3,7 +3,8 @@
 A kind (drop, selective, strongest, occlusion, compare) is one module of this package that
 declares a :class:`CheckKind`: its spec model, the inputs a case reads (for the plan), how a case
 is measured, the numbers it holds to thresholds (:class:`probecheck.metric_table.Metric`), what
-its population null ranks, and any words of its own in the headline. Everything that once asked
+its population null ranks, any words of its own in the headline, and what its row of the
+diagnostic tile shows (:mod:`probecheck.checks.tile`). Everything that once asked
 "which kind is this?" by string asks the registry (:mod:`probecheck.checks.registry`) instead.
 
 No torch here: the report and render layers read the declarations without loading a network.
@@ -20,12 +21,13 @@ from numpy.typing import NDArray
 
 from probecheck import metrics
 from probecheck.checks.inputs import CaseInputs, InputKey
+from probecheck.checks.tile import Row, default_row
 from probecheck.metric_table import METRICS, Metric
 from probecheck.results import CaseResult, ChannelResult, fmt
 
 if TYPE_CHECKING:
     from probecheck.checks.spec_inputs import SpecInputs
-    from probecheck.results import CheckResult
+    from probecheck.results import CaseEvidence, CheckResult
     from probecheck.spec import Claim
 
 Floats = NDArray[np.float64]
@@ -65,7 +67,7 @@ class Measured:
 class CheckKind:
     """One check kind, as the registry lists it."""
 
-    #: its key under a claim in the YAML (``drop:``); the spec model is ``CHECK_MODELS[name]``
+    #: its key under a claim in the YAML (``drop:``); its spec side is ``spec/kinds/<name>.py``
     name: str
     #: the numbers held to thresholds, in the order the headline and the table show them
     metric_names: tuple[str, ...]
@@ -83,6 +85,10 @@ class CheckKind:
     prepare: Callable[[SpecInputs, Any], None] | None = None
     #: how the tile scales the maps of a case (a sentence under its title)
     scaling: str = ""
+    #: what a case's row of the tile shows (:mod:`probecheck.checks.tile`):
+    #: ``tile_row(check, case, evidence, index_base)``; by default the image and the claimed
+    #: channels' maps
+    tile_row: Callable[[CheckResult, CaseResult, CaseEvidence, int], Row] = default_row
     #: the check's own settings that decide *how* a number is measured (an occlusion patch, an
     #: IoU quantile), not what it is held to: they join every case's inputs, so a baseline never
     #: compares numbers measured another way

@@ -4,6 +4,7 @@ region (the sweep itself is :mod:`probecheck.occlusion`; it runs its own forward
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from typing import Any
 
@@ -23,8 +24,19 @@ from probecheck.checks.kind import (
     measured_case,
     quiet_reason,
 )
+from probecheck.checks.tile import (
+    ChannelMap,
+    Judged,
+    OcclusionMap,
+    Panel,
+    Row,
+    TextLine,
+    Verdict,
+    channel_head,
+    image_group,
+)
 from probecheck.regions import area_fractions
-from probecheck.results import CaseEvidence, fmt
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt
 
 _MAP_CHUNK = 64  # channels whose per-pixel occlusion maps are held at once
 
@@ -146,6 +158,32 @@ def _occlusion_numbers(
     return peak_in, peak_x, peak_y, map_in, map_out, iou
 
 
+def tile_row(check: CheckResult, case: CaseResult, ev: CaseEvidence, index_base: int) -> Row:
+    """The image with the sweep's patch, then per channel its occlusion map (its activation map
+    where the sweep is not kept), the map's means in and out of the region, its verdicts."""
+    t = check.thresholds
+    sweep = f"patch {t.get('patch')}/{t.get('stride')} px, {t.get('fill')}"
+    groups = [image_group(case, sweep)]
+    for ch in case.channels:
+        v = ch.values
+        verdicts: list[TextLine] = []
+        if t.get("peak_in_region"):
+            inside = v.get("peak_in", math.nan) >= 1
+            verdicts.append(Verdict("peak in region " if inside else "peak outside ", inside))
+        if t.get("iou_at_least") is not None:
+            verdicts.append(Judged("iou", v.get("iou", math.nan), t.get("iou_at_least"), True))
+        lines: list[TextLine] = [
+            channel_head(ch, " · occlusion map"),
+            f"drop in {fmt(v.get('map_in', math.nan))} · out {fmt(v.get('map_out', math.nan))}",
+            *verdicts,
+        ]
+        if ev.occlusion is None or not 0 <= ch.channel < ev.occlusion.drops.shape[0]:
+            groups.append([Panel(ChannelMap(ch.channel), lines)])
+        else:
+            groups.append([Panel(OcclusionMap(ch.channel), lines)])
+    return groups
+
+
 KIND = CheckKind(
     name="occlusion",
     metric_names=("peak_in", "iou"),
@@ -156,4 +194,5 @@ KIND = CheckKind(
     settings=settings,
     scaling="each map: the drop of the region mean when a patch covers each pixel, "
     "scaled to its own largest drop",
+    tile_row=tile_row,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,16 @@ from probecheck.checks.kind import (
     combine,
     measured_case,
 )
-from probecheck.results import CaseEvidence, fmt
+from probecheck.checks.tile import (
+    ChannelMap,
+    Judged,
+    Panel,
+    Row,
+    TextLine,
+    channel_head,
+    image_group,
+)
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt
 
 
 def case_inputs(case: Any) -> CaseInputs:
@@ -64,6 +74,26 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     return measured_case(case, claim, ok, columns, reasons, combined, passed, evidence, score)
 
 
+def tile_row(check: CheckResult, case: CaseResult, ev: CaseEvidence, index_base: int) -> Row:
+    """The image, then per channel its map (scaled on its own), the means in and outside the
+    region and the ratio (or IoU) judged."""
+    groups = [image_group(case)]
+    if "ratio_at_least" in check.thresholds:
+        name, key = "ratio", "ratio_at_least"
+    else:
+        name, key = "iou", "iou_at_least"
+    for ch in case.channels:
+        v = ch.values
+        lines: list[TextLine] = [
+            channel_head(ch),
+            f"mean in region {fmt(v.get('mean_in', math.nan))}",
+            f"mean outside {fmt(v.get('mean_out', math.nan))}",
+            Judged(name, v.get(name, math.nan), check.thresholds.get(key), True),
+        ]
+        groups.append([Panel(ChannelMap(ch.channel), lines)])
+    return groups
+
+
 KIND = CheckKind(
     name="selective",
     metric_names=("ratio", "iou"),
@@ -73,4 +103,5 @@ KIND = CheckKind(
     thresholds=thresholds,
     settings=settings,
     scaling="each map scaled on its own",
+    tile_row=tile_row,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,16 @@ from probecheck.checks.kind import (
     combine,
     inputs_of,
     measured_case,
+)
+from probecheck.checks.tile import (
+    ChannelMap,
+    Judged,
+    Panel,
+    Row,
+    TextLine,
+    Verdict,
+    Words,
+    image_group,
 )
 from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt, join, mark
 from probecheck.spec import Claim
@@ -106,6 +117,45 @@ def _beaten_by(claim: Claim, top: int, score_name: str, score: Floats) -> Callab
     return reason
 
 
+def tile_row(check: CheckResult, case: CaseResult, ev: CaseEvidence, index_base: int) -> Row:
+    """The image, then the claimed channels' maps and the strongest one's, all at one scale (so
+    their brightness compares), each with its score and rank."""
+    score = "region_mean" if ev.region is not None else "peak"
+    by = "mean in region" if ev.region is not None else "peak"
+    image = image_group(case, f"strongest by {by}")
+    top_label = case.combined.get("strongest", math.nan)
+    top = int(top_label) - index_base if not math.isnan(top_label) else None
+    claimed = [ch.channel for ch in case.channels]
+    shown = list(claimed)
+    if top is not None and top not in shown and 0 <= top < ev.maps.shape[0]:
+        shown.append(top)
+    scale = tuple(("image", i) for i in shown)
+    top_k = check.thresholds.get("top_k")
+    panels = []
+    for ch in case.channels:
+        rank = ch.values.get("rank", math.nan)
+        rank_line: TextLine = (
+            Judged("rank", rank, top_k, False)
+            if top_k is not None
+            else Verdict(f"rank {fmt(rank)} ", ch.passed)
+        )
+        lines: list[TextLine] = [
+            (Words(f"ch {ch.label} · claimed"),),
+            f"{by} {fmt(ch.values.get(score, math.nan))}",
+            rank_line,
+        ]
+        panels.append(Panel(ChannelMap(ch.channel, "image", scale), lines))
+    if top is not None and top not in claimed:
+        strongest_value = case.combined.get(f"strongest_{score}", float(ev.maps[top].max()))
+        lines = [
+            (Words(f"strongest: ch {top + index_base}"),),
+            f"{by} {fmt(strongest_value)}",
+            "rank 1",
+        ]
+        panels.append(Panel(ChannelMap(top, "image", scale), lines))
+    return [image, panels]
+
+
 KIND = CheckKind(
     name="strongest",
     metric_names=("rank",),
@@ -115,4 +165,5 @@ KIND = CheckKind(
     thresholds=thresholds,
     headline=headline,
     scaling="the maps of a case share one scale, so their brightness compares",
+    tile_row=tile_row,
 )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from probecheck.errors import ProbecheckError
-from probecheck.spec.models import MASK_METHODS  # the spec language's, no scikit-image
+from probecheck.spec.kinds.drop import MASK_METHODS  # the spec language's, no scikit-image
 
 if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     from rich.console import Console

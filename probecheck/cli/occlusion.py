@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probecheck.errors import ProbecheckError
-from probecheck.spec.models import OCCLUSION_FILLS  # the spec language's, no torch
+from probecheck.spec.kinds.occlusion import (  # the spec language's, no torch
+    OCCLUSION_FILLS,
+    default_stride,
+)
 
 if TYPE_CHECKING:  # the CLI imports torch only when a command runs
     import numpy as np
@@ -142,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     probe = load_probe(args, console, spec)
     maps = require_channels(probe.activations(rgb, args.layer)[args.layer], args.layer)
     channel = channel_indices([args.channel], args.index_base, maps.shape[0], args.layer)[0]
-    stride = args.stride or max(1, args.patch // 2)
+    stride = args.stride or default_stride(args.patch)
     with Progress(
         *Progress.get_default_columns()[:2],
         BarColumn(),

@@ -1,10 +1,12 @@
 """One diagnostic PNG per claim: why it passed or failed, readable without the code.
 
-Per check and per case, one row: the image with its region (green) and control (blue) outlined,
-the altered images, then for each claimed channel its activation map on every image of the case —
-scaled jointly, so a drop shows as a darkening — each titled with the numbers held to the
-thresholds, failing ones in red. Where a check fails and other channels of the layer would pass,
-their maps follow ("would pass: ch N"): where did the feature go?
+Per check and per case, one row, as the check's kind declares it (``tile_row``, in the panels of
+:mod:`probecheck.checks.tile`): typically the image with its region (green) and control (blue)
+outlined, the altered images, then for each claimed channel its activation map on every image of
+the case — scaled jointly, so a drop shows as a darkening — each titled with the numbers held to
+the thresholds, failing ones in red. Where a check fails and other channels of the layer would
+pass, their maps follow ("would pass: ch N"): where did the feature go? This module only draws:
+it names no kind.
 
 Every map has its colour bar; a layer that goes negative (pre-ReLU) is drawn blue-white-red about
 zero. A region too small to see gets a zoomed inset; text wraps and long rows continue below, so
@@ -28,7 +30,20 @@ from skimage.transform import resize
 
 from probecheck import metrics
 from probecheck.checks.registry import kind as registered_kind
-from probecheck.metric_table import compared_metrics
+from probecheck.checks.tile import (
+    ChannelMap,
+    Inset,
+    Judged,
+    OcclusionMap,
+    Panel,
+    Photo,
+    Row,
+    TextLine,
+    Verdict,
+    alternative_panels,
+    baseline_groups,
+    pictured_channels,
+)
 from probecheck.regions import outline
 from probecheck.render.montage import (
     BLACK,
@@ -50,14 +65,7 @@ from probecheck.render.montage import (
 )
 from probecheck.render.montage import number as tick
 from probecheck.render.occlusion import occlusion_overlay
-from probecheck.results import (
-    CaseEvidence,
-    CaseResult,
-    ChannelResult,
-    CheckResult,
-    ClaimResult,
-    fmt,
-)
+from probecheck.results import CaseEvidence, CaseResult, CheckResult, ClaimResult, fmt, relation
 
 __all__ = ["claim_tile", "tile_name", "write_claim_tile"]
 
@@ -71,7 +79,6 @@ MAX_TEXT_WIDTH = 1100  # text wraps at the pictures' width, or at this where the
 INSET_BELOW = 24  # a region smaller than this (panel pixels, its longer side) gets a zoomed inset
 INSET_CONTEXT = 1.0  # the inset shows the region and this many times its size around it
 BASELINE_TEXT = (120, 60, 160)
-MAX_ALTERNATIVE_PANELS = 3
 TITLE_LINES = 3
 REGION_RGB = (40, 230, 40)
 CONTROL_RGB = (0, 170, 255)
@@ -121,6 +128,9 @@ def write_claim_tile(
 
 @dataclass
 class _Panel:
+    """A panel drawn: its pixels and its lines in colours (a kind declares a
+    :class:`probecheck.checks.tile.Panel`; :func:`_drawn` draws it)."""
+
     picture: NDArray[np.uint8]
     lines: list[Line] = field(default_factory=list)
 
@@ -130,11 +140,12 @@ def _verdict(ok: bool, yes: str = "✓", no: str = "✗") -> Segment:
 
 
 def _judged(name: str, value: float, threshold: float | None, higher: bool) -> Line:
-    """``drop 0.96 ≥ 0.5 ✓`` in green, or the failing comparison in red."""
+    """``drop 0.96 ≥ 0.5 ✓`` in green, or the failing comparison, as true, in red:
+    ``drop 0.44 < 0.7 ✗``."""
     if threshold is None:
         return f"{name} {fmt(value)}"
     ok = not math.isnan(value) and (value >= threshold if higher else value <= threshold)
-    op = "≥" if higher else "≤"
+    op = relation(higher, ok, ascii=False)
     colour = GREEN if ok else RED
     return [(f"{name} {fmt(value)} {op} {fmt(threshold)} ", colour), _verdict(ok)]
 
@@ -296,232 +307,14 @@ def _index_base(result: ClaimResult) -> int:
     return 0
 
 
-def _alternative_panels(
-    check: CheckResult, case: CaseResult, base: int, shown: set[int]
-) -> list[_Panel]:
-    """Maps of the first channels that would pass this check now, not already in the row."""
-    evidence = case.evidence
-    if check.passed or case.passed or evidence is None:
-        return []
-    panels = []
-    for label in check.alternatives[:MAX_ALTERNATIVE_PANELS]:
-        index = label - base
-        if label in shown or not 0 <= index < evidence.maps.shape[0]:
-            continue
-        lines: list[Line] = [
-            [(f"would pass: ch {label}", GREEN)],
-            f"on {case.inputs.get('image') or 'image'}",
-        ]
-        if evidence.occlusion is not None:
-            panels.append(_occlusion_panel(evidence, index, lines))
-        elif evidence.altered_maps is not None:
-            lo, hi = _range(evidence.maps[index], evidence.altered_maps[index])
-            panels.append(_Panel(_map(evidence.maps[index], evidence, lo, hi), lines))
-            panels.append(
-                _Panel(
-                    _map(evidence.altered_maps[index], evidence, lo, hi),
-                    [[(f"would pass: ch {label}", GREEN)], f"on {_altered_name(case)}"],
-                )
-            )
-        else:
-            panels.append(_Panel(_map(evidence.maps[index], evidence), lines))
-    return panels
-
-
-def _altered_name(case: CaseResult) -> str:
-    inputs = case.inputs
-    if inputs.get("altered") or inputs.get("other"):
-        return str(inputs.get("altered") or inputs["other"])
-    return f"{inputs.get('mask_with') or '?'}-masked {inputs.get('region') or ''}".strip()
-
-
-def _control_altered_name(case: CaseResult) -> str:
-    inputs = case.inputs
-    if inputs.get("control_altered"):
-        return str(inputs["control_altered"])
-    return f"{inputs.get('mask_with') or '?'}-masked {inputs.get('control') or ''}".strip()
-
-
-# rows per check kind ---------------------------------------------------------------------------
-
-
-def _image_panel(case: CaseResult, evidence: CaseEvidence, extra: Line = "") -> _Panel:
-    inputs = case.inputs
-    lines: list[Line] = [inputs.get("image") or "image"]
-    if inputs.get("region"):
-        lines.append(_named("region ", inputs["region"], REGION_TEXT))
-    if inputs.get("control"):
-        lines.append(_named("control ", inputs["control"], CONTROL_TEXT))
-    if extra:
-        lines.append(extra)
-    return _Panel(_photo(evidence.image, evidence), lines)
-
-
-def _drop_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
-    inputs = case.inputs
-    at_least = check.thresholds.get("at_least")
-    at_most = check.thresholds.get("control_at_most")
-    pictures = [_image_panel(case, ev)]
-    if ev.altered is not None:
-        pictures.append(
-            _Panel(
-                _photo(ev.altered, ev),
-                [_altered_name(case), _named("altered: ", inputs.get("region"), REGION_TEXT)],
-            )
-        )
-    if ev.control_altered is not None:
-        pictures.append(
-            _Panel(
-                _photo(ev.control_altered, ev),
-                [
-                    _control_altered_name(case),
-                    _named("altered: ", inputs.get("control"), CONTROL_TEXT),
-                ],
-            )
-        )
-    groups = [pictures]
-    region, control = inputs.get("region") or "region", inputs.get("control") or "control"
-    for ch in case.channels:
-        v, i = ch.values, ch.channel
-        head: Segment = (f"ch {ch.label}", RED if not ch.passed else BLACK)
-        maps = [ev.maps[i]]
-        maps += [m[i] for m in (ev.altered_maps, ev.control_altered_maps) if m is not None]
-        lo, hi = _range(*maps)
-        own: list[Line] = [[head], f"on {inputs.get('image') or 'image'}"]
-        own.append(f"mean in {region} {fmt(v.get('mean_in', math.nan))}")
-        if "control_mean_in" in v:
-            own.append(f"mean in {control} {fmt(v['control_mean_in'])}")
-        group = [_Panel(_map(ev.maps[i], ev, lo, hi), own)]
-        drop_line = _judged("drop", v.get("drop", math.nan), at_least, True)
-        control_line = (
-            _judged("control", v["control_drop"], at_most, False) if "control_drop" in v else None
-        )
-        if ev.altered_maps is not None:
-            lines: list[Line] = [
-                [head],
-                f"on {_altered_name(case)}",
-                f"mean in {region} {fmt(v.get('mean_in_altered', math.nan))}",
-                drop_line,
-            ]
-            if control_line is not None and ev.control_altered_maps is None:
-                lines.append(control_line)
-            group.append(_Panel(_map(ev.altered_maps[i], ev, lo, hi), lines))
-        if ev.control_altered_maps is not None:
-            lines = [
-                [head],
-                f"on {_control_altered_name(case)}",
-                f"mean in {control} {fmt(v.get('control_mean_in_altered', math.nan))}",
-            ]
-            if control_line is not None:
-                lines.append(control_line)
-            group.append(_Panel(_map(ev.control_altered_maps[i], ev, lo, hi), lines))
-        groups.append(group)
-    return groups
-
-
-def _selective_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
-    groups = [[_image_panel(case, ev)]]
-    if "ratio_at_least" in check.thresholds:
-        name, key = "ratio", "ratio_at_least"
-    else:
-        name, key = "iou", "iou_at_least"
-    for ch in case.channels:
-        v = ch.values
-        lines: list[Line] = [
-            [(f"ch {ch.label}", RED if not ch.passed else BLACK)],
-            f"mean in region {fmt(v.get('mean_in', math.nan))}",
-            f"mean outside {fmt(v.get('mean_out', math.nan))}",
-            _judged(name, v.get(name, math.nan), check.thresholds.get(key), True),
-        ]
-        groups.append([_Panel(_map(ev.maps[ch.channel], ev), lines)])
-    return groups
-
-
-def _compare_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
-    """The two images, then per channel its maps on both at one scale, the ratio judged."""
-    other = _altered_name(case)
-    pictures = [_image_panel(case, ev)]
-    if ev.altered is not None:
-        pictures.append(_Panel(_photo(ev.altered, ev), [other]))
-    groups = [pictures]
-    at_least = check.thresholds.get("ratio_at_least")
-    for ch in case.channels:
-        v, i = ch.values, ch.channel
-        head: Segment = (f"ch {ch.label}", RED if not ch.passed else BLACK)
-        maps = [ev.maps[i]] + ([ev.altered_maps[i]] if ev.altered_maps is not None else [])
-        lo, hi = _range(*maps)
-        group = [
-            _Panel(
-                _map(ev.maps[i], ev, lo, hi),
-                [
-                    [head],
-                    f"on {case.inputs.get('image') or 'image'}",
-                    f"mean in region {fmt(v.get('mean_in', math.nan))}",
-                ],
-            )
-        ]
-        if ev.altered_maps is not None:
-            lines: list[Line] = [
-                [head],
-                f"on {other}",
-                f"mean in region {fmt(v.get('mean_in_other', math.nan))}",
-                _judged("ratio", v.get("ratio", math.nan), at_least, True),
-            ]
-            group.append(_Panel(_map(ev.altered_maps[i], ev, lo, hi), lines))
-        groups.append(group)
-    return groups
-
-
-def _strongest_groups(
-    check: CheckResult, case: CaseResult, ev: CaseEvidence, base: int
-) -> list[list[_Panel]]:
-    score = "region_mean" if ev.region is not None else "peak"
-    by = "mean in region" if ev.region is not None else "peak"
-    image = _image_panel(case, ev, f"strongest by {by}")
-    top_label = case.combined.get("strongest", math.nan)
-    top = int(top_label) - base if not math.isnan(top_label) else None
-    shown = [ch.channel for ch in case.channels]
-    if top is not None and top not in shown and 0 <= top < ev.maps.shape[0]:
-        shown.append(top)
-    lo, hi = _range(*(ev.maps[i] for i in shown))
-    top_k = check.thresholds.get("top_k")
-    panels = []
-    for ch in case.channels:
-        rank = ch.values.get("rank", math.nan)
-        rank_line: Line = (
-            _judged("rank", rank, top_k, False)
-            if top_k is not None
-            else [(f"rank {fmt(rank)} ", GREEN if ch.passed else RED), _verdict(ch.passed)]
-        )
-        lines: list[Line] = [
-            [(f"ch {ch.label} · claimed", BLACK)],
-            f"{by} {fmt(ch.values.get(score, math.nan))}",
-            rank_line,
-        ]
-        panels.append(_Panel(_map(ev.maps[ch.channel], ev, lo, hi), lines))
-    if top is not None and top not in [ch.channel for ch in case.channels]:
-        strongest_value = case.combined.get(f"strongest_{score}", float(ev.maps[top].max()))
-        lines = [
-            [(f"strongest: ch {top + base}", BLACK)],
-            f"{by} {fmt(strongest_value)}",
-            "rank 1",
-        ]
-        panels.append(_Panel(_map(ev.maps[top], ev, lo, hi), lines))
-    return [[image], panels]
-
-
 def _occlusion_panel(ev: CaseEvidence, channel: int, lines: list[Line]) -> _Panel:
     """The channel's occlusion map over the image, region outlined, peak crossed."""
     sweep = ev.occlusion
     sensitivity = metrics.occlusion_map(
         sweep.drops[channel], sweep.starts_y, sweep.starts_x, sweep.patch, sweep.input_size
     )
-    row, col = metrics.map_peak(sensitivity)
+    peak = metrics.map_peak_in_image(sensitivity, ev.image.shape)
     height, width = ev.image.shape[:2]
-    peak = (
-        min(int((col + 0.5) * width / sweep.input_size[1]), width - 1),
-        min(int((row + 0.5) * height / sweep.input_size[0]), height - 1),
-    )
     picture = occlusion_overlay(ev.image, sensitivity, region=ev.region, peak=peak)
     shape = _panel_shape(height, width)
     top = float(np.nanmax(sensitivity)) if np.isfinite(sensitivity).any() else 0.0
@@ -529,41 +322,61 @@ def _occlusion_panel(ev: CaseEvidence, channel: int, lines: list[Line]) -> _Pane
     return _Panel(vstack([_fit(picture, shape), bar], gap=2), lines)
 
 
-def _occlusion_groups(check: CheckResult, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
-    t = check.thresholds
-    sweep = f"patch {t.get('patch')}/{t.get('stride')} px, {t.get('fill')}"
-    groups = [[_image_panel(case, ev, sweep)]]
-    for ch in case.channels:
-        v = ch.values
-        verdicts: list[Line] = []
-        if t.get("peak_in_region"):
-            inside = v.get("peak_in", math.nan) >= 1
-            verdicts.append(
-                [
-                    ("peak in region " if inside else "peak outside ", GREEN if inside else RED),
-                    _verdict(inside),
-                ]
-            )
-        if t.get("iou_at_least") is not None:
-            verdicts.append(_judged("iou", v.get("iou", math.nan), t.get("iou_at_least"), True))
-        lines: list[Line] = [
-            [(f"ch {ch.label} · occlusion map", RED if not ch.passed else BLACK)],
-            f"drop in {fmt(v.get('map_in', math.nan))} · out {fmt(v.get('map_out', math.nan))}",
-            *verdicts,
-        ]
-        if ev.occlusion is None or not 0 <= ch.channel < ev.occlusion.drops.shape[0]:
-            groups.append([_Panel(_map(ev.maps[ch.channel], ev), lines)])
-        else:
-            groups.append([_occlusion_panel(ev, ch.channel, lines)])
-    return groups
+# declared panels → pixels ----------------------------------------------------------------------
+
+#: the colour of each tone of words (:class:`probecheck.checks.tile.Words`)
+TONES = {
+    "plain": BLACK,
+    "pass": GREEN,
+    "fail": RED,
+    "region": REGION_TEXT,
+    "control": CONTROL_TEXT,
+    "baseline": BASELINE_TEXT,
+    "muted": GRAY,
+}
+#: the evidence's maps of each image of a case
+_MAPS = {"image": "maps", "altered": "altered_maps", "control_altered": "control_altered_maps"}
 
 
-def _generic_groups(case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
-    groups = [[_image_panel(case, ev)]]
-    for ch in case.channels:
-        numbers = ", ".join(f"{k} {fmt(v)}" for k, v in ch.values.items())
-        groups.append([_Panel(_map(ev.maps[ch.channel], ev), [f"ch {ch.label}", numbers])])
-    return groups
+def _text(line: TextLine) -> Line:
+    """A declared line of text in colours: a judged number or a verdict marked and coloured."""
+    if isinstance(line, Judged):
+        return _judged(line.name, line.value, line.threshold, line.higher_is_better)
+    if isinstance(line, Verdict):
+        return [(line.text, GREEN if line.ok else RED), _verdict(line.ok)]
+    if isinstance(line, tuple):
+        return [(words.text, TONES[words.tone]) for words in line]
+    return line
+
+
+def _maps(ev: CaseEvidence, source: str) -> NDArray:
+    maps = getattr(ev, _MAPS[source])
+    if maps is None:
+        raise ValueError(f"a panel shows maps on the {source} image, but the case has none")
+    return maps
+
+
+def _drawn(panel: Panel, case: CaseResult, ev: CaseEvidence) -> _Panel | None:
+    """A declared panel drawn from the case's evidence (None: an inset the region needs not)."""
+    picture, lines = panel.picture, [_text(line) for line in panel.lines]
+    if isinstance(picture, Inset):
+        return _inset_panel(case, ev)
+    if isinstance(picture, Photo):
+        return _Panel(_photo(getattr(ev, picture.of), ev), lines)
+    if isinstance(picture, OcclusionMap):
+        return _occlusion_panel(ev, picture.channel, lines)
+    if isinstance(picture, ChannelMap):
+        values = _maps(ev, picture.on)[picture.channel]
+        if not picture.scale:
+            return _Panel(_map(values, ev), lines)
+        lo, hi = _range(*(_maps(ev, source)[c] for source, c in picture.scale))
+        return _Panel(_map(values, ev, lo, hi), lines)
+    raise TypeError(f"no drawing for a panel of {type(picture).__name__}")
+
+
+def _drawn_groups(groups: Row, case: CaseResult, ev: CaseEvidence) -> list[list[_Panel]]:
+    drawn = [[_drawn(panel, case, ev) for panel in group] for group in groups]
+    return [[panel for panel in group if panel is not None] for group in drawn]
 
 
 def _case_row(
@@ -573,77 +386,20 @@ def _case_row(
     claimed: set[int],
     baseline: CaseResult | None = None,
 ) -> NDArray:
+    """The kind's row for the case, then the baseline model's maps (if given) and the maps of the
+    channels that would pass now (those the row does not show already)."""
     ev = case.evidence
     assert ev is not None
-    if check.kind == "strongest":
-        groups = _strongest_groups(check, case, ev, base)
-    elif check.kind in _GROUPS:
-        groups = _GROUPS[check.kind](check, case, ev)
-    else:
-        groups = _generic_groups(case, ev)
-    inset = _inset_panel(case, ev)
-    if inset is not None:
-        groups[0].insert(1, inset)
-    shown = set(claimed)
-    if check.kind == "strongest" and not math.isnan(case.combined.get("strongest", math.nan)):
-        shown.add(int(case.combined["strongest"]))
-    if baseline is not None:
-        groups += _baseline_groups(case, baseline)
-    groups.append(_alternative_panels(check, case, base, shown))
-    return _row(groups)
+    groups = registered_kind(check.kind).tile_row(check, case, ev, base)
+    shown = set(claimed) | {c + base for c in pictured_channels(groups)}
+    drawn = _drawn_groups(groups, case, ev)
+    if baseline is not None and baseline.evidence is not None:
+        drawn += _drawn_groups(baseline_groups(case, baseline), baseline, baseline.evidence)
+    drawn += _drawn_groups([alternative_panels(check, case, base, shown)], case, ev)
+    return _row(drawn)
 
 
-# the baseline model's maps beside the candidate's ----------------------------------------------
-
-#: the kinds' own rows (a kind without one gets the image and the claimed channels' maps)
-_GROUPS = {
-    "drop": _drop_groups,
-    "selective": _selective_groups,
-    "occlusion": _occlusion_groups,
-    "compare": _compare_groups,
-}
-
-
-def _then_and_now(then: ChannelResult, now: ChannelResult | None) -> list[Line]:
-    """``drop 0.97 → 0.41``: the numbers a baseline holds a claim to, on its model and now."""
-    lines: list[Line] = []
-    for key, metric in compared_metrics().items():
-        if key in then.values:
-            current = fmt(now.values.get(key, math.nan)) if now is not None else "?"
-            name = metric.short or key
-            lines.append(
-                [(f"{name} {fmt(then.values[key])} ", BASELINE_TEXT), (f"→ {current}", RED)]
-            )
-    return [[("baseline → now:", GRAY)], *lines] if lines else []
-
-
-def _baseline_groups(case: CaseResult, baseline: CaseResult) -> list[list[_Panel]]:
-    """Per claimed channel, its maps on the baseline's model (one scale per channel)."""
-    ev = baseline.evidence
-    if ev is None:
-        return []
-    now = {ch.channel: ch for ch in case.channels}
-    named = [
-        (ev.maps, case.inputs.get("image") or "image"),
-        (ev.altered_maps, _altered_name(case)),
-        (ev.control_altered_maps, _control_altered_name(case)),
-    ]
-    groups = []
-    for ch in baseline.channels:
-        head: Line = [(f"baseline model · ch {ch.label}", BASELINE_TEXT)]
-        numbers = _then_and_now(ch, now.get(ch.channel))
-        if ev.occlusion is not None and 0 <= ch.channel < ev.occlusion.drops.shape[0]:
-            lines: list[Line] = [head, "occlusion map", *numbers]
-            groups.append([_occlusion_panel(ev, ch.channel, lines)])
-            continue
-        maps = [(m[ch.channel], name) for m, name in named if m is not None]
-        lo, hi = _range(*(m for m, _ in maps))
-        group = []
-        for k, (values, name) in enumerate(maps):
-            lines = [head, f"on {name}", *(numbers if k == 0 else [])]
-            group.append(_Panel(_map(values, ev, lo, hi), lines))
-        groups.append(group)
-    return groups
+# the baseline model's case beside the candidate's ----------------------------------------------
 
 
 def _baseline_case(

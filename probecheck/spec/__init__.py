@@ -6,26 +6,31 @@ naming file, line and key. ``json_schema()`` describes the language for editors.
 
 from __future__ import annotations
 
-from probecheck.spec.loader import load_spec
-from probecheck.spec.models import (
-    Claim,
+from probecheck.spec.kinds import (
+    CompareCase,
+    CompareCheck,
     DropCase,
     DropCheck,
-    ModelRef,
-    Region,
+    OcclusionCase,
+    OcclusionCheck,
     SelectiveCase,
     SelectiveCheck,
-    Spec,
     StrongestCase,
     StrongestCheck,
 )
+from probecheck.spec.loader import load_spec
+from probecheck.spec.models import Claim, ModelRef, Region, Spec
 from probecheck.spec.schema import json_schema
 
 __all__ = [
     "Claim",
+    "CompareCase",
+    "CompareCheck",
     "DropCase",
     "DropCheck",
     "ModelRef",
+    "OcclusionCase",
+    "OcclusionCheck",
     "Region",
     "SelectiveCase",
     "SelectiveCheck",

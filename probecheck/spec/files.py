@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from probecheck.image_files import unreadable_reason
-from probecheck.spec.models import AnyCheck, Region, RuleError, _resolve, references
+from probecheck.spec.kinds import AnyCheck
+from probecheck.spec.models import Region, RuleError, _resolve, references
 
 __all__ = ["image_problems", "region_problems"]
 

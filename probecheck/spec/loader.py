@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from probecheck.errors import SpecError
 from probecheck.spec.files import image_problems, region_problems
+from probecheck.spec.kinds import CHECK_MODELS
 from probecheck.spec.messages import describe
 from probecheck.spec.models import (
-    CHECK_MODELS,
     Claim,
     Region,
     RuleError,

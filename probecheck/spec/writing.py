@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from probecheck.spec.kinds import CHECK_NAMES
 from probecheck.spec.loader import parse_spec
-from probecheck.spec.models import CHECK_NAMES, Spec
+from probecheck.spec.models import Spec
 
 __all__ = ["checked_spec_text", "claim_lines", "flow", "spec_text"]
 

@@ -13,6 +13,7 @@ import re
 import shlex
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -22,18 +23,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 CI = REPO / "docs" / "ci"
-
-SPEC = f"""
-model: {{arch: squeezenet1_0, weights: deep-compression}}
-images:
-  face: {FIXTURES / "astronaut_face.png"}
-  face_no_eyes: {FIXTURES / "astronaut_face_eyes_removed.png"}
-  face_no_cheeks: {FIXTURES / "astronaut_face_cheeks_removed.png"}
-regions:
-  eyes:   {{boxes: [[61, 76, 107, 103], [147, 80, 202, 107]]}}
-  cheeks: {{boxes: [[56, 114, 102, 141], [150, 114, 205, 141]]}}
-claims:
-"""
 
 
 def eye_claim(claim_id: str = "eye", channel: int = 15) -> str:
@@ -54,15 +43,6 @@ def strongest_claim(claim_id: str = "strongest") -> str:
     layer: fire6-relu_squeeze1x1
     strongest: {{image: face, in: [22]}}
 """
-
-
-def write_spec(directory: Path, name: str, claims: str, model: str = "") -> Path:
-    path = directory / name
-    text = SPEC + claims
-    if model:
-        text = text.replace("model: {arch: squeezenet1_0, weights: deep-compression}", model)
-    path.write_text(text)
-    return path
 
 
 def load_script(name: str) -> ModuleType:
@@ -112,9 +92,12 @@ def results_of(directory: Path) -> dict:
 
 
 def test_zeroed_eye_filter_fails_the_eye_claim_and_names_where_the_feature_went(
-    pytester: pytest.Pytester, gate: Path, candidates: dict[str, Path]
+    pytester: pytest.Pytester,
+    gate: Path,
+    write_face_spec: Callable[..., Path],
+    candidates: dict[str, Path],
 ) -> None:
-    write_spec(gate, "face.yaml", eye_claim() + strongest_claim())
+    write_face_spec(gate / "face.yaml", eye_claim() + strongest_claim())
     assert run(pytester, "--probe-specs", "specs").ret == pytest.ExitCode.OK  # the real model
     lost = run(pytester, "--probe-specs", "specs", "--probe-weights", str(candidates["lost"]))
     lost.assert_outcomes(passed=1, failed=1)  # the eye claim; the strongest channel is intact
@@ -127,7 +110,7 @@ def test_zeroed_eye_filter_fails_the_eye_claim_and_names_where_the_feature_went(
         return
     # the channels named do pass that check on the candidate, as claimed
     named = int(found[0].split(",")[0])
-    write_spec(gate, "face.yaml", eye_claim("moved", named).split("    selective")[0])
+    write_face_spec(gate / "face.yaml", eye_claim("moved", named).split("    selective")[0])
     moved = run(
         pytester,
         "--probe-specs",
@@ -144,9 +127,12 @@ def test_zeroed_eye_filter_fails_the_eye_claim_and_names_where_the_feature_went(
 
 
 def test_baseline_round_trip_regression_and_tolerance(
-    pytester: pytest.Pytester, gate: Path, candidates: dict[str, Path]
+    pytester: pytest.Pytester,
+    gate: Path,
+    write_face_spec: Callable[..., Path],
+    candidates: dict[str, Path],
 ) -> None:
-    write_spec(gate, "face.yaml", eye_claim())
+    write_face_spec(gate / "face.yaml", eye_claim())
     base = ["--probe-baseline", "base.json"]
     recorded = run(pytester, "--probe-specs", "specs", *base, "--probe-baseline-update")
     recorded.stdout.fnmatch_lines(
@@ -190,13 +176,13 @@ def test_baseline_round_trip_regression_and_tolerance(
 
 
 def test_baseline_gaps_are_counted_and_fail_under_strict(
-    pytester: pytest.Pytester, gate: Path
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
-    write_spec(gate, "face.yaml", eye_claim() + strongest_claim("gone"))
+    write_face_spec(gate / "face.yaml", eye_claim() + strongest_claim("gone"))
     base = ["--probe-specs", "specs", "--probe-baseline", "b.json"]
     run(pytester, *base, "--probe-baseline-update").assert_outcomes(passed=2)
     # "gone" is removed from the spec, "new" added: one claim with no entry, one entry stale
-    write_spec(gate, "face.yaml", eye_claim() + strongest_claim("new"))
+    write_face_spec(gate / "face.yaml", eye_claim() + strongest_claim("new"))
     result = run(pytester, *base, "--probe-report", "r")
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.OK
@@ -228,12 +214,12 @@ def test_baseline_gaps_are_counted_and_fail_under_strict(
 
 
 def test_a_deleted_spec_file_leaves_stale_entries_that_strict_fails(
-    pytester: pytest.Pytester, gate: Path
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
     """Deleting (or renaming) a whole spec file must not take its claims out of the gate
     silently: its baseline entries match nothing, and --probe-baseline-strict fails the run."""
-    write_spec(gate, "face.yaml", strongest_claim())
-    write_spec(gate, "more.yaml", strongest_claim("other"))
+    write_face_spec(gate / "face.yaml", strongest_claim())
+    write_face_spec(gate / "more.yaml", strongest_claim("other"))
     base = ["--probe-specs", "specs", "--probe-baseline", "b.json"]
     run(pytester, *base, "--probe-baseline-update").assert_outcomes(passed=2)
     (gate / "more.yaml").unlink()
@@ -250,9 +236,9 @@ def test_a_deleted_spec_file_leaves_stale_entries_that_strict_fails(
 
 
 def test_a_missing_baseline_is_a_usage_error_naming_it(
-    pytester: pytest.Pytester, gate: Path
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
-    write_spec(gate, "face.yaml", strongest_claim())
+    write_face_spec(gate / "face.yaml", strongest_claim())
     result = run(pytester, "--probe-specs", "specs", "--probe-baseline", "nothere.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--probe-baseline *nothere.json: no such file*"])
@@ -264,10 +250,10 @@ def test_a_missing_baseline_is_a_usage_error_naming_it(
 
 
 def test_a_misspelt_spec_in_a_directory_fails_as_when_named(
-    pytester: pytest.Pytester, gate: Path
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
-    write_spec(gate, "face.yaml", strongest_claim())
-    misspelt = write_spec(gate, "typo.yaml", strongest_claim("typo"))
+    write_face_spec(gate / "face.yaml", strongest_claim())
+    misspelt = write_face_spec(gate / "typo.yaml", strongest_claim("typo"))
     misspelt.write_text(misspelt.read_text().replace("\nclaims:", "\nclaim:"))
     (gate / "ci.yaml").write_text("jobs: {test: {runs: pytest}}\nname: ci\n")  # not a spec
     alone = run(pytester, "--probe-specs", "specs/typo.yaml")
@@ -279,12 +265,14 @@ def test_a_misspelt_spec_in_a_directory_fails_as_when_named(
     assert "ci.yaml" not in whole.stdout.str()
 
 
-def test_a_flow_style_spec_in_a_directory_is_checked(pytester: pytest.Pytester, gate: Path) -> None:
+def test_a_flow_style_spec_in_a_directory_is_checked(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
+) -> None:
     """A spec written as one flow mapping (JSON-like) has no key at a line start: it is still
     collected from a directory, not skipped in silence; a flow-style CI file is left alone."""
     import yaml
 
-    block = write_spec(gate, "face.yaml", strongest_claim())
+    block = write_face_spec(gate / "face.yaml", strongest_claim())
     flow = gate / "flow.yaml"
     document = yaml.safe_load(block.read_text())
     document["claims"][0]["id"] = "in-flow"
@@ -300,12 +288,14 @@ def test_a_flow_style_spec_in_a_directory_is_checked(pytester: pytest.Pytester, 
 
 
 @pytest.mark.parametrize("case", ["empty directory", "no spec in it", "all deselected", "tests"])
-def test_checking_no_claim_is_an_error(pytester: pytest.Pytester, gate: Path, case: str) -> None:
+def test_checking_no_claim_is_an_error(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path], case: str
+) -> None:
     args = ["--probe-specs", "specs"]
     if case == "no spec in it":
         (gate / "ci.yaml").write_text("jobs: {test: {runs: pytest}}\n")
     elif case == "all deselected":
-        write_spec(gate, "face.yaml", strongest_claim())
+        write_face_spec(gate / "face.yaml", strongest_claim())
         args += ["-k", "nothing"]
     elif case == "tests":  # tests pass beside an empty specs directory: still no claim checked
         pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
@@ -315,8 +305,10 @@ def test_checking_no_claim_is_an_error(pytester: pytest.Pytester, gate: Path, ca
     result.stdout.fnmatch_lines(["*no claim checked:*", "*fix: *"])
 
 
-def test_old_tolerance_option_is_gone(pytester: pytest.Pytester, gate: Path) -> None:
-    write_spec(gate, "face.yaml", strongest_claim())
+def test_old_tolerance_option_is_gone(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
+) -> None:
+    write_face_spec(gate / "face.yaml", strongest_claim())
     result = run(pytester, "--probe-specs", "specs", "--probe-tolerance", "0.1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     bad = run(pytester, "--probe-specs", "specs", "--probe-baseline-tolerance", "lots")
@@ -380,6 +372,7 @@ def shipped_claims() -> list[str]:
     ]
 
 
+@pytest.mark.slow  # shipped_gate runs the gate's pytest session once per candidate
 @pytest.mark.parametrize("name", [*DOCUMENTED_BENIGN, *SEEDED_BENIGN])
 def test_benign_candidates_pass_the_documented_gate(
     shipped_gate: dict[str, tuple[int, dict[str, bool]]], name: str
@@ -389,6 +382,7 @@ def test_benign_candidates_pass_the_documented_gate(
     assert sorted(verdicts) == sorted(shipped_claims())
 
 
+@pytest.mark.slow  # shipped_gate runs the gate's pytest session once per candidate
 def test_lost_eyes_fail_the_documented_gate(
     shipped_gate: dict[str, tuple[int, dict[str, bool]]],
 ) -> None:
@@ -397,6 +391,7 @@ def test_lost_eyes_fail_the_documented_gate(
     assert not verdicts["faces.yaml::eyes-across-faces"]  # the claim about the lost channel
 
 
+@pytest.mark.slow  # shipped_gate runs the gate's pytest session once per candidate
 @pytest.mark.parametrize("claim", shipped_claims())
 def test_every_shipped_claim_catches_the_loss_of_its_channels(
     shipped_gate: dict[str, tuple[int, dict[str, bool]]], claim: str
@@ -416,9 +411,12 @@ def test_every_shipped_claim_catches_the_loss_of_its_channels(
 
 
 def test_header_and_results_name_the_candidate_by_sha256(
-    pytester: pytest.Pytester, gate: Path, candidates: dict[str, Path]
+    pytester: pytest.Pytester,
+    gate: Path,
+    write_face_spec: Callable[..., Path],
+    candidates: dict[str, Path],
 ) -> None:
-    write_spec(gate, "face.yaml", strongest_claim())
+    write_face_spec(gate / "face.yaml", strongest_claim())
     sha = hashlib.sha256(candidates["benign"].read_bytes()).hexdigest()
     args = ["--probe-specs", "specs", "--probe-report", "r"]
     result = run(pytester, *args, "--probe-weights", str(candidates["benign"]))
@@ -502,17 +500,19 @@ def test_bgr_channel_order_flips_the_input(real_probe, monkeypatch: pytest.Monke
     assert not np.allclose(bgr.numpy(), rgb.numpy())
 
 
-def test_spec_preprocess_block_is_validated_and_used(pytester: pytest.Pytester, gate: Path) -> None:
+def test_spec_preprocess_block_is_validated_and_used(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
+) -> None:
     block = (
         "model: {arch: squeezenet1_0, weights: deep-compression,\n"
         "        preprocess: {size: [227, 227], pixel_scale: 255, mean: [123, 117, 104]}}"
     )
-    write_spec(gate, "face.yaml", strongest_claim(), model=block)
+    write_face_spec(gate / "face.yaml", strongest_claim(), model=block)
     run(pytester, "--probe-specs", "specs", "--probe-report", "r").assert_outcomes(passed=1)
     (model,) = results_of(pytester.path / "r")["models"]
     assert "preprocess: block" in model["preprocessing"]
-    write_spec(
-        gate, "face.yaml", strongest_claim(), model=block.replace("[123, 117, 104]", "[1, 2]")
+    write_face_spec(
+        gate / "face.yaml", strongest_claim(), model=block.replace("[123, 117, 104]", "[1, 2]")
     )
     bad = run(pytester, "--probe-specs", "specs")
     assert bad.ret == pytest.ExitCode.INTERRUPTED
@@ -531,9 +531,9 @@ def junit_cases(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_junit_holds_one_testcase_per_claim_with_its_numbers(
-    pytester: pytest.Pytester, gate: Path
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
-    write_spec(gate, "face.yaml", eye_claim() + eye_claim("not-eye", 25) + strongest_claim())
+    write_face_spec(gate / "face.yaml", eye_claim() + eye_claim("not-eye", 25) + strongest_claim())
     run(pytester, "--probe-specs", "specs", "--probe-report", "r", "--junitxml", "out.xml")
     cases = junit_cases(pytester.path / "out.xml")
     assert sorted(cases) == ["eye", "not-eye", "strongest"]
@@ -551,18 +551,20 @@ def test_junit_holds_one_testcase_per_claim_with_its_numbers(
     assert cases["not-eye"]["drop.passes_now"] or cases["not-eye"]["drop.passed"] == "true"
 
 
-def test_exit_codes_are_pytests(pytester: pytest.Pytester, gate: Path) -> None:
-    write_spec(gate, "face.yaml", strongest_claim())
+def test_exit_codes_are_pytests(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
+) -> None:
+    write_face_spec(gate / "face.yaml", strongest_claim())
     assert run(pytester, "--probe-specs", "specs").ret == 0
-    write_spec(gate, "face.yaml", strongest_claim().replace("in: [22]", "in: [21]"))
+    write_face_spec(gate / "face.yaml", strongest_claim().replace("in: [22]", "in: [21]"))
     assert run(pytester, "--probe-specs", "specs").ret == 1
-    write_spec(gate, "face.yaml", strongest_claim().replace("in:", "inn:"))  # a spec error
+    write_face_spec(gate / "face.yaml", strongest_claim().replace("in:", "inn:"))  # a spec error
     assert run(pytester, "--probe-specs", "specs").ret == 2
     # found only when the claim runs (a damaged image file), still an error in the spec's input
     face = (FIXTURES / "astronaut_face.png").read_bytes()
     (pytester.path / "cut.png").write_bytes(face[: len(face) // 2])
     cut = strongest_claim("cut").replace("image: face", "image: cut")
-    spec = write_spec(gate, "face.yaml", strongest_claim() + cut)
+    spec = write_face_spec(gate / "face.yaml", strongest_claim() + cut)
     spec.write_text(
         spec.read_text().replace("images:", f"images:\n  cut: {pytester.path / 'cut.png'}")
     )
@@ -576,11 +578,11 @@ def test_exit_codes_are_pytests(pytester: pytest.Pytester, gate: Path) -> None:
 
 
 def test_xdist_equals_serial_and_keeps_a_spec_on_one_worker(
-    pytester: pytest.Pytester, gate: Path
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
     pytest.importorskip("xdist")
-    write_spec(gate, "face.yaml", eye_claim() + eye_claim("not-eye", 25) + strongest_claim())
-    write_spec(gate, "more.yaml", eye_claim("eye14", 14) + strongest_claim("again"))
+    write_face_spec(gate / "face.yaml", eye_claim() + eye_claim("not-eye", 25) + strongest_claim())
+    write_face_spec(gate / "more.yaml", eye_claim("eye14", 14) + strongest_claim("again"))
     common = ["-p", "no:cacheprovider", "--probe-specs", "specs", "-v"]
     serial = run(pytester, *common[2:], "--probe-report", "serial", "--junitxml", "serial.xml")
     parallel = pytester.runpytest_subprocess(
@@ -648,11 +650,11 @@ def _config(dist: str, args: list[str], *, distload: bool = False) -> SimpleName
 def test_default_distribution_becomes_loadfile(
     dist: str, args: list[str], distload: bool, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from probecheck.plugin import _keep_spec_files_on_one_worker
+    from probecheck.plugin.options import keep_spec_files_on_one_worker
 
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     config = _config(dist, args, distload=distload)
-    _keep_spec_files_on_one_worker(config)  # type: ignore[arg-type]
+    keep_spec_files_on_one_worker(config)  # type: ignore[arg-type]
     assert config.option.dist == expected
 
 

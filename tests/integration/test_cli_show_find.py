@@ -7,7 +7,6 @@ commands use: the weights load once for the whole file.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -34,18 +33,10 @@ EYE_ARGS = ["--box", *_boxes("eyes"), "--region-name", "eyes"]
 CHEEK_ARGS = ["--control-box", *_boxes("cheeks"), "--control-name", "cheeks"]
 
 
-WEIGHTS_FILE = "compressed_SqueezeNet.net"
-
-
 @pytest.fixture(scope="module")
-def probe():
-    """The process-wide Probe on the real weights (the one the CLI uses), or skip."""
-    named = os.environ.get("PROBECHECK_WEIGHTS_DIR")
-    if not named or not (Path(named).expanduser() / WEIGHTS_FILE).is_file():
-        pytest.skip(f"PROBECHECK_WEIGHTS_DIR holds no {WEIGHTS_FILE}: set it to run this test")
-    from probecheck.probe import shared_probe
-
-    return shared_probe("squeezenet1_0", "deep-compression")
+def probe(cli_probe):
+    """The process-wide Probe on the real weights (the one the CLI uses; conftest's)."""
+    return cli_probe
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import base64
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,17 +16,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 
-SPEC = f"""
-model: {{arch: squeezenet1_0, weights: deep-compression}}
-images:
-  face: {FIXTURES / "astronaut_face.png"}
-  face_no_eyes: {FIXTURES / "astronaut_face_eyes_removed.png"}
-  face_no_cheeks: {FIXTURES / "astronaut_face_cheeks_removed.png"}
-regions:
-  eyes: {{boxes: [[61, 76, 107, 103], [147, 80, 202, 107]]}}
-  cheeks: {{boxes: [[56, 114, 102, 141], [150, 114, 205, 141]]}}
-claims:
-"""
 CLAIM = """  - id: {id}
     about: {about}
     layer: fire6-relu_squeeze1x1
@@ -47,12 +37,14 @@ def test_from_python(probe):
 
 
 @pytest.fixture
-def report(pytester: pytest.Pytester, claims_dir: Path) -> Path:
+def report(
+    pytester: pytest.Pytester, claims_dir: Path, write_face_spec: Callable[..., Path]
+) -> Path:
     """A run of a passing and a failing YAML claim and a Python claim, with tiles for all,
     compared with a baseline recorded by an earlier run; its report directory."""
     claims = CLAIM.format(id="eyes", about="the eye channel <b>&</b>", channel=15)
     claims += CLAIM.format(id="not-eyes", about="a channel that is not about eyes", channel=25)
-    (claims_dir / "face.yaml").write_text(SPEC + claims)
+    write_face_spec(claims_dir / "face.yaml", claims)
     pytester.makepyfile(test_claims=PYTHON_CLAIM)
     common = ["-p", "no:cacheprovider", "test_claims.py", "--probe-specs", "specs"]
     common += ["--probe-baseline", "baseline.json"]

@@ -38,6 +38,7 @@ LAYERS = {
     "find": 4,
     "find_set": 4,
     "render": 5,
+    "runner": 5,
     "report": 5,
     "plugin": 6,
     "fixture": 6,

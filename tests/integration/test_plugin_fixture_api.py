@@ -201,3 +201,32 @@ def numbers(value: object) -> object:
     if isinstance(value, list):
         return [numbers(v) for v in value]
     return value
+
+
+def test_every_check_kind_can_be_written_in_python() -> None:
+    """probe.check takes a keyword for each registered kind: a new kind is not forgotten here."""
+    import inspect
+
+    from probecheck.fixture import ClaimChecker
+    from probecheck.spec.models import CHECK_NAMES
+
+    assert set(CHECK_NAMES) <= set(inspect.signature(ClaimChecker.check).parameters)
+
+
+def test_a_compare_claim_in_python(pytester: pytest.Pytester, claims_dir: Path) -> None:
+    """The channel is stronger on the eyes with the eyes there than with them removed."""
+    images = {k: str(v) for k, v in IMAGES.items()}
+    compare = {"image": "face", "other": "face_no_eyes", "region": "eyes", "ratio_at_least": 1.5}
+    pytester.makepyfile(
+        test_face=f"""
+def test_eyes_there(probe):
+    probe.check(layer="fire6-relu_squeeze1x1", channels=[15], images={images!r},
+                regions={REGIONS!r}, compare={compare!r})
+
+def test_eyes_removed(probe):
+    probe.check(layer="fire6-relu_squeeze1x1", channels=[15], images={images!r},
+                regions={REGIONS!r}, compare={{**{compare!r}, "image": "face_no_eyes",
+                                                 "other": "face"}})
+"""
+    )
+    run(pytester).assert_outcomes(passed=1, failed=1)

@@ -104,12 +104,12 @@ def test_control_over_its_limit_fails_with_the_reason(
 
 
 def test_silent_channel_fails_with_that_reason(identity_probe: Probe, tmp_path: Path) -> None:
-    # green is 0 everywhere: silent in the region, whatever the threshold
+    # green is 0 everywhere: silent in the region, even against the smallest threshold
     result = run_claim(
         identity_probe,
         tmp_path,
         "  - {id: green, layer: '0', channels: [1],"
-        " drop: {image: a, altered: b, region: tl, at_least: 0.0}}",
+        " drop: {image: a, altered: b, region: tl, at_least: 0.001}}",
     )
     assert not result.passed
     assert "silent" in result.checks[0].cases[0].channels[0].reason
@@ -256,7 +256,7 @@ def test_a_strongest_failure_names_the_strongest_channel_and_by_how_much(
 def test_an_iou_measured_at_another_quantile_is_another_case() -> None:
     """The quantile shapes a selective IoU: it joins the case's identity; a ratio ignores it."""
     from probecheck.checks import selective
-    from probecheck.spec.models import SelectiveCheck
+    from probecheck.spec import SelectiveCheck
 
     iou = SelectiveCheck.model_validate(
         {"image": "face", "region": "eyes", "iou_at_least": 0.3, "quantile": 0.8}

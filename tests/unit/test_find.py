@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -41,22 +40,12 @@ REGIONS = json.loads((FIXTURES / "regions.json").read_text())
 EYES = RegionShapes(boxes=tuple(tuple(b) for b in REGIONS["eyes"]["boxes"]))
 CHEEKS = RegionShapes(boxes=tuple(tuple(b) for b in REGIONS["cheeks"]["boxes"]))
 LAYER = "fire6-relu_squeeze1x1"
-WEIGHTS_FILE = "compressed_SqueezeNet.net"
-
-
-def real_probe_or_skip():
-    """The process-wide Probe on the real weights (the CLI shares it), or skip."""
-    named = os.environ.get("PROBECHECK_WEIGHTS_DIR")
-    if not named or not (Path(named).expanduser() / WEIGHTS_FILE).is_file():
-        pytest.skip(f"PROBECHECK_WEIGHTS_DIR holds no {WEIGHTS_FILE}: set it to run this test")
-    from probecheck.probe import shared_probe
-
-    return shared_probe("squeezenet1_0", "deep-compression")
 
 
 @pytest.fixture(scope="module")
-def probe():
-    return real_probe_or_skip()
+def probe(cli_probe):
+    """The process-wide Probe on the real weights (the CLI shares it; conftest's)."""
+    return cli_probe
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,11 @@ fixture face: plumbing, not evidence)."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -235,21 +237,13 @@ def make_face_set(directory: Path, shifts=(-12, -6, 0, 6, 12, 18)) -> Path:
     return directory
 
 
-WEIGHTS_FILE = "compressed_SqueezeNet.net"
 LAYERS = ["fire6-relu_squeeze1x1", "fire7-relu_squeeze1x1"]
 
 
 @pytest.fixture(scope="module")
-def probe():
-    """The process-wide Probe on the real weights (the one the CLI uses), or skip."""
-    import os
-
-    named = os.environ.get("PROBECHECK_WEIGHTS_DIR")
-    if not named or not (Path(named).expanduser() / WEIGHTS_FILE).is_file():
-        pytest.skip(f"PROBECHECK_WEIGHTS_DIR holds no {WEIGHTS_FILE}: set it to run this test")
-    from probecheck.probe import shared_probe
-
-    return shared_probe("squeezenet1_0", "deep-compression")
+def probe(cli_probe):
+    """The process-wide Probe on the real weights (the one the CLI uses; conftest's)."""
+    return cli_probe
 
 
 @pytest.fixture(scope="module")
@@ -286,19 +280,29 @@ def set_args(directory: Path, *extra: object) -> list[object]:
     ]
 
 
+@pytest.fixture(scope="module")
+def found_on_face_set(probe, face_set: Path, tmp_path_factory) -> tuple[str, Path]:
+    """One find over the face set (gray masks, views kept together, the top four tested): what
+    it printed and the spec it wrote. Shared by the tests that read them: the search is the
+    costly step, and its output is the same each time."""
+    from probecheck.cli import main
+
+    out_file = tmp_path_factory.mktemp("found") / "found.yaml"
+    args = set_args(face_set, "--mask-with", "gray", "--views-of", r"^(face\d+)_", "--top", 4)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(stdout), redirect_stderr(stderr):
+        patch.setenv("COLUMNS", "250")
+        code = main(["find", *(str(a) for a in args), "--yaml-out", str(out_file)])
+    assert code == 0, stderr.getvalue()
+    return stdout.getvalue(), out_file
+
+
 def test_find_over_a_set_reports_its_split_and_prints_only_held_claims(
-    probe, face_set, capsys, tmp_path
+    found_on_face_set: tuple[str, Path],
 ):
     import yaml
 
-    out_file = tmp_path / "found.yaml"
-    code, stdout, err = run_find(
-        capsys,
-        *set_args(face_set, "--mask-with", "gray", "--views-of", r"^(face\d+)_", "--top", 4),
-        "--yaml-out",
-        out_file,
-    )
-    assert code == 0, err
+    stdout, out_file = found_on_face_set
     assert "12 images split with seed 0 into 6 for discovery and 6 held out" in stdout
     assert "ranked 96 channels of 2 layer(s) on discovery; tested 4 on confirmation" in stdout
     discovery = stdout.split("  discovery: ")[1].split("\n")[0].split(", ")
@@ -319,15 +323,17 @@ def test_find_over_a_set_reports_its_split_and_prints_only_held_claims(
         assert drop["confidence"] == 0.95 and claim["layer"] in LAYERS
 
 
-def test_find_over_a_set_says_plainly_when_nothing_held(probe, face_set, capsys, tmp_path):
-    # the "altered" twins are the images themselves: nothing drops, nothing can hold
+def test_find_over_a_set_says_plainly_when_nothing_held(probe, capsys, tmp_path):
+    # the "altered" twins are the images themselves: nothing drops, nothing can hold (however
+    # many images: six, two pictures a side and more, keep the search cheap)
+    images = make_face_set(tmp_path / "faces", shifts=(-6, 0, 6))
     same = tmp_path / "same"
     same.mkdir()
-    for png in face_set.glob("*.png"):
+    for png in images.glob("*.png"):
         (same / png.name).write_bytes(png.read_bytes())
     code, stdout, err = run_find(
         capsys,
-        *set_args(face_set, "--altered-set", f"{same}/*.png"),
+        *set_args(images, "--altered-set", f"{same}/*.png"),
         "--control-altered-set",
         f"{same}/*.png",
     )
@@ -427,20 +433,13 @@ def test_find_over_the_faces_prints_claims_that_held_on_held_out_faces(probe, ca
         assert claim["drop"]["control_at_most"] < claim["drop"]["at_least"]
 
 
-def test_the_printed_spec_loads_as_a_population_claim(probe, face_set, capsys, tmp_path):
+def test_the_printed_spec_loads_as_a_population_claim(probe, found_on_face_set):
     from probecheck.spec import load_spec
     from probecheck.spec.models import Spec
 
     if "sets" not in Spec.model_fields:
         pytest.skip("the spec language has no sets: yet")
-    out_file = tmp_path / "found.yaml"
-    code, _, err = run_find(
-        capsys,
-        *set_args(face_set, "--mask-with", "gray", "--views-of", r"^(face\d+)_", "--top", 3),
-        "--yaml-out",
-        out_file,
-    )
-    assert code == 0, err
+    _, out_file = found_on_face_set
     spec = load_spec(out_file)
     assert spec.claims
     from probecheck.checks import evaluate_claim

@@ -7,12 +7,16 @@ draws a tile of a real failing claim on the real model (skipped without the weig
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from probecheck.checks import registry
+from probecheck.checks.kind import CheckKind
+from probecheck.checks.tile import ChannelMap, Judged, Panel, Photo
 from probecheck.render import (
     channel_montage,
     claim_tile,
@@ -23,8 +27,6 @@ from probecheck.render import (
 )
 from probecheck.render.montage import band_height, colorbar_height, colorize, scale01
 from probecheck.results import CaseEvidence, CaseResult, ChannelResult, CheckResult, ClaimResult
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _evidence(size: int = 64, channels: int = 6) -> CaseEvidence:
@@ -211,33 +213,87 @@ def test_sanitising_never_merges_two_claims() -> None:
     assert len(names) == 4
 
 
+# a kind's declared row: render draws what the kind declares, and names no kind ----------------
+
+
+def _brighter(tile_row=None) -> CheckKind:
+    """A kind render has never heard of, registered for a test."""
+    extra = {} if tile_row is None else {"tile_row": tile_row}
+    return CheckKind(
+        name="brighter",
+        metric_names=(),
+        effect="mean_in",
+        inputs=lambda case: None,
+        measure=lambda *args: None,
+        thresholds=lambda check: {},
+        **extra,
+    )
+
+
+def _brighter_result(values: dict[str, float] | None = None) -> ClaimResult:
+    evidence = CaseEvidence(
+        image=_evidence().image, maps=_evidence().maps, region=_evidence().region
+    )
+    channels = [ChannelResult(c, c, True, values or {"mean_in": 1.5}) for c in (1, 2, 3)]
+    case = CaseResult({"image": "face", "region": "eyes"}, channels, {}, True, evidence)
+    check = CheckResult("brighter", "all", {}, [case], True)
+    return ClaimResult("s.yaml", "b", "conv1", "features.0", [1, 2, 3], "all", [check], True)
+
+
+def _red(tile: np.ndarray) -> int:
+    return int(((tile[..., 0] > 150) & (tile[..., 1] < 60) & (tile[..., 2] < 60)).sum())
+
+
+def test_a_kind_without_a_row_of_its_own_gets_the_image_and_its_maps(monkeypatch) -> None:
+    monkeypatch.setitem(registry.KINDS, "brighter", _brighter())
+    full = claim_tile(_brighter_result())
+    monkeypatch.setitem(
+        registry.KINDS, "brighter", _brighter(lambda *args: [[Panel(Photo(), ["face"])]])
+    )
+    image_only = claim_tile(_brighter_result())
+    assert full.shape[1] > image_only.shape[1] + 150  # the claimed channels' maps beside it
+
+
+def test_declared_numbers_are_drawn_in_the_colour_of_their_verdict(monkeypatch) -> None:
+    def row(check, case, evidence, base):
+        judged = Judged("mean_in", case.channels[0].values["mean_in"], 1.0, True)
+        return [[Panel(ChannelMap(2), [judged])]]
+
+    monkeypatch.setitem(registry.KINDS, "brighter", _brighter(row))
+    assert _red(claim_tile(_brighter_result({"mean_in": 1.5}))) == 0
+    assert _red(claim_tile(_brighter_result({"mean_in": 0.5}))) > 20  # "mean_in 0.5 < 1 ✗"
+
+
+def test_render_names_no_check_kind() -> None:
+    """What a kind's row shows is the kind's (checks/<kind>.py): render only draws panels."""
+    import probecheck.render
+
+    sources = Path(probecheck.render.__file__).parent.glob("*.py")
+    text = "\n".join(path.read_text() for path in sources)
+    named = [name for name in registry.KINDS if f'"{name}"' in text or f"'{name}'" in text]
+    assert named == []
+
+
 # one real result -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def real_failing_result(real_probe, tmp_path_factory: pytest.TempPathFactory) -> ClaimResult:
+def real_failing_result(
+    real_probe, write_face_spec: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> ClaimResult:
     """Channel 35 drops with the eyes removed, but in the cheeks too: fails on the control."""
     from probecheck.checks import evaluate_claim
     from probecheck.spec import load_spec
 
-    spec_path = tmp_path_factory.mktemp("spec") / "face.yaml"
-    spec_path.write_text(
-        f"""
-model: {{arch: squeezenet1_0, weights: deep-compression}}
-images:
-  face: {FIXTURES / "astronaut_face.png"}
-  face_no_eyes: {FIXTURES / "astronaut_face_eyes_removed.png"}
-  face_no_cheeks: {FIXTURES / "astronaut_face_cheeks_removed.png"}
-regions:
-  eyes: {{boxes: [[61, 76, 107, 103], [147, 80, 202, 107]]}}
-  cheeks: {{boxes: [[56, 114, 102, 141], [150, 114, 205, 141]]}}
-claims:
+    spec_path = write_face_spec(
+        tmp_path_factory.mktemp("spec") / "face.yaml",
+        """\
   - id: fire6-eyes
     layer: fire6-relu_squeeze1x1
     channels: [35]
-    drop: {{image: face, altered: face_no_eyes, region: eyes, at_least: 0.5,
-            control: cheeks, control_altered: face_no_cheeks, control_at_most: 0.3}}
-"""
+    drop: {image: face, altered: face_no_eyes, region: eyes, at_least: 0.5,
+            control: cheeks, control_altered: face_no_cheeks, control_at_most: 0.3}
+""",
     )
     spec = load_spec(spec_path)
     return evaluate_claim(spec.claims[0], spec, real_probe)
@@ -250,3 +306,16 @@ def test_real_failing_claim_tile(real_failing_result: ClaimResult, tmp_path: Pat
     with Image.open(path) as png:
         assert png.size[0] > 6 * 160 and png.size[1] > 300
     assert path.stat().st_size < 1_000_000
+
+
+def test_a_judged_number_on_a_tile_states_a_true_relation() -> None:
+    """``drop 0.44 < 0.7 ✗``, never ``drop 0.44 ≥ 0.7 ✗``: the words read true either way."""
+    from probecheck.render.tiles import _judged
+
+    def words(line: object) -> str:
+        return "".join(part[0] for part in line)  # type: ignore[union-attr]
+
+    assert words(_judged("drop", 0.44, 0.7, True)).startswith("drop 0.44 < 0.7")
+    assert words(_judged("drop", 0.96, 0.7, True)).startswith("drop 0.96 ≥ 0.7")
+    assert words(_judged("control", 0.3, 0.25, False)).startswith("control 0.3 > 0.25")
+    assert words(_judged("control", 0.1, 0.25, False)).startswith("control 0.1 ≤ 0.25")

@@ -151,7 +151,7 @@ NOT_CHECKPOINTS = {
     "truncated-archive": (truncated_checkpoint, "torch.save archive, but truncated or damaged"),
     "pickle-of-an-object": (
         lambda p: torch.save({"model": Custom()}, p),
-        "builds Python objects (test_trust_weights.Custom), which weights_only=True refuses",
+        f"builds Python objects ({Custom.__module__}.Custom), which weights_only=True refuses",
     ),
     "plain-pickle-of-a-dict": (
         lambda p: p.write_bytes(pickle.dumps({"a": 1}, protocol=2)),

@@ -73,6 +73,20 @@ def evaluate_claim(
     A check over a set is judged on the population and, unless ``null`` is False, gets its
     null: the claimed channels' effect ranked in the layer and measured on random weights.
     """
+    return _evaluate(claim, spec, probe, inputs, null=null, population=True)
+
+
+def _evaluate(
+    claim: Claim,
+    spec: Spec,
+    probe: Probe,
+    inputs: SpecInputs | None,
+    *,
+    null: bool,
+    population: bool,
+) -> ClaimResult:
+    """:func:`evaluate_claim`; without ``population``, a check over a set is measured image by
+    image but not summarised (the null on random weights reads only each image's effect)."""
     inputs = inputs or SpecInputs(spec)
     layer_path = probe.resolve(claim.layer)
     before, occluded_before = probe.forward_passes, probe.occluded_passes
@@ -82,7 +96,7 @@ def evaluate_claim(
     batch.run(probe, claim.layer)
     channel_count = next(iter(batch.maps.values())).shape[0]
     _check_channel_range(claim, spec, channel_count)
-    checks = [_measure(kind, check, plan, batch) for kind, check, plan in plans]
+    checks = [_measure(kind, check, plan, batch, population) for kind, check, plan in plans]
     if null and any(c.population is not None for c in checks):
         _attach_nulls(claim, spec, probe, inputs, checks)
     return ClaimResult(
@@ -122,11 +136,11 @@ def _attach_nulls(
     try:
         twin = random_twin(probe)
         before = twin.forward_passes
-        measured = evaluate_claim(claim, spec, twin, inputs, null=False)
+        measured = _evaluate(claim, spec, twin, inputs, null=False, population=False)
         passes = twin.forward_passes - before
         model = f"{twin.identity.arch}, random weights (seed {NULL_SEED})"
         for result in measured.checks:
-            if result.population is not None:
+            if claim.checks[result.kind].set_name is not None:
                 random_effects[result.kind] = [
                     c.evidence.effect for c in result.cases if c.evidence is not None
                 ]
@@ -197,8 +211,11 @@ def _plan(kind: CheckKind, check: Any, batch: _Batch) -> list[CaseInputs]:
 # measuring ---------------------------------------------------------------------------------------
 
 
-def _measure(kind: CheckKind, check: Any, plans: list[CaseInputs], batch: _Batch) -> CheckResult:
-    """Every case of ``check`` measured by its kind; over a set, the population's verdict."""
+def _measure(
+    kind: CheckKind, check: Any, plans: list[CaseInputs], batch: _Batch, population_too: bool
+) -> CheckResult:
+    """Every case of ``check`` measured by its kind; over a set (unless not
+    ``population_too``), the population's verdict."""
     claim = batch.claim
     cases: list[CaseResult] = []
     ok_everywhere: NDArray[np.bool_] | None = None
@@ -214,7 +231,7 @@ def _measure(kind: CheckKind, check: Any, plans: list[CaseInputs], batch: _Batch
         order_score = score if order_score is None else np.fmin(order_score, score)
     thresholds = kind.thresholds(check)
     population = None
-    if check.set_name is not None:
+    if check.set_name is not None and population_too:
         population = summarise(
             kind.name,
             check.set_name,

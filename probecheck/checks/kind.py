@@ -170,7 +170,7 @@ def channel_results(
             label=claim.label(c),
             passed=bool(ok[c]),
             values={name: float(vector[c]) for name, vector in columns.items()},
-            reason="; ".join(reasons.get(c, [])),
+            reason="; ".join(reasons_of(reasons, c)),
         )
         for c in (claim.channels or [] if channels is None else channels)
     ]
@@ -199,10 +199,30 @@ def measured_case(
     return Measured(result, ok, order)
 
 
+#: The key under which :func:`because` keeps what it is told (no channel has this index).
+_GIVEN = -1
+
+
 def because(reasons: dict[int, list[str]], channels: Any, reason: Callable[[int], str]) -> None:
-    """Add ``reason(c)`` to the reasons of each channel ``c`` in ``channels``."""
-    for c in np.flatnonzero(channels) if np.asarray(channels).dtype == bool else channels:
-        reasons.setdefault(int(c), []).append(reason(int(c)))
+    """Add ``reason(c)`` to the reasons of each channel ``c`` in ``channels`` (a mask over the
+    layer's channels, or channel indices).
+
+    The text is written only for the channels a result reports (:func:`reasons_of`, from
+    :func:`channel_results`): writing it for every channel of the layer cost more than the rest
+    of a claim's measurement. ``channels`` is copied now; ``reason`` is called then.
+    """
+    chosen = np.array(channels, copy=True)
+    reasons.setdefault(_GIVEN, []).append((chosen, reason))  # type: ignore[arg-type]
+
+
+def reasons_of(reasons: dict[int, list[str]], channel: int) -> list[str]:
+    """Every reason given to ``channel`` by :func:`because`, in the order given."""
+    found = [text for text in reasons.get(channel, []) if isinstance(text, str)]
+    for chosen, reason in reasons.get(_GIVEN, []):  # type: ignore[misc]
+        named = bool(chosen[channel]) if chosen.dtype == bool else bool((chosen == channel).any())
+        if named:
+            found.append(reason(channel))
+    return found
 
 
 def quiet_reason(mean_in: Floats) -> Callable[[int], str]:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from probecheck.spec import Claim, Spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-#: on a claim's call report: its result as JSON, whether a spec error stopped it, its tile
+#: on a claim's call report: its result as plain data (as JSON text from an xdist worker),
+#: whether a spec error stopped it, its tile
 RESULT_ATTR = "probecheck_result"
 SPEC_ERROR_ATTR = "probecheck_spec_error"
 TILE_ATTR = "probecheck_tile"
@@ -245,7 +246,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not isinstance(item, ClaimItem) or call.when != "call" or item.result is None:
         return
     report = outcome.get_result()
-    setattr(report, RESULT_ATTR, json.dumps(item.result.to_dict()))
+    result = item.result.to_dict()
+    if hasattr(item.config, "workerinput"):  # it travels to the xdist controller: as text
+        setattr(report, RESULT_ATTR, json.dumps(result))
+    else:  # read in this process: plain data (JSON types), never dumped and parsed again
+        setattr(report, RESULT_ATTR, result)
     setattr(report, SPEC_ERROR_ATTR, item.spec_error)
     if item.tile is not None:
         setattr(report, TILE_ATTR, str(item.tile))

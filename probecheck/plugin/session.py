@@ -86,7 +86,8 @@ class Session:
         if payload is not None and report.when == "call":
             from probecheck.results import ClaimResult
 
-            self.results.append(ClaimResult.from_dict(json.loads(payload)))
+            data = json.loads(payload) if isinstance(payload, str) else payload
+            self.results.append(ClaimResult.from_dict(data))
             self.spec_errors += bool(getattr(report, collect.SPEC_ERROR_ATTR, False))
             tile = getattr(report, collect.TILE_ATTR, None)
             if tile:

@@ -275,14 +275,34 @@ class ClaimResult:
 
 def _plain(value: Any) -> Any:
     """``to_jsonable(asdict(value))`` for results, a case's evidence left out."""
-    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-        skip = "evidence" if isinstance(value, CaseResult) else None
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name != skip}
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most leaves: as they are
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return to_jsonable(value)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The fields :func:`_plain` writes of a dataclass (a case's evidence left out); None for
+    other types. Looked up once per class: ``to_dict`` runs for every claim."""
+    if kind not in _FIELD_NAMES:
+        dataclass_fields = getattr(kind, "__dataclass_fields__", None)
+        skip = "evidence" if issubclass(kind, CaseResult) else None
+        _FIELD_NAMES[kind] = (
+            tuple(f.name for f in fields(kind) if f.name != skip)
+            if dataclass_fields is not None and not issubclass(kind, type)
+            else None
+        )
+    return _FIELD_NAMES[kind]
 
 
 def to_jsonable(value: Any) -> Any:

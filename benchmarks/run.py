@@ -585,7 +585,8 @@ def figure_plugin_cost(args: Any, scratch: Path) -> str:
     test_file.parent.mkdir()
     test_file.write_text(UNRELATED_TEST)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")  # bytecode kept, as on a user's machine
 
     def pytest_run(*extra: str) -> Callable[[], None]:
         def run() -> None:

@@ -264,3 +264,33 @@ def test_an_iou_measured_at_another_quantile_is_another_case() -> None:
     ratio = SelectiveCheck.model_validate({"image": "face", "region": "eyes", "ratio_at_least": 2})
     assert selective.settings(iou) == {"quantile": 0.8}
     assert selective.settings(ratio) == {}
+
+
+def test_reasons_are_written_for_the_reported_channels_only() -> None:
+    """A layer has hundreds of channels and a claim reports a few: ``because`` keeps a reason,
+    and its text is written for the claimed channels alone, in the order the reasons were given
+    (a mask and a list of channels alike)."""
+    from types import SimpleNamespace
+
+    from probecheck.checks.kind import because, channel_results
+
+    written: list[int] = []
+
+    def reason(label: str):
+        def text(c: int) -> str:
+            written.append(c)
+            return f"{label} {c}"
+
+        return text
+
+    failing = np.zeros(500, bool)
+    failing[[3, 7, 400]] = True
+    reasons: dict[int, list[str]] = {}
+    because(reasons, failing, reason("silent"))
+    failing[:] = True  # changed after the call: the reasons keep what they were given
+    because(reasons, [7, 9], reason("too small"))
+    claim = SimpleNamespace(channels=[7, 8], label=lambda c: c)
+    ok = ~np.isin(np.arange(500), [3, 7, 9, 400])
+    rows = channel_results(claim, ok, {"drop": np.zeros(500)}, reasons)  # type: ignore[arg-type]
+    assert [(r.channel, r.reason) for r in rows] == [(7, "silent 7; too small 7"), (8, "")]
+    assert written == [7, 7]  # not 3, 400 or 9: no claimed row shows them

@@ -91,6 +91,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             item.spec_file.selected.append(item.claim)
             if state is not None:
                 state.collected_claims += 1
+                if item.spec_file not in state.spec_files:
+                    state.spec_files.append(item.spec_file)
     if state is not None:
         state.collected_claims += state.deselected_claims
 
@@ -156,8 +158,39 @@ class SpecFile(pytest.File):
         if self._needs is None:
             self._needs = claim_needs(self.selected)
             if not hasattr(self.config, "workerinput"):  # all selected claims run here
-                prefetch(probe, self._needs, self.inputs.variant)
+                files = self._on_the_same_network()
+                needs = {(f, key): layers for f in files for key, layers in f.needs.items()}
+                prefetch(probe, needs, lambda key: key[0].inputs.variant(key[1]))
         prefetch_claim(item.claim, self._needs, probe, self.inputs)
+
+    @property
+    def needs(self) -> dict[Any, set[str]]:
+        """Every input the selected claims of this file read, with the layers they read."""
+        from probecheck.plan import claim_needs
+
+        if self._needs is None:
+            self._needs = claim_needs(self.selected)
+        return self._needs
+
+    def _on_the_same_network(self) -> list[SpecFile]:
+        """This file and the session's other spec files whose claims run on its network: the
+        first claim on a network plans the inputs of them all, so a photo two spec files use
+        runs once, through every layer either asks of it (not once per file)."""
+        state = self.config.stash[KEY]
+        mine = state.model_for(self.spec).load_arguments()
+        found = [self]
+        for other in state.spec_files:
+            if other is self or other._needs is not None:
+                continue  # planned already
+            try:
+                same = state.model_for(other.spec).load_arguments() == mine
+            except Exception:  # its own claims report it
+                continue
+            if same:
+                found.append(other)
+        for other in found:
+            other.needs  # noqa: B018  (planned now: its first claim does not plan again)
+        return found
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from probecheck.errors import ProbecheckError

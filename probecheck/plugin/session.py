@@ -38,6 +38,7 @@ class Session:
         self.collected_claims = 0
         self.deselected_claims = 0
         self.spec_errors = 0
+        self.spec_files: list[Any] = []  # the spec files with selected claims, in run order
 
     @property
     def settings(self) -> RunSettings:

@@ -137,6 +137,26 @@ def test_forward_passes_equal_the_distinct_inputs(
     result.stdout.fnmatch_lines([f"*11 claims:*· {DISTINCT_INPUTS} forward passes*"])
 
 
+def test_a_photo_two_spec_files_share_runs_once(
+    pytester: pytest.Pytester, write_face_spec: Callable[..., Path]
+) -> None:
+    """Planning spans spec files on one network: the face, read at fire6 by one file and at
+    fire9 by another, runs once through both layers, not once per file (the second file's
+    deeper layer would otherwise need a second pass: the first was cut off after fire6)."""
+    specs = pytester.path / "specs"
+    specs.mkdir()
+    claim = (
+        "  - id: {id}\n    layer: {layer}\n    channels: [0]\n"
+        "    strongest: {{image: face, top_k: 40}}\n"
+    )
+    write_face_spec(specs / "a.yaml", claim.format(id="shallow", layer="fire6-relu_squeeze1x1"))
+    write_face_spec(specs / "b.yaml", claim.format(id="deep", layer="fire9-relu_squeeze1x1"))
+    _, data = run(pytester, "-p", "no:cacheprovider")
+    assert [c["claim_id"] for c in data["claims"]] == ["shallow", "deep"]
+    assert not any(c["error"] for c in data["claims"])  # both measured, whatever their verdict
+    assert data["forward_passes"] == 1
+
+
 def test_planned_numbers_equal_claims_checked_alone(
     pytester: pytest.Pytester, spec_dir: Path
 ) -> None:

@@ -29,8 +29,17 @@ class BaselinePlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         state = self.session
+        if not state.results or hasattr(session.config, "workerinput"):
+            return
+        if state.gate is None:  # no spec was run here: claims from probe.check (perhaps on
+            from probecheck.plugin.options import read_gate  # xdist workers, which read it)
+
+            try:
+                state.gate = read_gate(session.config)
+            except pytest.UsageError:
+                return  # the claims that needed it failed saying why
         gate = state.gate
-        if gate is None or not state.results or hasattr(session.config, "workerinput"):
+        if gate is None:
             return
         from probecheck.report.baseline import stale_claims, update_baseline
 
@@ -50,7 +59,8 @@ class BaselinePlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state, gate = self.session, self.session.gate
-        assert gate is not None
+        if gate is None:  # nothing was held to the baseline: no claim ran
+            return
         for key in state.stale_claims:
             verdict = "fails the run (--probe-baseline-strict)" if gate.strict else "a note"
             terminalreporter.write_line(

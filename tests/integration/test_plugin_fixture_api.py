@@ -230,3 +230,27 @@ def test_eyes_removed(probe):
 """
     )
     run(pytester).assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_a_baseline_option_on_a_run_without_claims_changes_nothing(
+    pytester: pytest.Pytester, update: bool
+) -> None:
+    """--probe-baseline in addopts, a job that runs plain tests: they pass, nothing is written."""
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    (pytester.path / "base.json").write_text('{"probecheck_baseline": 3, "claims": {}}')
+    extra = ["--probe-baseline-update"] if update else []
+    result = run(pytester, "--probe-baseline", "base.json", *extra)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK and "INTERNALERROR" not in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_python_claims_checked_on_xdist_workers_are_recorded_in_the_baseline(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    pytester.makepyfile(test_face=python_claim("eyes", [15]))
+    result = run(pytester, "-n", "2", "--probe-baseline", "base.json", "--probe-baseline-update")
+    result.assert_outcomes(passed=1)
+    recorded = json.loads((pytester.path / "base.json").read_text())["claims"]
+    assert [key.rpartition("::")[2] for key in recorded] == ["test_eyes"]

@@ -296,6 +296,12 @@ def summarise(
             f"{round(fraction * len(cases))} of {len(cases)} images hold the check alone, "
             f"fewer than {fmt(needed)} of them"
         )
+    if not numeric and len(cases) < MIN_IMAGES:  # a yes-or-no verdict on one image: an anecdote
+        passed = False
+        reasons.append(
+            f"only {len(cases)} image: nothing is established about the set (a claim over a set "
+            f"needs {MIN_IMAGES} images or more; for one image write 'image:' instead of 'set:')"
+        )
     order = sorted(range(len(cases)), key=lambda i: _margin(cases[i], numeric, thresholds))
     worst = [cases[i].inputs.get("image") or "?" for i in order[:WORST_SHOWN]]
     return Population(

@@ -101,6 +101,24 @@ def test_one_number_gives_no_interval_and_fails_saying_so(drops: list[float]) ->
     assert any("no interval (n 1) FAILS" in line for line in got.describe())
 
 
+@pytest.mark.parametrize(
+    ("kind", "thresholds", "combined"),
+    [
+        ("strongest", {"in": [3]}, {"strongest": 3.0}),
+        ("occlusion", {"peak_in_region": True}, {"peak_in": 1.0}),
+    ],
+)
+def test_a_yes_or_no_verdict_on_one_image_is_no_population_claim(
+    kind: str, thresholds: dict, combined: dict
+) -> None:
+    one = [CaseResult({"image": "0.png"}, [], combined, passed=True)]
+    got = summarise(kind, "s", one, thresholds, confidence=0.95, min_fraction=None)
+    assert not got.passed
+    assert any("only 1 image" in r and "'image:' instead of 'set:'" in r for r in got.reasons)
+    two = [*one, CaseResult({"image": "1.png"}, [], combined, passed=True)]
+    assert summarise(kind, "s", two, thresholds, confidence=0.95, min_fraction=None).passed
+
+
 def test_two_numbers_already_give_an_interval() -> None:
     got = summarise(
         "drop", "faces", _cases([0.9, 0.95]), {"at_least": 0.5}, confidence=0.95, min_fraction=None

@@ -216,10 +216,6 @@ class Probe:
             _ = self.model  # built: its categories are taken with it
         return self._categories or []
 
-    @categories.setter
-    def categories(self, value: list[str]) -> None:
-        self._categories = value
-
     @property
     def _modules(self) -> dict[str, nn.Module]:
         """Module path → module, the root left out (the network is built to list them)."""

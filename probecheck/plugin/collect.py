@@ -2,7 +2,7 @@
 
 A file under a ``--probe-specs`` directory is a spec when its top-level keys are a spec's (or a
 close misspelling of one); a claim runs through :func:`probecheck.runner.check_claim`, and its
-result travels on the call report, as JSON, so that xdist's controller sees it too.
+result travels on the call report (as JSON from an xdist worker), so that the session sees it.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ arch, the weights as written, the sha256 of the weights file's bytes (a register
 against its published sha256, a checkpoint hashed, :func:`probecheck.zoo.store.remembered_sha256`),
 the seed, the preprocessing given or inherited, the device, the versions of torch and torchvision,
 and the digest of the code that builds and names the network. Each part is computed without
-torch. Where a part cannot be known without building (a user's factory, ``device: auto``, a
-checkpoint file that is missing) there is no key, and the network is built as before.
+torch. Where a part cannot be known without building (a user's factory, a checkpoint file that is
+missing, a device still written ``auto``: ``shared_probe`` resolves it first) there is no key, and
+the network is built as before.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def description_key(
     source: str,
 ) -> dict[str, Any] | None:
     """The persistent cache's key for the description of this model; None where it cannot be
-    known without building the network (a ``module:function`` factory, ``device: auto``)."""
+    known without building the network (a ``module:function`` factory, an unresolved ``auto``)."""
     if ":" in arch or device == "auto":
         return None
     part = weights_part(arch, weights)

@@ -158,39 +158,38 @@ class SpecFile(pytest.File):
         if self._needs is None:
             self._needs = claim_needs(self.selected)
             if not hasattr(self.config, "workerinput"):  # all selected claims run here
-                files = self._on_the_same_network()
-                needs = {(f, key): layers for f in files for key, layers in f.needs.items()}
+                needs = self._with_shared_photos()
                 prefetch(probe, needs, lambda key: key[0].inputs.variant(key[1]))
         prefetch_claim(item.claim, self._needs, probe, self.inputs)
 
-    @property
-    def needs(self) -> dict[Any, set[str]]:
-        """Every input the selected claims of this file read, with the layers they read."""
+    def _with_shared_photos(self) -> dict[tuple[SpecFile, Any], set[str]]:
+        """This file's inputs, and the layers that the session's other spec files on the same
+        network ask of the same photos (told apart by their pixels): a photo two files read runs
+        once, through every layer either asks, not once per file. Their other inputs wait for
+        their own first claim, so the memory cache holds one file's inputs at a time."""
         from probecheck.plan import claim_needs
+        from probecheck.zoo.images import image_digest
 
-        if self._needs is None:
-            self._needs = claim_needs(self.selected)
-        return self._needs
-
-    def _on_the_same_network(self) -> list[SpecFile]:
-        """This file and the session's other spec files whose claims run on its network: the
-        first claim on a network plans the inputs of them all, so a photo two spec files use
-        runs once, through every layer either asks of it (not once per file)."""
+        assert self._needs is not None
+        needs: dict[tuple[SpecFile, Any], set[str]] = {(self, k): v for k, v in self._needs.items()}
         state = self.config.stash[KEY]
-        mine = state.model_for(self.spec).load_arguments()
-        found = [self]
+        try:
+            mine = state.model_for(self.spec).load_arguments()
+            photos = {image_digest(self.inputs.variant(k)) for k in self._needs if k[0] == "image"}
+        except Exception:  # its claims report it
+            return needs
         for other in state.spec_files:
-            if other is self or other._needs is not None:
-                continue  # planned already
+            if other is self:
+                continue
             try:
-                same = state.model_for(other.spec).load_arguments() == mine
+                if state.model_for(other.spec).load_arguments() != mine:
+                    continue
+                for key, layers in claim_needs(other.selected).items():
+                    if key[0] == "image" and image_digest(other.inputs.variant(key)) in photos:
+                        needs[(other, key)] = layers
             except Exception:  # its own claims report it
                 continue
-            if same:
-                found.append(other)
-        for other in found:
-            other.needs  # noqa: B018  (planned now: its first claim does not plan again)
-        return found
+        return needs
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from probecheck.errors import ProbecheckError

@@ -311,17 +311,15 @@ def _network(config: pytest.Config, spec: Spec | _ModelOnly) -> Probe:
 
 def _settings(config: pytest.Config) -> RunSettings:
     """The session's settings; its baseline is read here when no spec run read it."""
-    from probecheck.plugin.options import baseline_path, read_gate
     from probecheck.plugin.session import KEY
 
     state = config.stash[KEY]
-    if state.gate is None and baseline_path(config) is not None and not state.roots:
-        try:
-            state.gate = read_gate(config)
-        except pytest.UsageError as error:  # a missing or unreadable baseline: said once here
-            from probecheck.errors import ProbecheckError
+    try:
+        state.read_gate()
+    except pytest.UsageError as error:  # a missing or unreadable baseline: said once here
+        from probecheck.errors import ProbecheckError
 
-            raise ProbecheckError(str(error)) from None
+        raise ProbecheckError(str(error)) from None
     return state.settings
 
 

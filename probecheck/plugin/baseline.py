@@ -31,14 +31,10 @@ class BaselinePlugin:
         state = self.session
         if not state.results or hasattr(session.config, "workerinput"):
             return
-        if state.gate is None:  # no spec was run here: claims from probe.check (perhaps on
-            from probecheck.plugin.options import read_gate  # xdist workers, which read it)
-
-            try:
-                state.gate = read_gate(session.config)
-            except pytest.UsageError:
-                return  # the claims that needed it failed saying why
-        gate = state.gate
+        try:
+            gate = state.read_gate()  # claims from probe.check, perhaps on xdist workers
+        except pytest.UsageError:
+            return  # the claims that needed it failed saying why
         if gate is None:
             return
         from probecheck.report.baseline import stale_claims, update_baseline

@@ -40,6 +40,16 @@ class Session:
         self.spec_errors = 0
         self.spec_files: list[Any] = []  # the spec files with selected claims, in run order
 
+    def read_gate(self) -> BaselineGate | None:
+        """The baseline gate, read now where no spec root read it at the start (claims from
+        ``probe.check`` only, or an xdist controller that ran none): a missing or unreadable
+        baseline is a ``pytest.UsageError``."""
+        if self.gate is None and not self.roots:
+            from probecheck.plugin.options import read_gate
+
+            self.gate = read_gate(self.config)
+        return self.gate
+
     @property
     def settings(self) -> RunSettings:
         """What every claim of the session is checked with (``runner.check_claim``)."""

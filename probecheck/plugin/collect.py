@@ -120,6 +120,7 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[ClaimItem]:
         from probecheck.disk_cache import use_pytest_cache
+        from probecheck.runner import freeze_long_lived
         from probecheck.spec import load_spec
         from probecheck.validate import check_against_network
 
@@ -127,6 +128,7 @@ class SpecFile(pytest.File):
         self._spec = load_spec(self.path)
         model = self.config.stash[KEY].model_for(self._spec)
         check_against_network(self._spec, model.arch, model.weights, overridden=model.overridden)
+        freeze_long_lived()  # the spec, and torch where the layer table needed it: kept
         for claim in self._spec.claims:
             yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
 

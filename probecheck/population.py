@@ -277,8 +277,6 @@ def summarise(
         metrics[name] = MetricSummary(
             interval.mean, interval.low, interval.high, interval.n, threshold, higher, holds
         )
-        if finite.size < values.size:
-            reasons.append(f"{name}: {values.size - finite.size} image(s) gave no finite number")
         if not holds:
             side = "lower" if higher else "upper"
             op = "below" if higher else "above"
@@ -287,6 +285,13 @@ def summarise(
             )
     fraction = stats.fraction([c.passed for c in cases])
     passed = all(m.holds for m in metrics.values())
+    for name, m in metrics.items():
+        if 0 < m.n < len(cases):  # the interval speaks for fewer images than the set holds
+            passed = False
+            reasons.append(
+                f"{name}: {len(cases) - m.n} of {len(cases)} images gave no finite {name}, so "
+                f"the claim is not measured on them (fix the region or drop those images)"
+            )
     needed = min_fraction
     if needed is None and (declared.has_verdicts and not numeric):
         needed = 1.0  # a yes-or-no verdict with no statistic: every image must hold it

@@ -80,11 +80,12 @@ def test_yes_or_no_verdicts_need_every_image_unless_min_fraction() -> None:
     assert most.passed
 
 
-def test_non_finite_image_numbers_are_left_out_and_said() -> None:
+def test_non_finite_image_numbers_are_left_out_of_the_interval_and_fail_the_set() -> None:
     cases = _cases([0.9, 0.92, math.nan, 0.95])
     got = summarise("drop", "faces", cases, {"at_least": 0.5}, confidence=0.95, min_fraction=None)
     assert got.metrics["drop"].n == 3
-    assert any("no finite number" in r for r in got.reasons)
+    assert any("1 of 4 images gave no finite drop" in r for r in got.reasons)
+    assert not got.passed
 
 
 @pytest.mark.parametrize("drops", [[0.99], [0.99, math.nan, math.nan]])
@@ -280,3 +281,19 @@ def test_a_channel_silent_on_random_weights_shows_no_effect_there_and_says_so() 
         "drop", [1], [1], "all", effects, random, rank_at_most=None, random_effect_at_most=0.3
     )
     assert other.random_effect == {"1": pytest.approx(0.5)} and not other.holds
+
+
+def test_images_with_no_finite_number_fail_the_set_instead_of_shrinking_it() -> None:
+    """Two measurable images of ten must not pass a claim over the ten: the interval of the
+    finite numbers speaks for two images, the headline for ten."""
+    ratios = [5.0, 6.0] + [math.nan] * 8  # e.g. a region covering the whole map: no outside
+    cases = [
+        CaseResult({"image": f"{i}.png"}, [], {"ratio": r}, passed=r >= 2)
+        for i, r in enumerate(ratios)
+    ]
+    got = summarise(
+        "selective", "s", cases, {"ratio_at_least": 2.0}, confidence=0.95, min_fraction=None
+    )
+    assert not got.passed
+    assert got.metrics["ratio"].n == 2 and got.metrics["ratio"].holds  # the interval itself holds
+    assert any("8 of 10 images gave no finite ratio" in r for r in got.reasons)

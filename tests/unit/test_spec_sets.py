@@ -269,3 +269,16 @@ def test_schema_describes_sets_and_set_cases() -> None:
         "landmarks",
     ):
         assert f'"{word}"' in schema
+
+
+def test_min_fraction_zero_is_refused_it_would_let_no_image_hold(tmp_path: Path) -> None:
+    """A yes-or-no check over a set holds on min_fraction of its images: 0 passes with none."""
+    _faces(tmp_path)
+    body = CLAIM.replace(
+        "drop: {set: faces, mask_with: inpaint, region: eyes, control: cheeks,\n"
+        "           at_least: 0.5, control_at_most: 0.2, min_fraction: 0.8}",
+        "strongest: {set: faces, in: [15], min_fraction: 0}",
+    )
+    assert "min_fraction: 0}" in body
+    error = _error(_spec(tmp_path, body))
+    assert "min_fraction" in str(error) and "greater than 0" in str(error)

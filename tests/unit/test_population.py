@@ -297,3 +297,20 @@ def test_images_with_no_finite_number_fail_the_set_instead_of_shrinking_it() -> 
     assert not got.passed
     assert got.metrics["ratio"].n == 2 and got.metrics["ratio"].holds  # the interval itself holds
     assert any("8 of 10 images gave no finite ratio" in r for r in got.reasons)
+
+
+def test_require_any_holds_the_null_on_the_channel_that_carries_the_effect() -> None:
+    """With ``any``, a second claimed channel silent everywhere (effect 0 on random weights)
+    must not pass the null for a first channel whose effect random weights show as well."""
+    effects = [np.array([0.9, np.nan, 0.1]), np.array([0.8, np.nan, 0.2])]  # channel 1 silent
+    random = [np.array([0.8, np.nan, 0.0]), np.array([0.7, np.nan, 0.0])]
+    got = null_result(
+        "drop", [0, 1], [0, 1], "any", effects, random, rank_at_most=1, random_effect_at_most=0.3
+    )
+    assert got.random_effect == {"0": pytest.approx(0.75), "1": 0.0}
+    assert not got.holds  # channel 0 carries the effect, and random weights show 0.75 of it
+    population = summarise(
+        "drop", "f", _cases([0.9, 0.85]), {"at_least": 0.5}, confidence=0.95, min_fraction=None
+    )
+    assert not with_null(population, got).passed
+    assert "random weights" in population.reasons[-1] and "0.75" in population.reasons[-1]

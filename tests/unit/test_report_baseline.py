@@ -346,3 +346,16 @@ def test_a_check_over_a_set_is_compared_as_a_population(tmp_path: Path) -> None:
     assert found.regressions == [] and found.unrecorded == [] and found.stale == []
     (line,) = compare(set_claim(1.46, 2.5), document, path, TOL).regressions
     assert "population over set faces, lower of: ratio regressed from 4.65 to 2.5" in line
+
+
+def test_a_control_that_rose_is_compared_as_no_drop(tmp_path: Path) -> None:
+    """A control drop below 0 is the control rising: no better for "the control does not drop"
+    than 0. From -0.3 to 0.03 the control still does not drop (blocking that blocked a harmless
+    model); from -0.3 to 0.1 it now drops by a tenth, beyond the tolerance."""
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+    update_baseline(path, [result(spec, {15: 0.9}, -0.3)])
+    document = load_baseline(path)
+    assert compare(result(spec, {15: 0.9}, 0.03), document, path, TOL).regressions == []
+    assert compare(result(spec, {15: 0.9}, -0.9), document, path, TOL).regressions == []
+    (line,) = compare(result(spec, {15: 0.9}, 0.1), document, path, TOL).regressions
+    assert "control_drop regressed from 0 to 0.1 (+0.1, tolerance abs 0.05)" in line

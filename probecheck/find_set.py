@@ -448,15 +448,25 @@ class SetFind:
 
 
 def _whole_set(
-    found: SetNumbers, column: int, held_out: SetNumbers, held_column: int, confidence: float
+    found: SetNumbers,
+    column: int,
+    held_out: SetNumbers,
+    held_column: int,
+    confidence: float,
+    order: NDArray[np.intp],
 ) -> Summary:
-    """A channel's numbers over every image of the set: what the printed claim will see."""
-    drop = np.concatenate([found.drop[:, column], held_out.drop[:, held_column]])
+    """A channel's numbers over every image of the set: what the printed claim will see.
+
+    ``order`` puts the discovery images, then the held-out ones, back in the set's order (by
+    file name, as a spec's set holds them): the bootstrap resamples positions, so the interval
+    depends on the order, and judged in another one a claim could hold here and fail as written.
+    """
+    drop = np.concatenate([found.drop[:, column], held_out.drop[:, held_column]])[order]
     control = None
     if found.control_drop is not None and held_out.control_drop is not None:
         control = np.concatenate(
             [found.control_drop[:, column], held_out.control_drop[:, held_column]]
-        )
+        )[order]
     effect = drop if control is None else drop - control
     return Summary(
         images=drop.size,
@@ -582,10 +592,11 @@ def find_over_set(
     alpha = 1.0 - confidence
     candidates = []
     confirm_rows = list(range(len(confirmation)))
+    set_order = np.argsort(np.array(discovery + confirmation), kind="stable")
     for k, (layer, channel) in enumerate(chosen):
         there = Summary.of(held_out, confirm_rows, columns[k], confidence)
         at_least, control_at_most = thresholds(there)
-        whole = _whole_set(found, int(order[k]), held_out, columns[k], confidence)
+        whole = _whole_set(found, int(order[k]), held_out, columns[k], confidence, set_order)
         why_not = verdict(float(adjusted[k]), alpha, at_least, control_at_most, whole)
         candidates.append(
             Candidate(

@@ -484,3 +484,61 @@ def test_find_reads_the_set_from_a_spec(probe, face_set, capsys, tmp_path):
     assert "set mine: 12 images split with seed 0" in stdout
     code, stdout, err = run_find(capsys, "--spec", spec, "--set", "theirs", *common)
     assert code == 2 and "has no set named 'theirs' (its sets: mine)" in err
+
+
+# --- find's verdict is the written claim's verdict (measuring stubbed) --------------------------
+
+
+class _Layers:
+    """Stands in for a Probe: find over a set only resolves the layers it is given."""
+
+    def resolve(self, name: str) -> str:
+        return name
+
+
+def _stub_measure(monkeypatch, drops: dict[str, list[float]], controls=None) -> None:
+    """measure_set gives the drops (per image name, one number a channel) of layer ``L``."""
+    import probecheck.find_set as find_set
+
+    def measure(probe, images, layers, **kwargs):
+        names = [image.name for image in images]
+        drop = np.array([drops[n] for n in names], dtype=np.float64)
+        control = None if controls is None else np.array([controls[n] for n in names], float)
+        width = drop.shape[1]
+        return find_set.SetNumbers(
+            ("L",),
+            np.zeros(width, dtype=np.intp),
+            np.arange(width),
+            drop,
+            control,
+            np.zeros(drop.shape, dtype=bool),
+            np.ones(drop.shape),
+        )
+
+    monkeypatch.setattr(find_set, "measure_set", measure)
+
+
+def _named(names) -> list:
+    from probecheck.find import RegionShapes
+    from probecheck.find_set import SetImage
+
+    return [SetImage(n, Path(n), RegionShapes(boxes=((0, 0, 1, 1),))) for n in names]
+
+
+def test_the_whole_set_is_judged_as_the_written_claim_judges_it(monkeypatch):
+    """The bootstrap draws resample positions, so the interval depends on the images' order:
+    find must judge the whole set in the order the spec's set holds it (by file name), not
+    discovery first, or it prints a claim whose own check fails (here by 0.004)."""
+    from probecheck import stats
+
+    names = [f"face{i:02d}.png" for i in range(10)]
+    values = [0.23, 0.54, 1.0, 0.61, 0.54, 0.23, 0.48, 0.62, 0.52, 0.67]
+    _stub_measure(monkeypatch, {n: [v] for n, v in zip(names, values, strict=True)})
+    from probecheck.find_set import find_over_set
+
+    found = find_over_set(_Layers(), _named(names), mask_with="inpaint", layers=["L"], top=1)
+    (candidate,) = found.candidates
+    at_least, _ = thresholds(candidate.confirmation)
+    as_written = stats.mean_interval(np.array(values)).low  # the set in file-name order
+    assert candidate.p_adjusted <= 0.05 and at_least > 0
+    assert candidate.held == (as_written >= at_least), (as_written, at_least, candidate.why_not)

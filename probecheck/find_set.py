@@ -4,8 +4,8 @@ A channel picked as the best of thousands on one image pair is an anecdote: the 
 itself makes it look good there. Here the set is split, with a seed, into a discovery split
 and a held-out confirmation split (augmented views of one picture stay together). Every
 channel is ranked on the discovery split by its mean score; only the top K are measured on
-the confirmation split, each tested one-sided (is the per-image effect above 0?) with a
-one-sample t-test, and the K p-values are corrected with Holm's method. A claim is printed
+the confirmation split, each tested one-sided (is the per-picture effect above 0? views of
+one picture are averaged into one sample) with a one-sample t-test, and the K p-values are corrected with Holm's method. A claim is printed
 only for a channel that held on the confirmation split, with thresholds from its numbers
 there.
 
@@ -60,6 +60,8 @@ __all__ = [
     "holm",
     "measure_set",
     "one_sided_p",
+    "per_picture",
+    "picture_keys",
     "rank_set",
     "read_regions_file",
     "set_claim",
@@ -247,6 +249,26 @@ def set_images(
     return found
 
 
+def picture_keys(names: Sequence[str], views_of: str | None) -> list[str]:
+    """The picture each image shows: the first group (or the whole match) of ``views_of`` on
+    the file stem; without it, or where it does not match, the stem (one picture a file)."""
+    pattern = re.compile(views_of) if views_of else None
+    keys: list[str] = []
+    for name in names:
+        stem = Path(name).stem
+        match = pattern.search(stem) if pattern else None
+        keys.append(stem if match is None else (match.group(1) if match.groups() else match[0]))
+    return keys
+
+
+def per_picture(values: NDArray, keys: Sequence[str]) -> NDArray[np.float64]:
+    """The rows of ``values`` (images, ...) averaged per picture (``keys``, one an image), in
+    the order of each picture's first image: views of one picture are one sample, not many."""
+    first = list(dict.fromkeys(keys))
+    rows = np.asarray(values, dtype=np.float64)
+    return np.stack([rows[[k == key for k in keys]].mean(axis=0) for key in first])
+
+
 def split_set(
     names: Sequence[str], *, seed: int, confirm_fraction: float = 0.5, views_of: str | None = None
 ) -> tuple[list[int], list[int]]:
@@ -263,12 +285,7 @@ def split_set(
             f"the confirmation fraction {confirm_fraction} is not between 0 and 1",
             fix="e.g. --confirm-fraction 0.5",
         )
-    pattern = re.compile(views_of) if views_of else None
-    keys: list[str] = []
-    for name in names:
-        stem = Path(name).stem
-        match = pattern.search(stem) if pattern else None
-        keys.append(stem if match is None else (match.group(1) if match.groups() else match[0]))
+    keys = picture_keys(names, views_of)
     groups = sorted(set(keys))
     if len(groups) < MIN_GROUPS:
         raise ProbecheckError(
@@ -587,7 +604,9 @@ def find_over_set(
         what="confirmation",
     )
     columns = [held_out.columns(layer, channel) for layer, channel in chosen]
-    p = one_sided_p(held_out.effect[:, columns])
+    # one sample a picture: views of one picture held out together are not independent images
+    pictures = picture_keys([images[i].name for i in confirmation], views_of)
+    p = one_sided_p(per_picture(held_out.effect[:, columns], pictures))
     adjusted = holm(p)
     alpha = 1.0 - confidence
     candidates = []

@@ -542,3 +542,25 @@ def test_the_whole_set_is_judged_as_the_written_claim_judges_it(monkeypatch):
     as_written = stats.mean_interval(np.array(values)).low  # the set in file-name order
     assert candidate.p_adjusted <= 0.05 and at_least > 0
     assert candidate.held == (as_written >= at_least), (as_written, at_least, candidate.why_not)
+
+
+def test_views_of_one_picture_are_one_sample_in_the_test(monkeypatch):
+    """Five views of a picture are not five independent faces: the held-out test has as many
+    samples as pictures. Two held-out pictures seen five times each are two samples (a t-test
+    with 1 degree of freedom); counted as ten images, their nearly equal views made p ~1e-18."""
+    pictures = ["ann", "bob", "cid", "dan"]
+    names = [f"{p}_{v}.png" for p in pictures for v in range(5)]
+    base = {"ann": 0.5, "bob": 0.1, "cid": 0.4, "dan": 0.05}
+    jitter = np.linspace(-0.01, 0.01, 5)
+    drops = {f"{p}_{v}.png": [base[p] + jitter[v]] for p in pictures for v in range(5)}
+    _stub_measure(monkeypatch, drops)
+    from probecheck.find_set import find_over_set
+
+    found = find_over_set(
+        _Layers(), _named(names), mask_with="inpaint", layers=["L"], top=1, views_of="^([a-z]+)_"
+    )
+    held_out = sorted({n.split("_")[0] for n in found.confirmation})
+    assert len(held_out) == 2
+    means = [np.mean([drops[n][0] for n in found.confirmation if n.startswith(p)]) for p in held_out]
+    (candidate,) = found.candidates
+    assert candidate.p == pytest.approx(float(one_sided_p(np.array(means))[0]))

@@ -25,6 +25,7 @@ class BaselinePlugin:
         self.session = session
         self.dropped = 0  # entries of claims gone from their spec, dropped while recording
         self.recorded: tuple[int, int] | None = None  # (this run's, the file's) when recording
+        self.refused = ""  # why recording wrote nothing (another model's baseline)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -43,9 +44,16 @@ class BaselinePlugin:
         if gate.document is not None:  # a spec file deleted or renamed: all its entries
             known |= _vanished_specs(gate.document, gate.path, state.roots)
         if gate.updating:
-            _, recorded, total, self.dropped = update_baseline(
-                gate.path, state.sorted_results(), known
-            )
+            from probecheck.errors import ProbecheckError
+
+            try:
+                _, recorded, total, self.dropped = update_baseline(
+                    gate.path, state.sorted_results(), known
+                )
+            except ProbecheckError as error:  # the file is left as it was
+                self.refused = str(error)
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
+                return
             self.recorded = (recorded, total)
         elif gate.document is not None:
             state.stale_claims = stale_claims(gate.document, gate.path, known)
@@ -65,6 +73,8 @@ class BaselinePlugin:
                 red=gate.strict,
                 yellow=not gate.strict,
             )
+        if self.refused:
+            terminalreporter.write_line(f"baseline: {self.refused}", red=True)
         if self.recorded is not None:  # never silently
             recorded, total = self.recorded
             skipped = len(state.results) - recorded

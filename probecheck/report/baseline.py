@@ -292,6 +292,7 @@ def update_baseline(
     file holds, and how many entries were dropped.
     """
     document = load_baseline(path, missing_ok=True)
+    _refuse_another_model(document, path, results)
     recorded = 0
     for result in results:
         if result.passed and not result.error:
@@ -306,6 +307,54 @@ def update_baseline(
     document["probecheck_baseline"] = FORMAT
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
     return write_atomic(path, text + "\n"), recorded, len(document["claims"]), len(dropped)
+
+
+def _model_identity(model: Any) -> tuple[Any, ...] | None:
+    """What makes two recordings one model's: architecture, weights (by sha256 where known),
+    seed and preprocessing; None where an entry does not say."""
+    if not isinstance(model, dict) or not model.get("arch"):
+        return None
+    weights = model.get("sha256") or model.get("weights")
+    return (model.get("arch"), weights, model.get("seed"), model.get("preprocessing"))
+
+
+def _refuse_another_model(
+    document: dict[str, Any], path: str | Path, results: list[ClaimResult]
+) -> None:
+    """A spec's entries are one trusted model's numbers: recording a run on another model over
+    them (the gate's command with --probe-baseline-update on a candidate) would mix the two in
+    silence, the candidate's numbers beside the trusted ones of claims it failed."""
+    recorded: dict[str, tuple[str, Any]] = {}  # spec key -> (an entry's key, its model)
+    for key, entry in document["claims"].items():
+        identity = _model_identity(entry.get("model"))
+        if identity is not None:
+            recorded.setdefault(key.rpartition("::")[0], (key, identity))
+    for result in results:
+        if not result.passed or result.error:
+            continue
+        key = baseline_key(result, path)
+        identity = _model_identity(result.model)
+        old = recorded.get(key.rpartition("::")[0])
+        if identity is not None and old is not None and old[1] != identity:
+            was, now = _shown_model(old[1]), _shown_model(identity)
+            if was == now:  # the same weights, fed otherwise
+                was, now = (
+                    f"{was}, preprocessing {old[1][3]}",
+                    f"{now}, preprocessing {identity[3]}",
+                )
+            raise ProbecheckError(
+                f"--probe-baseline-update: {path} holds numbers of another model for "
+                f"{key.rpartition('::')[0]} ({old[0]} on {was}); this run measured {now}. "
+                "Nothing was written",
+                fix="to hold this model to the baseline, drop --probe-baseline-update; to make "
+                "it the trusted model, move the old file away and record again",
+            )
+
+
+def _shown_model(identity: tuple[Any, ...]) -> str:
+    arch, weights, seed, _ = identity
+    text = f"{arch}, weights {str(weights)[:12]}"
+    return text if seed is None else f"{text}, seed {seed}"
 
 
 def stale_claims(

@@ -348,6 +348,27 @@ def test_baseline_records_then_catches_a_melting_margin(
     assert kept_case["channels"]["15"]["drop"] == 1.2
 
 
+def test_recording_over_another_models_baseline_is_refused(
+    pytester: pytest.Pytester, claims_dir: Path
+) -> None:
+    """--probe-baseline-update on a run of another model than the file's (a candidate, say)
+    would mix two models' numbers: a usage error, the file as it was."""
+    write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]))
+    args = ("--probe-specs", "specs", "--probe-baseline", "base.json", "--probe-baseline-update")
+    run(pytester, *args).assert_outcomes(passed=1)
+    path = pytester.path / "base.json"
+    document = json.loads(path.read_text())
+    document["claims"]["specs/face.yaml::eye"]["model"]["sha256"] = "0" * 64  # another model's
+    path.write_text(json.dumps(document))
+    before = path.read_text()
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "another model" in output and "move the old file away" in output, output
+    assert "Traceback" not in output
+    assert path.read_text() == before
+
+
 def test_unreadable_baseline_is_a_usage_error(pytester: pytest.Pytester, claims_dir: Path) -> None:
     write_spec(claims_dir, "face.yaml", eye_claim("eye", [15]))
     (pytester.path / "base.json").write_text("{not json")

@@ -386,3 +386,25 @@ def test_the_html_report_marks_regressed_what_the_gate_fails_and_nothing_else(
     )
     assert "<td>held</td>" in page
     assert '<tr class="worse">' not in page and "<td>regressed</td>" not in page
+
+
+def _on(model_sha: str, claim: ClaimResult) -> ClaimResult:
+    claim.model = {"arch": "squeezenet1_0", "weights": "w.pt", "sha256": model_sha, "seed": None}
+    return claim
+
+
+def test_recording_over_another_models_entries_is_refused_and_the_file_kept(
+    tmp_path: Path,
+) -> None:
+    """A baseline is one trusted model's numbers: recording a candidate over it (the gate's
+    command with --probe-baseline-update) would mix the two models' numbers in silence."""
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+    update_baseline(path, [_on("aaa", result(spec, {15: 0.9}, claim_id=c)) for c in "ab"])
+    before = path.read_text()
+    with pytest.raises(ProbecheckError, match="another model") as error:
+        update_baseline(path, [_on("bbb", result(spec, {15: 0.6}, claim_id="a"))])
+    assert "move" in error.value.fix
+    assert path.read_text() == before
+    other = tmp_path / "other.yaml"  # another spec file may name another model
+    update_baseline(path, [_on("bbb", result(other, {15: 0.6}, claim_id="a"))])
+    update_baseline(path, [_on("aaa", result(spec, {15: 0.8}, claim_id="a"))])  # same model

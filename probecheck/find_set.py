@@ -5,9 +5,9 @@ itself makes it look good there. Here the set is split, with a seed, into a disc
 and a held-out confirmation split (augmented views of one picture stay together). Every
 channel is ranked on the discovery split by its mean score; only the top K are measured on
 the confirmation split, each tested one-sided (is the per-picture effect above 0? views of
-one picture are averaged into one sample) with a one-sample t-test, and the K p-values are corrected with Holm's method. A claim is printed
-only for a channel that held on the confirmation split, with thresholds from its numbers
-there.
+one picture are averaged into one sample) with a one-sample t-test, and the K p-values are
+corrected with Holm's method. A claim is printed only for a channel that held on the
+confirmation split, with thresholds from its numbers there.
 
 - **Effect** of a channel on one image: drop − control drop (a silent channel's drop counts
   as 0), what a population drop claim compares: the region must drop more than the control.

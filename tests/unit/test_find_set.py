@@ -561,6 +561,7 @@ def test_views_of_one_picture_are_one_sample_in_the_test(monkeypatch):
     )
     held_out = sorted({n.split("_")[0] for n in found.confirmation})
     assert len(held_out) == 2
-    means = [np.mean([drops[n][0] for n in found.confirmation if n.startswith(p)]) for p in held_out]
+    views = {p: [drops[n][0] for n in found.confirmation if n.startswith(p)] for p in held_out}
+    means = [np.mean(v) for v in views.values()]
     (candidate,) = found.candidates
     assert candidate.p == pytest.approx(float(one_sided_p(np.array(means))[0]))

@@ -317,9 +317,29 @@ def run(args: argparse.Namespace) -> int:
             "every channel is silent in the region", fix="try another layer or a larger region"
         )
     text = claim_yaml(best, inputs, index_base=args.index_base, relative_to=relative_to)
+    warning = _anecdote(best.layer, best.channel + args.index_base, len(rows))
+    err.print(f"warning: {warning}", soft_wrap=True, highlight=False, style="yellow")
+    first, _, rest = text.partition("\n")  # the note under the spec's first comment line
+    text = f"{first}\n" + "".join(f"# {line}\n" for line in _wrapped(warning)) + rest
     print()
     print(text, end="")
     if args.yaml_out is not None:
         write_atomic(args.yaml_out, text)
         err.print(f"wrote the spec to {args.yaml_out}", soft_wrap=True, highlight=False)
     return 0
+
+
+def _anecdote(layer: str, label: int, ranked: int) -> str:
+    """What a claim found on one image pair is: the best of many, picked where it is checked."""
+    return (
+        f"an anecdote, not evidence: {layer} channel {label} is the best of {ranked} channels "
+        "on this one image pair, so it looks good here because it was picked here, and the "
+        "claim, checked on the same pair, cannot fail for that; find it on part of a set of "
+        "images and confirm it on the rest with probecheck find --set"
+    )
+
+
+def _wrapped(text: str) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, 96)

@@ -246,6 +246,20 @@ def test_find_with_mask_with_inpaint(probe, capsys, tmp_path):
     assert spec.claims[0].drop.cases[0].mask_with == "inpaint"
 
 
+def test_find_on_one_pair_says_its_claim_is_an_anecdote(probe, capsys, tmp_path):
+    """The best of a layer's channels on one image pair looks good there because it was picked
+    there: find says so, on stderr and in the spec it prints, and points to --set."""
+    code, stdout, err = run_cli(
+        capsys, "find", FACE, "--layer", LAYER, *EYE_ARGS, "--mask-with", "inpaint",
+        *CHEEK_ARGS, "--spec-images-relative-to", tmp_path, "--top", 3,
+    )  # fmt: skip
+    assert code == 0
+    for text in (err, printed_yaml(stdout)):
+        flat = " ".join(text.replace("#", " ").split())
+        assert "anecdote" in flat and "--set" in flat, text
+        assert "best of 48 channels" in flat, text
+
+
 def test_find_searches_every_layer_without_layer(probe, capsys, tmp_path):
     code, stdout, _ = run_cli(
         capsys, "find", FACE, *EYE_ARGS, "--mask-with", "gray", "--top", 3,

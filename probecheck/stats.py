@@ -46,9 +46,9 @@ BATCH = 1000
 """Resamples drawn at once (bounds memory for many rows)."""
 METHOD = "expanded percentile bootstrap"
 """The interval's name, as reports print it."""
-KEPT_DRAWS = 1 << 22
-"""Resample indices kept between calls, at most, per sample size (4 Mi: 9,999 resamples of
-n ≤ 419 numbers); a larger sample draws them afresh each time."""
+KEPT_DRAWS = 1 << 20
+"""Resample indices kept between calls, at most, per sample size (1 Mi, 4 MiB: 9,999 resamples
+of up to 104 numbers; eight sizes are kept); a larger sample draws them afresh each time."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def mean_intervals(
     return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
 
 
-def _resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int64], ...]:
+def _resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int32], ...]:
     """The resample indices ``scipy.stats.bootstrap(..., batch=BATCH, rng=default_rng(seed))``
     draws for a sample of ``n``, batch by batch: the same generator calls, so the same resamples
     and, with :func:`_linear_quantiles`, the same interval to the last bit (tested). They depend
@@ -139,10 +139,11 @@ def _resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int64], 
     return _draw_resamples(n, seed, n_resamples)
 
 
-def _draw_resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int64], ...]:
+def _draw_resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int32], ...]:
     rng = np.random.default_rng(seed)
     sizes = [min(BATCH, n_resamples - start) for start in range(0, n_resamples, BATCH)]
-    batches = tuple(rng.integers(0, n, (size, n)) for size in sizes)
+    # drawn as int64, as SciPy draws them (the same stream), kept as int32 (the same indices)
+    batches = tuple(rng.integers(0, n, (size, n)).astype(np.int32) for size in sizes)
     for batch in batches:
         batch.flags.writeable = False  # shared between calls
     return batches

@@ -350,18 +350,24 @@ class Probe:
 
         prep, device = self.preprocessing, self.device
         images = list(rgbs)
-        batch = torch.empty((len(images), 3, *prep.size), device=device)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for index, rgb in enumerate(images):
             by_shape.setdefault(rgb.shape, []).append(index)
+        one_size = len(by_shape) == 1  # the resized group is the batch: no copy into one
+        batch = torch.empty((len(images), 3, *prep.size), device=device)
         for indices in by_shape.values():
             pixels = torch.from_numpy(np.stack([images[i] for i in indices])).to(device)
-            x = pixels.permute(0, 3, 1, 2).float()
+            # channels first in memory before resizing: the same numbers as resizing the
+            # (N, H, W, 3) view, in about half the time
+            x = pixels.permute(0, 3, 1, 2).contiguous().float()
             if tuple(x.shape[-2:]) != tuple(prep.size):
                 x = F.interpolate(
                     x, size=prep.size, mode="bilinear", align_corners=False, antialias=True
                 )
-            batch[indices] = x
+            if one_size:
+                batch = x
+            else:
+                batch[indices] = x
         if prep.channel_order == "bgr":
             batch = batch.flip(1)
         mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1)

@@ -419,26 +419,7 @@ class Probe:
 
         self._fix_threads()
         modules = {path: self._modules[path] for path in paths}
-        running: list[str] = [""]
-
-        def marker(path: str) -> Callable[[nn.Module, object, object], None]:
-            def hook(_module: nn.Module, _inputs: object, _output: object) -> None:
-                running[0] = path  # runs just before hooked_forward's own hook on the module
-
-            return hook
-
-        handles = [module.register_forward_hook(marker(path)) for path, module in modules.items()]
-        try:
-            kept = hooked_forward(
-                self.model,
-                batch,
-                modules,
-                keep=lambda out: keep(running[0], out.detach()),
-                truncate=truncate,
-            )
-        finally:
-            for handle in handles:
-                handle.remove()
+        kept = hooked_forward(self.model, batch, modules, keep=keep, truncate=truncate, named=True)
         self.forward_passes += len(batch)
         self.batches += 1
         return kept

@@ -38,6 +38,7 @@ def hooked_forward(
     keep: Callable[[torch.Tensor], T] = _same,  # type: ignore[assignment]
     truncate: bool = True,
     strict: bool = True,
+    named: bool = False,
 ) -> dict[str, T]:
     """Run ``model(batch)`` under ``torch.inference_mode`` with a hook on each of ``modules``
     (path → module); ``{path: keep(output)}`` of each module's first call.
@@ -45,7 +46,8 @@ def hooked_forward(
     ``truncate``: stop the forward once every module has run. ``strict``: a module whose output
     is not a tensor, or that never runs, is a ProbecheckError naming it; otherwise it is left out.
     ``keep`` turns the output into what is kept (a CPU copy: torchvision's ReLUs run in place, and
-    a kept reference would report post-ReLU numbers for a pre-ReLU layer).
+    a kept reference would report post-ReLU numbers for a pre-ReLU layer); with ``named`` it is
+    called as ``keep(path, output)``.
     """
     captured: dict[str, T] = {}
     pending = set(modules)
@@ -61,7 +63,7 @@ def hooked_forward(
                         fix="probe one of its submodules instead",
                     )
                 return
-            captured[path] = keep(output)
+            captured[path] = keep(path, output) if named else keep(output)  # type: ignore[call-arg]
             pending.discard(path)
             if truncate and not pending:
                 raise _StopForward

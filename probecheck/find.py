@@ -187,6 +187,28 @@ def _float64(values: torch.Tensor) -> NDArray[np.float64]:
     return values.cpu().numpy().astype(np.float64)
 
 
+class Scratch:
+    """One float buffer reused for every layer's max(A, 0) in a forward pass: a fresh
+    multi-megabyte tensor per layer costs more in page faults than the clamping itself."""
+
+    def __init__(self) -> None:
+        self._buffer: torch.Tensor | None = None
+
+    def like(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A contiguous tensor of ``tensor``'s shape, dtype and device, of undefined values."""
+        buffer = self._buffer
+        if (
+            buffer is None
+            or buffer.numel() < tensor.numel()
+            or buffer.dtype != tensor.dtype
+            or buffer.device != tensor.device
+        ):
+            buffer = self._buffer = torch.empty(
+                tensor.numel(), dtype=tensor.dtype, device=tensor.device
+            )
+        return buffer[: tensor.numel()].view(tensor.shape)
+
+
 @dataclass(frozen=True)
 class ImageSums:
     """What one layer's maps of the (unaltered) image contribute: each channel's peak, its
@@ -211,10 +233,16 @@ class ImageSums:
         control: Support | None,
         selectivity: bool,
         non_negative: bool = False,
+        scratch: Scratch | None = None,
     ) -> ImageSums:
         positive_all = None
         if selectivity:
-            positive = flat if non_negative else flat.clamp_min(0.0)
+            if non_negative:
+                positive = flat
+            elif scratch is not None:
+                positive = torch.clamp_min(flat, 0.0, out=scratch.like(flat))
+            else:
+                positive = flat.clamp_min(0.0)
             positive_all = _float64(positive.sum(dim=1))
         return cls(
             _float64(flat.amax(dim=1)),
@@ -537,6 +565,7 @@ def forward_numbers(
     (as ``Probe.activations_many`` runs them, so the numbers are the checks' to the last
     bit). Layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
     supports: dict[tuple[int, tuple[int, int]], Support] = {}
+    scratch = Scratch()
 
     def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
         """Area fractions once per region and grid: many layers share a grid."""
@@ -557,7 +586,7 @@ def forward_numbers(
                 flat = _flat(output[i])
                 role = first + i  # 0: the image, 1: region removed, 2: control removed
                 if role == 0:
-                    parts.append(ImageSums.of(flat, r, c, selectivity, non_negative[path]))
+                    parts.append(ImageSums.of(flat, r, c, selectivity, non_negative[path], scratch))
                 else:
                     parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
             return _Reduced(grid, parts)

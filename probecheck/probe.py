@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -405,6 +406,7 @@ class Probe:
         keep: Callable[[str, torch.Tensor], Any],
         *,
         truncate: bool = True,
+        inputs_from: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """One forward of a prepared batch; each module of ``paths`` hands its (batch) output
         to ``keep(path, output)`` as it is made, and only what that returns is kept:
@@ -414,12 +416,21 @@ class Probe:
         copied out, and each is read before the next layer can overwrite it in place (a ReLU
         after a convolution), so ``keep`` must not hold on to the output itself. Counted as
         ``len(batch)`` forward passes.
+
+        ``inputs_from``: for each of its keys (paths), set before that module's ``keep`` is
+        called: the path whose output the module received as its input, unchanged (the same
+        tensor, with no in-place change since: ``tensor._version``), else None.
         """
         from probecheck.zoo.forward import hooked_forward
 
         self._fix_threads()
         modules = {path: self._modules[path] for path in paths}
-        kept = hooked_forward(self.model, batch, modules, keep=keep, truncate=truncate, named=True)
+        if inputs_from is None:
+            kept = hooked_forward(
+                self.model, batch, modules, keep=keep, truncate=truncate, named=True
+            )
+        else:
+            kept = _traced_forward(self.model, batch, modules, keep, truncate, inputs_from)
         self.forward_passes += len(batch)
         self.batches += 1
         return kept
@@ -600,6 +611,48 @@ def shared_probe(
                 stored.put_record(where, probe.description().to_record())
             _LOADED[key] = probe
     return _LOADED[key]
+
+
+def _traced_forward(
+    model: nn.Module,
+    batch: torch.Tensor,
+    modules: dict[str, nn.Module],
+    keep: Callable[[str, torch.Tensor], Any],
+    truncate: bool,
+    inputs_from: dict[str, str | None],
+) -> dict[str, Any]:
+    """``reduced_forward`` that also fills ``inputs_from`` (see there)."""
+    from probecheck.zoo.forward import hooked_forward
+
+    # (path, a weak reference to its output, the output's version) of the latest module kept:
+    # weak, so no output lives longer than the network itself keeps it
+    last: list[Any] = [None]
+
+    def tracked(path: str, output: torch.Tensor) -> Any:
+        kept = keep(path, output)
+        last[0] = (path, weakref.ref(output), output._version)
+        return kept
+
+    def watch(path: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
+        def hook(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
+            seen = last[0]
+            output = None if seen is None else seen[1]()
+            same = output is not None and bool(inputs) and inputs[0] is output
+            inputs_from[path] = seen[0] if same and output._version == seen[2] else None
+
+        return hook
+
+    for path in inputs_from:
+        inputs_from[path] = None
+    handles = [modules[path].register_forward_pre_hook(watch(path)) for path in inputs_from]
+    try:
+        return hooked_forward(
+            model, batch, modules, keep=tracked, truncate=truncate, named=True, versioned=True
+        )
+    finally:
+        last[0] = None
+        for handle in handles:
+            handle.remove()
 
 
 def require_channels(array: np.ndarray, layer: str) -> np.ndarray:

@@ -39,6 +39,7 @@ def hooked_forward(
     truncate: bool = True,
     strict: bool = True,
     named: bool = False,
+    versioned: bool = False,
 ) -> dict[str, T]:
     """Run ``model(batch)`` under ``torch.inference_mode`` with a hook on each of ``modules``
     (path → module); ``{path: keep(output)}`` of each module's first call.
@@ -47,7 +48,8 @@ def hooked_forward(
     is not a tensor, or that never runs, is a ProbecheckError naming it; otherwise it is left out.
     ``keep`` turns the output into what is kept (a CPU copy: torchvision's ReLUs run in place, and
     a kept reference would report post-ReLU numbers for a pre-ReLU layer); with ``named`` it is
-    called as ``keep(path, output)``.
+    called as ``keep(path, output)``. ``versioned`` runs under ``torch.no_grad`` instead, where
+    tensors count their in-place changes (``tensor._version``), at the same speed and numbers.
     """
     captured: dict[str, T] = {}
     pending = set(modules)
@@ -72,7 +74,8 @@ def hooked_forward(
 
     handles = [module.register_forward_hook(hook_for(path)) for path, module in modules.items()]
     try:
-        with torch.inference_mode(), contextlib.suppress(_StopForward):
+        mode = torch.no_grad() if versioned else torch.inference_mode()
+        with mode, contextlib.suppress(_StopForward):
             model(batch)
     finally:
         for handle in handles:

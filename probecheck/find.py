@@ -27,7 +27,7 @@ from probecheck import metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import MASK_METHODS, mask_image
 from probecheck.probe import Probe
-from probecheck.regions import area_fractions, load_mask_png, rasterise
+from probecheck.regions import MaskBox, load_mask_png, rasterise
 from probecheck.spec.writing import checked_spec_text
 from probecheck.zoo.images import ImageLike, load_image, require_same_size
 
@@ -117,15 +117,20 @@ class Support:
     weights: NDArray[np.float64]  # the area fractions at those cells
     inside: float  # Σ w
     outside: float  # Σ (1 − w): 0 where the region covers the whole grid
-    index: torch.Tensor  # ``cells`` as a tensor, for index_select
 
     @classmethod
-    def of(cls, mask: BoolMask, grid: tuple[int, int]) -> Support:
-        w = area_fractions(mask, grid).ravel()
+    def of(cls, mask: BoolMask | MaskBox, grid: tuple[int, int]) -> Support:
+        """``mask`` read once (``MaskBox``) serves every grid a forward pass meets."""
+        box = mask if isinstance(mask, MaskBox) else MaskBox.of(mask)
+        w = box.fractions(grid).ravel()
         cells = np.flatnonzero(w)
         weights = w[cells]
-        index = torch.from_numpy(cells.astype(np.int64))
-        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()), index)
+        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()))
+
+    @property
+    def index(self) -> torch.Tensor:
+        """``cells`` as a tensor, for index_select on an accelerator."""
+        return torch.from_numpy(self.cells.astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -587,18 +592,22 @@ def forward_numbers(
     (as ``Probe.activations_many`` runs them, so the numbers are the checks' to the last
     bit). Layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
     supports: dict[tuple[int, tuple[int, int]], Support] = {}
+    boxes: dict[int, MaskBox] = {}
     scratch = Scratch()
 
     def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
         """Area fractions once per region and grid: many layers share a grid."""
         key = (id(mask), grid)
         if key not in supports:
-            supports[key] = Support.of(mask, grid)
+            if id(mask) not in boxes:
+                boxes[id(mask)] = MaskBox.of(mask)
+            supports[key] = Support.of(boxes[id(mask)], grid)
         return supports[key]
 
     paths = {name: probe.resolve(name) for name in names}
     hooked = sorted(set(paths.values()))
-    modules = {path: probe.model.get_submodule(path) for path in hooked}
+    every = dict(probe.model.named_modules())  # in the order they are listed
+    modules = {path: every[path] for path in hooked}
     non_negative = {
         path: isinstance(module, NON_NEGATIVE_TYPES) for path, module in modules.items()
     }
@@ -606,7 +615,7 @@ def forward_numbers(
     # layer's (``_after_relu``); and a layer whose output goes straight into one need not clamp
     # its own map: the ReLU's plain sum is its positive sum (``deferred``, checked after).
     relus = [path for path, module in modules.items() if _plain_relu(module)]
-    order = [path for path, _ in probe.model.named_modules() if path in modules]
+    order = [path for path in every if path in modules]
     feeds_relu = {
         path
         for path, after in itertools.pairwise(order)

@@ -274,7 +274,7 @@ def _after_relu(values: NDArray[np.float64]) -> NDArray[np.float64] | None:
     """max(v, 0) of numbers taken from a map, as they are in the map's ReLU: v above 0 stays,
     v below 0 becomes +0; None where one is 0, nan or subnormal (whose sign, or whether it
     is 0, can depend on the CPU's modes), which is then read from the ReLU's output instead."""
-    if not (np.abs(values) >= FLOAT32_TINY).all():  # nan compares False
+    if not np.abs(values).min(initial=np.inf) >= FLOAT32_TINY:  # nan compares False
         return None
     return np.maximum(values, 0.0)  # +0 for every v < 0
 

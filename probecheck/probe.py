@@ -427,7 +427,12 @@ class Probe:
         modules = {path: self._modules[path] for path in paths}
         if inputs_from is None:
             kept = hooked_forward(
-                self.model, batch, modules, keep=keep, truncate=truncate, named=True
+                self.model,
+                batch,
+                modules,
+                keep=lambda path, output, _inputs: keep(path, output),
+                truncate=truncate,
+                named=True,
             )
         else:
             kept = _traced_forward(self.model, batch, modules, keep, truncate, inputs_from)
@@ -628,31 +633,25 @@ def _traced_forward(
     # weak, so no output lives longer than the network itself keeps it
     last: list[Any] = [None]
 
-    def tracked(path: str, output: torch.Tensor) -> Any:
+    def tracked(path: str, output: torch.Tensor, inputs: tuple[Any, ...]) -> Any:
+        if path in inputs_from:
+            seen, source = last[0], None
+            given = None if seen is None else seen[1]()
+            if given is not None and inputs and inputs[0] is given:
+                # unchanged since it was kept, but for this module's own in-place change
+                own = 1 if output is given else 0
+                source = seen[0] if given._version == seen[2] + own else None
+            inputs_from[path] = source
         kept = keep(path, output)
         last[0] = (path, weakref.ref(output), output._version)
         return kept
 
-    def watch(path: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
-        def hook(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
-            seen = last[0]
-            output = None if seen is None else seen[1]()
-            same = output is not None and bool(inputs) and inputs[0] is output
-            inputs_from[path] = seen[0] if same and output._version == seen[2] else None
-
-        return hook
-
-    for path in inputs_from:
-        inputs_from[path] = None
-    handles = [modules[path].register_forward_pre_hook(watch(path)) for path in inputs_from]
     try:
         return hooked_forward(
             model, batch, modules, keep=tracked, truncate=truncate, named=True, versioned=True
         )
     finally:
         last[0] = None
-        for handle in handles:
-            handle.remove()
 
 
 def require_channels(array: np.ndarray, layer: str) -> np.ndarray:

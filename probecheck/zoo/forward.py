@@ -48,14 +48,15 @@ def hooked_forward(
     is not a tensor, or that never runs, is a ProbecheckError naming it; otherwise it is left out.
     ``keep`` turns the output into what is kept (a CPU copy: torchvision's ReLUs run in place, and
     a kept reference would report post-ReLU numbers for a pre-ReLU layer); with ``named`` it is
-    called as ``keep(path, output)``. ``versioned`` runs under ``torch.no_grad`` instead, where
-    tensors count their in-place changes (``tensor._version``), at the same speed and numbers.
+    called as ``keep(path, output, inputs)`` (the module's positional inputs). ``versioned``
+    runs under ``torch.no_grad`` instead, where tensors count their in-place changes
+    (``tensor._version``), at the same speed and with the same numbers.
     """
     captured: dict[str, T] = {}
     pending = set(modules)
 
     def hook_for(path: str) -> Callable[[nn.Module, object, object], None]:
-        def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+        def hook(_module: nn.Module, inputs: object, output: object) -> None:
             if path in captured:  # called again in the same forward: keep the first
                 return
             if not isinstance(output, torch.Tensor):
@@ -65,7 +66,7 @@ def hooked_forward(
                         fix="probe one of its submodules instead",
                     )
                 return
-            captured[path] = keep(path, output) if named else keep(output)  # type: ignore[call-arg]
+            captured[path] = keep(path, output, inputs) if named else keep(output)  # type: ignore[call-arg]
             pending.discard(path)
             if truncate and not pending:
                 raise _StopForward

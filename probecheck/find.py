@@ -615,11 +615,10 @@ def forward_numbers(
     # layer's (``_after_relu``); and a layer whose output goes straight into one need not clamp
     # its own map: the ReLU's plain sum is its positive sum (``deferred``, checked after).
     relus = [path for path, module in modules.items() if _plain_relu(module)]
-    order = [path for path in every if path in modules]
-    feeds_relu = {
+    feeds_relu = {  # listed right before a scored plain ReLU: most likely its input
         path
-        for path, after in itertools.pairwise(order)
-        if after in relus and not non_negative[path]
+        for path, after in itertools.pairwise(every)
+        if path in modules and after in relus and not non_negative[path]
     }
 
     def reducer(first: int, deferred: set[str]) -> Callable[[str, torch.Tensor], Any]:

@@ -470,8 +470,33 @@ class _Tricky:
 
         return Net()
 
+    @staticmethod
+    def exact_zeros():
+        import torch
+        from torch import nn
 
-@pytest.mark.parametrize("build", [_Tricky.changed_in_place, _Tricky.listed_out_of_order])
+        class Net(nn.Module):
+            """Exact zeros in the map (whose sign a ReLU keeps): its output is read, not
+            derived."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 5, stride=4, bias=False)
+                with torch.no_grad():
+                    self.conv.weight[:2] = -self.conv.weight[:2].abs()  # silent channels
+                self.relu = nn.ReLU(inplace=True)
+
+            def forward(self, x):
+                x = x.clone()
+                x[:, :, :, : x.shape[-1] // 2] = 0.0  # the left half: exact zeros in
+                return self.relu(self.conv(x))
+
+        return Net()
+
+
+@pytest.mark.parametrize(
+    "build", [_Tricky.changed_in_place, _Tricky.listed_out_of_order, _Tricky.exact_zeros]
+)
 def test_a_relu_fed_anything_but_its_layers_output_is_read_from_its_own_map(real_probe, build):
     import torch
 

@@ -167,6 +167,35 @@ def _paired(paths: Sequence[Path], names: Sequence[str], what: str) -> dict[str,
     return by_name
 
 
+def _distinct_files(paths: Sequence[Path]) -> dict[str, Path]:
+    """``{file name: path}``, a path given twice kept once; an error for two files of one name
+    or two names of one picture (the same bytes)."""
+    import hashlib
+
+    files: dict[str, Path] = {}
+    for path in map(Path, paths):
+        kept = files.setdefault(path.name, path)
+        if kept != path and kept.resolve() != path.resolve():
+            raise ProbecheckError(
+                f"two images of the set are named {path.name}: {kept} and {path}",
+                fix="regions and twins pair images by file name: rename one of them",
+            )
+    seen: dict[str, str] = {}
+    for name, path in files.items():
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            continue  # reading the image says why, with its name
+        first = seen.setdefault(digest, name)
+        if first != name:
+            raise ProbecheckError(
+                f"images {first} and {name} of the set are one picture (the same bytes): it "
+                "could be found on and confirmed on at once, and would count twice",
+                fix=f"leave {name} (or {first}) out of the set",
+            )
+    return files
+
+
 def set_images(
     paths: Sequence[Path],
     regions: dict[str, dict[str, RegionShapes]],
@@ -177,8 +206,13 @@ def set_images(
     control_altered: Sequence[Path] | None = None,
     regions_file: Path | str = "the regions file",
 ) -> list[SetImage]:
-    """The set's images in file-name order, each with its regions and paired twins."""
-    files = sorted({Path(p).name: Path(p) for p in paths}.items())
+    """The set's images in file-name order, each with its regions and paired twins.
+
+    Each picture must come once: two files of one name (regions and twins pair by name) or one
+    picture under two names (a link, a copy) is an error, since the copy could land in the
+    discovery and the confirmation split at once, and would count twice in either.
+    """
+    files = sorted(_distinct_files(paths).items())
     if not files:
         raise ProbecheckError("the set has no image", fix="check the glob or the paths")
     names = [name for name, _ in files]

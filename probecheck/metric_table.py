@@ -46,6 +46,9 @@ class Metric:
     categorical: bool = False
     #: the headline's words for a yes-or-no number, (held, broken), in place of the comparison
     verdict: tuple[str, str] | None = None
+    #: where a lower-is-better number stops being better: a control drop below 0 is the control
+    #: rising, no better for "the control does not drop" than 0, so a baseline compares it there
+    floor: float | None = None
 
     @property
     def kind(self) -> str:
@@ -84,7 +87,12 @@ METRICS: dict[str, Metric] = {
     # compared with a baseline
     "drop": Metric(True, bounded=True, tolerance=0.05, upper=1.0, threshold="at_least"),
     "control_drop": Metric(
-        False, bounded=True, tolerance=0.05, short="control", threshold="control_at_most"
+        False,
+        bounded=True,
+        tolerance=0.05,
+        short="control",
+        threshold="control_at_most",
+        floor=0.0,
     ),
     "iou": Metric(True, bounded=True, tolerance=0.05, threshold="iou_at_least"),
     "peak_in": Metric(  # 1 inside the region, 0 outside

@@ -277,8 +277,6 @@ def summarise(
         metrics[name] = MetricSummary(
             interval.mean, interval.low, interval.high, interval.n, threshold, higher, holds
         )
-        if finite.size < values.size:
-            reasons.append(f"{name}: {values.size - finite.size} image(s) gave no finite number")
         if not holds:
             side = "lower" if higher else "upper"
             op = "below" if higher else "above"
@@ -287,6 +285,13 @@ def summarise(
             )
     fraction = stats.fraction([c.passed for c in cases])
     passed = all(m.holds for m in metrics.values())
+    for name, m in metrics.items():
+        if 0 < m.n < len(cases):  # the interval speaks for fewer images than the set holds
+            passed = False
+            reasons.append(
+                f"{name}: {len(cases) - m.n} of {len(cases)} images gave no finite {name}, so "
+                f"the claim is not measured on them (fix the region or drop those images)"
+            )
     needed = min_fraction
     if needed is None and (declared.has_verdicts and not numeric):
         needed = 1.0  # a yes-or-no verdict with no statistic: every image must hold it
@@ -365,10 +370,10 @@ def null_result(
         rank_at_most=rank_at_most,
         random_effect_at_most=random_effect_at_most,
     )
-    combine = any if require == "any" else all
+    judged = _judged_labels(result.effect_mean, require)
     holds = True
     if rank_at_most is not None:
-        holds &= combine(r <= rank_at_most for r in result.rank.values())
+        holds &= all(result.rank[n] <= rank_at_most for n in judged)
     if random_effects:
         random_means = mean_effect(random_effects)
         measured = {n: float(random_means[c]) for n, c in zip(names, channels, strict=True)}
@@ -378,11 +383,22 @@ def null_result(
             result.random_note = f"{result.random_note}; {said}" if result.random_note else said
         result.random_effect = {n: 0.0 if math.isnan(v) else v for n, v in measured.items()}
         if random_effect_at_most is not None:
-            holds &= combine(v <= random_effect_at_most for v in result.random_effect.values())
+            holds &= all(result.random_effect[n] <= random_effect_at_most for n in judged)
     elif random_effect_at_most is not None:
         holds = False  # a threshold that could not be measured does not hold
     result.holds = bool(holds)
     return result
+
+
+def _judged_labels(effect_mean: dict[str, float], require: str) -> list[str]:
+    """The claimed channels the null is held on: all of them, or with ``require: any`` the one
+    whose effect is largest, the channel that carries the claim (a second channel, silent
+    everywhere, has effect 0 on random weights and would pass the null for any first one)."""
+    if require != "any" or not effect_mean:
+        return list(effect_mean)
+    return [
+        max(effect_mean, key=lambda n: -math.inf if math.isnan(effect_mean[n]) else effect_mean[n])
+    ]
 
 
 def with_null(population: Population, null: NullResult) -> Population:
@@ -402,7 +418,11 @@ def with_null(population: Population, null: NullResult) -> Population:
                     f"null: random_effect_at_most given but no random weights: {null.random_note}"
                 )
             elif any(v > null.random_effect_at_most for v in null.random_effect.values()):
-                values = ", ".join(fmt(v) for v in null.random_effect.values())
+                values = ", ".join(
+                    f"{fmt(v)} (channel {label})"
+                    for label, v in null.random_effect.items()
+                    if v > null.random_effect_at_most
+                )
                 population.reasons.append(
                     f"null: on random weights the effect is {values}, above "
                     f"random_effect_at_most {fmt(null.random_effect_at_most)}"

@@ -108,6 +108,8 @@ class _ActivationCache:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._bytes = 0
+        #: arrays dropped so far (evicted or cleared): unchanged, whatever was put is still here
+        self.dropped = 0
 
     def get(self, key: tuple[str, str]) -> np.ndarray | None:
         value = self._items.get(key)
@@ -124,8 +126,10 @@ class _ActivationCache:
         while self._bytes > self.max_bytes and len(self._items) > 1:
             _, dropped = self._items.popitem(last=False)
             self._bytes -= dropped.nbytes
+            self.dropped += 1
 
     def clear(self) -> None:
+        self.dropped += len(self._items)
         self._items.clear()
         self._bytes = 0
 
@@ -496,6 +500,12 @@ class Probe:
         from probecheck.zoo.builders import save_checkpoint
 
         return save_checkpoint(self.model, self.preprocessing, path)
+
+    @property
+    def cache_drops(self) -> int:
+        """Activations dropped from the memory cache so far (evicted or cleared): while this
+        stays the same, every activation computed since is still cached."""
+        return self._cache.dropped
 
     def clear_cache(self) -> None:
         """Forget every cached activation."""

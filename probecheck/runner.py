@@ -119,7 +119,7 @@ def check_claim(
     before = 0
     try:
         probe = shared_probe(**settings.model_for(spec).load_arguments())
-        freeze_once()
+        freeze_long_lived()
         before = probe.forward_passes
         if prefetch is not None:
             prefetch(probe)
@@ -164,19 +164,17 @@ def error_result(claim: Claim, spec: Spec, message: str) -> ClaimResult:
     )
 
 
-_FROZEN: list[bool] = []
+def freeze_long_lived() -> None:
+    """Move every object so far out of the garbage collector's sight (``gc.freeze``), once
+    something that lives as long as the process was loaded: torch and its network (at a claim's
+    check), a spec's claims and its network's layer table (at collection). With torch imported
+    each full collection otherwise walks its ~1 M objects again (~0.1 s): pytest's own at the end
+    of a run (``gc_collect_harder``), and the ones that collecting a few hundred claims triggers.
+    A call costs nothing (the collector's lists are spliced); an unreachable cycle that exists at
+    that moment is kept, never freed."""
+    import gc
 
-
-def freeze_once() -> None:
-    """Once torch and the network are loaded, move every object so far out of the garbage
-    collector's sight (``gc.freeze``): they live as long as the process, and pytest's full
-    collections at the end of a run (``gc_collect_harder``) otherwise walk them all, ~0.5 s
-    each with torch imported."""
-    if not _FROZEN:
-        import gc
-
-        gc.freeze()
-        _FROZEN.append(True)
+    gc.freeze()
 
 
 def _on_baseline_model(

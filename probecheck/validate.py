@@ -119,6 +119,19 @@ def _channel_problems(
             f"top_k {top_k} is more than the {channels} channels of {layer}",
             f"choose top_k from 1 to {channels}",
         )
+    elif top_k is not None and top_k == channels:  # every channel is among the k strongest
+        found.add(
+            ("claims", i, "strongest", "top_k"),
+            f"top_k {top_k} takes in all {channels} channels of {layer}: the claim could not fail",
+            f"choose top_k from 1 to {channels - 1}",
+        )
+    named = claim.strongest.in_ if claim.strongest is not None else None
+    if named is not None and set(range(channels)) <= set(named):  # the strongest is always in
+        found.add(
+            ("claims", i, "strongest", "in"),
+            f"in names all {channels} channels of {layer}: the claim could not fail",
+            "name only the channels the strongest one must be among",
+        )
 
 
 def _claim_problems(claim: Claim, i: int, table: LayerTable, found: _Found, base: int) -> None:

@@ -26,7 +26,11 @@ from probecheck.checks.kind import (
     measured_case,
     quiet_reason,
 )
-from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
+from probecheck.checks.spec_inputs import (
+    SpecInputs,
+    require_altered_image,
+    require_same_size_images,
+)
 from probecheck.checks.tile import (
     ChannelMap,
     Judged,
@@ -48,8 +52,11 @@ def case_inputs(case: Any) -> CaseInputs:
 
 
 def prepare(inputs: SpecInputs, case: Any) -> None:
-    """The region is in pixels of both images: one size."""
+    """The region is in pixels of both images: one size, and two pictures, not one."""
     require_same_size_images(inputs, case.image, case.other)
+    require_altered_image(
+        inputs, case.image, case.other, "other", "name another picture of the region as other"
+    )
 
 
 def thresholds(check: Any) -> dict[str, Any]:

@@ -20,7 +20,11 @@ from probecheck.checks.kind import (
     measured_case,
     quiet_reason,
 )
-from probecheck.checks.spec_inputs import SpecInputs, require_same_size_images
+from probecheck.checks.spec_inputs import (
+    SpecInputs,
+    require_altered_image,
+    require_same_size_images,
+)
 from probecheck.checks.tile import (
     ChannelMap,
     Judged,
@@ -57,11 +61,26 @@ def case_inputs(case: Any) -> CaseInputs:
 
 
 def prepare(inputs: SpecInputs, case: Any) -> None:
-    """Paired images are the same photo altered: one size."""
+    """Paired images are the same photo altered: one size, and not the same pixels."""
     if case.altered is not None:
         require_same_size_images(inputs, case.image, case.altered)
+        require_altered_image(
+            inputs,
+            case.image,
+            case.altered,
+            "altered",
+            "name the image with the region removed as altered, or use mask_with",
+        )
         if case.control_altered is not None:
             require_same_size_images(inputs, case.image, case.control_altered)
+            require_altered_image(
+                inputs,
+                case.image,
+                case.control_altered,
+                "control_altered",
+                "name the image with the control region removed as control_altered, or use "
+                "mask_with",
+            )
 
 
 def thresholds(check: Any) -> dict[str, Any]:

@@ -107,6 +107,17 @@ def require_same_size_images(inputs: SpecInputs, base: str, other: str) -> None:
     require_same_size(inputs.image(base), inputs.image(other), f"image {other!r}")
 
 
+def require_altered_image(inputs: SpecInputs, base: str, other: str, what: str, fix: str) -> None:
+    """``other`` stands for another picture than ``base``: the same pixels would measure
+    nothing (a control that never drops holds on no evidence), so they are an error."""
+    if other == base or np.array_equal(inputs.image(base), inputs.image(other)):
+        raise ProbecheckError(
+            f"{what} {other!r} has the same pixels as image {base!r}: the check would compare "
+            "a picture with itself and measure nothing",
+            fix=fix,
+        )
+
+
 def _read_only(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """The spec's own copy, read-only: every claim reads it, so its digest is computed once
     (:func:`probecheck.zoo.images.image_digest`)."""

@@ -112,6 +112,7 @@ class SpecFile(pytest.File):
     _spec: Spec | None = None
     _inputs: SpecInputs | None = None
     _needs: dict[tuple[str, ...], set[str]] | None = None
+    _prefetched: tuple[Probe, int] | None = None  # the probe the file's inputs ran on, its drops
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -120,6 +121,7 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[ClaimItem]:
         from probecheck.disk_cache import use_pytest_cache
+        from probecheck.runner import freeze_long_lived
         from probecheck.spec import load_spec
         from probecheck.validate import check_against_network
 
@@ -127,6 +129,7 @@ class SpecFile(pytest.File):
         self._spec = load_spec(self.path)
         model = self.config.stash[KEY].model_for(self._spec)
         check_against_network(self._spec, model.arch, model.weights, overridden=model.overridden)
+        freeze_long_lived()  # the spec, and torch where the layer table needed it: kept
         for claim in self._spec.claims:
             yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
 
@@ -153,29 +156,39 @@ class SpecFile(pytest.File):
         inputs of its claims.
         """
         from probecheck.checks import prefetch_claim
-        from probecheck.plan import claim_needs, prefetch
+        from probecheck.plan import prefetch
 
-        if self._needs is None:
-            self._needs = claim_needs(self.selected)
-            if not hasattr(self.config, "workerinput"):  # all selected claims run here
+        if not hasattr(self.config, "workerinput"):  # all selected claims run here
+            if self._prefetched is None:
+                before = probe.cache_drops
                 needs = self._with_shared_photos()
                 prefetch(probe, needs, lambda key: key[0].inputs.variant(key[1]))
-        prefetch_claim(item.claim, self._needs, probe, self.inputs)
+                self._prefetched = (probe, before)
+            if self._prefetched == (probe, probe.cache_drops):
+                return  # every selected claim's inputs ran, and none was dropped since
+        prefetch_claim(item.claim, self.needs, probe, self.inputs)
+
+    @property
+    def needs(self) -> dict[tuple[str, ...], set[str]]:
+        """The inputs the selected claims read, and the layers asked of each (made once)."""
+        if self._needs is None:
+            from probecheck.plan import claim_needs
+
+            self._needs = claim_needs(self.selected)
+        return self._needs
 
     def _with_shared_photos(self) -> dict[tuple[SpecFile, Any], set[str]]:
         """This file's inputs, and the layers that the session's other spec files on the same
         network ask of the same photos (told apart by their pixels): a photo two files read runs
         once, through every layer either asks, not once per file. Their other inputs wait for
         their own first claim, so the memory cache holds one file's inputs at a time."""
-        from probecheck.plan import claim_needs
         from probecheck.zoo.images import image_digest
 
-        assert self._needs is not None
-        needs: dict[tuple[SpecFile, Any], set[str]] = {(self, k): v for k, v in self._needs.items()}
+        needs: dict[tuple[SpecFile, Any], set[str]] = {(self, k): v for k, v in self.needs.items()}
         state = self.config.stash[KEY]
         try:
             mine = state.model_for(self.spec).load_arguments()
-            photos = {image_digest(self.inputs.variant(k)) for k in self._needs if k[0] == "image"}
+            photos = {image_digest(self.inputs.variant(k)) for k in self.needs if k[0] == "image"}
         except Exception:  # its claims report it
             return needs
         for other in state.spec_files:
@@ -184,7 +197,7 @@ class SpecFile(pytest.File):
             try:
                 if state.model_for(other.spec).load_arguments() != mine:
                     continue
-                for key, layers in claim_needs(other.selected).items():
+                for key, layers in other.needs.items():
                     if key[0] == "image" and image_digest(other.inputs.variant(key)) in photos:
                         needs[(other, key)] = layers
             except Exception:  # its own claims report it

@@ -37,6 +37,7 @@ class Session:
         self.no_claims: str | None = None  # why no claim was checked, when none was
         self.collected_claims = 0
         self.deselected_claims = 0
+        self.skipped_claims = 0  # a skip marker or pytest.skip: no result, so not checked
         self.spec_errors = 0
         self.spec_files: list[Any] = []  # the spec files with selected claims, in run order
 
@@ -93,6 +94,8 @@ class Session:
         """Gather results, here or from xdist workers, where they arrive on the reports."""
         from probecheck.plugin import collect
 
+        if report.skipped and "probe_claim" in report.keywords:
+            self.skipped_claims += 1
         payload = getattr(report, collect.RESULT_ATTR, None)
         if payload is not None and report.when == "call":
             from probecheck.results import ClaimResult
@@ -150,7 +153,8 @@ class Session:
 
     def _check_some_claim_ran(self, session: pytest.Session) -> None:
         """A session asked to check claims that checked none must not pass (exit 4, a usage
-        error): an empty directory, a path with no spec, a ``-k`` that deselects every claim.
+        error): an empty directory, a path with no spec, a ``-k`` that deselects every claim, a
+        skip (marker or conftest hook) on every selected claim.
 
         Only where the claims were asked for: a ``-k`` with test paths next to the ini's
         ``probe_specs`` (which then join) is left alone when the specs did hold claims.
@@ -164,9 +168,15 @@ class Session:
         selection = bool(option.keyword or option.markexpr or getattr(option, "lf", False))
         if not option.probe_specs and selection:
             return  # the ini's specs, deselected by a selection meant for the tests
-        if self.collected_claims > self.deselected_claims:
+        if self.skipped_claims:  # selected, and every one skipped: the gate checked nothing
+            self.no_claims = (
+                f"no claim checked: all {self.skipped_claims} selected claim(s) of {roots} were "
+                "skipped"
+            )
+            fix = "remove the skip (a skip marker or a conftest hook), or drop --probe-specs"
+        elif self.collected_claims > self.deselected_claims:
             return  # claims were selected, and stopped by something that reports itself
-        if self.collected_claims:
+        elif self.collected_claims:
             self.no_claims = (
                 f"no claim checked: the selection (-k, -m, --lf …) deselected all "
                 f"{self.deselected_claims} claim(s) of {roots}"

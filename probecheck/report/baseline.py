@@ -421,9 +421,10 @@ def _moved(
 ) -> list[str]:
     """The lines of every number that moved against its claim beyond ``tolerance``; numbers
     past their saturation (see :func:`probecheck.metric_table.saturation`) are compared clipped
-    there, so a ratio that stays far beyond its threshold is never a regression."""
+    there, so a ratio that stays far beyond its threshold is never a regression, and a control
+    drop below 0 (the control rose) is compared as 0 (see :func:`judge`)."""
     lines = []
-    for metric, info in compared_metrics().items():
+    for metric in compared_metrics():
         if metric not in now or metric not in before:
             continue
         recorded = before[metric]
@@ -433,21 +434,43 @@ def _moved(
             raise ProbecheckError(
                 f"{where}: the baseline records {metric} as {recorded!r}, not a number", fix=_FIX
             )
-        old, new = number_from_json(recorded), float(now[metric])
-        if math.isnan(old):
+        judged = judge(
+            metric, number_from_json(recorded), float(now[metric]), tolerance, thresholds
+        )
+        if judged is None:
             continue
-        ceiling = saturation(metric, (thresholds or {}).get(str(info.threshold)))
-        if ceiling is not None and not math.isnan(new):
-            old, new = min(old, ceiling), min(new, ceiling)
-        bound = tolerance.of(metric, old)
-        worse = (old - new) if info.higher_is_better else (new - old)  # inf → finite: inf, worse
-        if math.isnan(new) or (math.isinf(worse) and worse > 0) or worse > bound.allowed(old):
+        old, new, bound, regressed = judged
+        if regressed:
             was, now_shown = _distinct(old, new)
             lines.append(
                 f"{where}: {metric} regressed from {was} to {now_shown} "
                 f"({_change(old, new, bound.kind)}, tolerance {bound})"
             )
     return lines
+
+
+def judge(
+    metric: str,
+    old: float,
+    new: float,
+    tolerance: Tolerance,
+    thresholds: Mapping[str, Any] | None = None,
+) -> tuple[float, float, Bound, bool] | None:
+    """``metric`` recorded as ``old`` and measured now as ``new``, as a baseline compares them:
+    (old, new) clipped at the metric's saturation and raised to its floor, the bound, and
+    whether it regressed; None where the recorded number is nan (nothing to compare)."""
+    info = METRICS[metric]
+    if math.isnan(old):
+        return None
+    ceiling = saturation(metric, (thresholds or {}).get(str(info.threshold)))
+    if ceiling is not None and not math.isnan(new):
+        old, new = min(old, ceiling), min(new, ceiling)
+    if info.floor is not None and not math.isnan(new):
+        old, new = max(old, info.floor), max(new, info.floor)
+    bound = tolerance.of(metric, old)
+    worse = (old - new) if info.higher_is_better else (new - old)  # inf → finite: inf, worse
+    regressed = math.isnan(new) or (math.isinf(worse) and worse > 0) or worse > bound.allowed(old)
+    return old, new, bound, bool(regressed)
 
 
 def _change(old: float, new: float, kind: str) -> str:

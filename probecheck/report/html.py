@@ -14,14 +14,14 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from probecheck.atomic import write_atomic
-from probecheck.results import ClaimResult, fmt, number_from_json
+from probecheck.metric_table import METRICS
+from probecheck.results import CheckResult, ClaimResult, fmt, number_from_json
 
 __all__ = ["render_html", "write_html_report"]
 
@@ -227,6 +227,66 @@ def _tile(path: Path, name: str) -> str:
     )
 
 
+def _compared_numbers(
+    result: ClaimResult, entry: Mapping[str, Any]
+) -> list[tuple[CheckResult, str, str, dict[str, float], dict[str, Any]]]:
+    """(check, case, who, numbers now, numbers recorded) for what the gate compares
+    (:func:`probecheck.report.baseline.compare`): a check over a set by its population's bound
+    and mean, other checks case by case, each claimed channel under ``require: all``, the
+    combined value otherwise; a check with no number held to a threshold not at all."""
+    from probecheck.checks.registry import kind as registered_kind
+    from probecheck.report.baseline import case_identity, population_entry
+
+    found = []
+    for check in result.checks:
+        recorded = entry.get("checks", {}).get(check.kind, {})
+        if check.population is not None:
+            before = recorded.get("population")
+            now = population_entry(check)
+            if not isinstance(before, dict) or before.get("inputs") != now["inputs"]:
+                continue
+            for metric, numbers in now["metrics"].items():
+                old = before.get("metrics", {}).get(metric)
+                if not isinstance(old, dict):
+                    continue
+                higher = METRICS[metric].higher_is_better if metric in METRICS else None
+                for part in ("lower" if higher else "upper", "mean"):
+                    where = f"population over set {check.population.set}"
+                    found.append(
+                        (
+                            check,
+                            where,
+                            f"{part} of",
+                            {metric: numbers[part]},
+                            {metric: old.get(part)},
+                        )
+                    )
+            continue
+        held = [m.threshold for m in registered_kind(check.kind).metrics.values()]
+        if not any(check.thresholds.get(str(key)) is not None for key in held):
+            continue  # strongest: {in: …}: the verdict says it all
+        old_cases = {case_identity(c): c for c in recorded.get("cases", [])}
+        for case in check.cases:
+            old = old_cases.get(case_identity(case))
+            if old is None:
+                continue
+            if result.require == "all":
+                found += [
+                    (
+                        check,
+                        case.describe(),
+                        f"channel {ch.label}",
+                        ch.values,
+                        old.get("channels", {}).get(str(ch.channel), {}),
+                    )
+                    for ch in case.channels
+                ]
+            else:
+                who = f"{result.require} of the channels"
+                found.append((check, case.describe(), who, case.combined, old.get("combined", {})))
+    return found
+
+
 @dataclass(frozen=True)
 class _Compared:
     """The baseline the claims were compared with: its document, file and tolerance."""
@@ -241,49 +301,35 @@ def _baseline_table(result: ClaimResult, compared: _Compared) -> str:
     regressed (moved against the claim by more than its tolerance), matched as the comparison
     matches them: cases by their inputs, channels by index."""
     from probecheck.metric_table import compared_metrics
-    from probecheck.report.baseline import Tolerance, _change, baseline_key, case_identity
+    from probecheck.report.baseline import Tolerance, _change, baseline_key, judge
 
     tolerance = compared.tolerance or Tolerance()
     entry = compared.document.get("claims", {}).get(baseline_key(result, compared.path))
     if entry is None:
         return ""  # the claim's notes say so
     rows = []
-    for check in result.checks:
-        recorded = entry.get("checks", {}).get(check.kind, {}).get("cases", [])
-        old_cases = {case_identity(c): c for c in recorded}
-        for case in check.cases:
-            old = old_cases.get(case_identity(case))
-            if old is None:
+    for check, where, who, now, before in _compared_numbers(result, entry):
+        for metric in compared_metrics():
+            if metric not in now or before.get(metric) is None:
                 continue
-            pairs = [
-                (f"channel {ch.label}", ch.values, old.get("channels", {}).get(str(ch.channel), {}))
-                for ch in case.channels
-            ]
-            if result.require != "all":
-                combined = (
-                    f"{result.require} of the channels",
-                    case.combined,
-                    old.get("combined", {}),
-                )
-                pairs.append(combined)
-            for who, now, before in pairs:
-                for metric, info in compared_metrics().items():
-                    if metric not in now or metric not in before:
-                        continue
-                    was, new = number_from_json(before[metric]), float(now[metric])
-                    if math.isnan(was):
-                        continue
-                    bound = tolerance.of(metric, was)
-                    worse = (was - new) if info.higher_is_better else (new - was)
-                    regressed = math.isnan(new) or worse > bound.allowed(was)
-                    rows.append(
-                        f'<tr class="{"worse" if regressed else "held"}"><td>{_e(check.kind)}</td>'
-                        f"<td>{_e(case.describe())}</td><td>{_e(who)}</td><td>{_e(metric)}</td>"
-                        f'<td class="num">{_e(fmt(was))}</td><td class="num">{_e(fmt(new))}</td>'
-                        f'<td class="num">{_e(_change(was, new, bound.kind))}</td>'
-                        f"<td>{_e(str(bound))}</td>"
-                        f"<td>{'regressed' if regressed else 'held'}</td></tr>"
-                    )
+            judged = judge(  # as the gate decides: saturation, floor, tolerance
+                metric,
+                number_from_json(before[metric]),
+                float(now[metric]),
+                tolerance,
+                check.thresholds,
+            )
+            if judged is None:
+                continue
+            was, new, bound, regressed = judged
+            rows.append(
+                f'<tr class="{"worse" if regressed else "held"}"><td>{_e(check.kind)}</td>'
+                f"<td>{_e(where)}</td><td>{_e(who)}</td><td>{_e(metric)}</td>"
+                f'<td class="num">{_e(fmt(was))}</td><td class="num">{_e(fmt(new))}</td>'
+                f'<td class="num">{_e(_change(was, new, bound.kind))}</td>'
+                f"<td>{_e(str(bound))}</td>"
+                f"<td>{'regressed' if regressed else 'held'}</td></tr>"
+            )
     if not rows:
         return '<p class="note">no number of this claim is held to the baseline</p>'
     head = (

@@ -9,9 +9,9 @@ remembers the names as written (``case._shown``) for reports. A region comes fro
 regions file where it names one for the image, else from the spec's ``regions:`` (landmark
 regions are placed on each image from its ``<stem>.pts``).
 
-Every problem (no image found, a regions file that names an image the set lacks, a region
-unknown for an image, a shape outside its image, a missing or malformed ``.pts``) is a
-SpecError at the line of the file that wrote it, with a fix.
+Every problem (no image found, one file under two names (a link), a regions file that names an
+image the set lacks, a region unknown for an image, a shape outside its image, a missing or
+malformed ``.pts``) is a SpecError at the line of the file that wrote it, with a fix.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def _read_images(spec: Spec, name: str, source: SourceMap, problems: list[SpecEr
         else [(("sets", name, "images", k), w) for k, w in enumerate(written)]
     )
     fix = f"paths are relative to the spec file's directory ({base})"
+    files: dict[tuple[int, int], str] = {}  # (device, inode) -> the name it was first read as
     for loc, pattern in entries:
         if GLOB_CHARS & set(pattern):
             matches = sorted(glob.glob(str(_resolve(base, pattern))))
@@ -94,6 +95,18 @@ def _read_images(spec: Spec, name: str, source: SourceMap, problems: list[SpecEr
                         f"two images of set '{name}' are named '{path.name}' "
                         f"({found.paths[path.name]} and {path})",
                         "images of a set are paired and annotated by file name: rename one",
+                    )
+                )
+                continue
+            stat = path.stat()
+            first = files.setdefault((stat.st_dev, stat.st_ino), path.name)
+            if first != path.name:
+                problems.append(
+                    source.error(
+                        loc,
+                        f"images '{first}' and '{path.name}' of set '{name}' are one file "
+                        "(a link): the population would count that photo twice",
+                        f"remove the link '{path}' or leave it out of the set's images",
                     )
                 )
                 continue

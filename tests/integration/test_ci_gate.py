@@ -305,6 +305,31 @@ def test_checking_no_claim_is_an_error(
     result.stdout.fnmatch_lines(["*no claim checked:*", "*fix: *"])
 
 
+@pytest.mark.parametrize(
+    "workers",
+    [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="xdist", marks=pytest.mark.slow)],
+)
+def test_every_claim_skipped_is_no_claim_checked(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path], workers: list[str]
+) -> None:
+    """A skip added to every claim (a conftest hook) leaves the gate checking nothing: exit 4,
+    as when -k deselects them all, not 0."""
+    write_face_spec(gate / "face.yaml", strongest_claim())
+    pytester.makeconftest(
+        "import pytest\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.skip(reason='slow'))\n"
+    )
+    if workers:
+        pytest.importorskip("xdist")
+    result = run(pytester, "--probe-specs", "specs", *workers)
+    result.assert_outcomes(skipped=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*no claim checked: all 1 selected claim(s) of *were skipped*"])
+    result.stdout.fnmatch_lines(["*fix: remove the skip*"])
+
+
 def test_old_tolerance_option_is_gone(
     pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:

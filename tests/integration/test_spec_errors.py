@@ -272,6 +272,20 @@ CASES: list[tuple[str, str, str | None, str, list[tuple[str, str]]]] = [
     ),
     (
         "out-of-range channels",
+        "top_k of every channel",
+        "top_k",
+        "top_k 64 takes in all 64 channels of fire9-relu_squeeze1x1: the claim could not fail",
+        [("top_k: 1", "top_k: 64")],
+    ),
+    (
+        "out-of-range channels",
+        "in of every channel",
+        "in: [0, 1",
+        "in names all 48 channels of fire6-relu_squeeze1x1: the claim could not fail",
+        [("in: [22]", f"in: {list(range(48))}")],
+    ),
+    (
+        "out-of-range channels",
         "below index_base",
         "in: [0]",
         "channel 0 is below index_base 1",

@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
 from probecheck.checks import _combine, evaluate_claim  # noqa: E402
+from probecheck.errors import ProbecheckError  # noqa: E402
 from probecheck.probe import Probe  # noqa: E402
 from probecheck.spec import load_spec  # noqa: E402
 from probecheck.zoo.builders import Built, ModelIdentity  # noqa: E402
@@ -294,3 +295,35 @@ def test_reasons_are_written_for_the_reported_channels_only() -> None:
     rows = channel_results(claim, ok, {"drop": np.zeros(500)}, reasons)  # type: ignore[arg-type]
     assert [(r.channel, r.reason) for r in rows] == [(7, "silent 7; too small 7"), (8, "")]
     assert written == [7, 7]  # not 3, 400 or 9: no claimed row shows them
+
+
+@pytest.mark.parametrize("twin", ["a", "copy_of_a"])
+def test_a_paired_image_with_the_pixels_of_the_image_is_an_error(
+    identity_probe: Probe, tmp_path: Path, twin: str
+) -> None:
+    """A control 'removed' from an unchanged copy never drops: the control would hold on
+    nothing, so the claim is refused instead of passing."""
+    path = spec_file(
+        tmp_path,
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        f" at_least: 0.7, control: br, control_altered: {twin}, control_at_most: 0.01}}}}",
+    )
+    (tmp_path / "copy_of_a.png").write_bytes((tmp_path / "a.png").read_bytes())
+    path.write_text(path.read_text().replace("c: c.png}", "c: c.png, copy_of_a: copy_of_a.png}"))
+    spec = load_spec(path)
+    with pytest.raises(ProbecheckError, match="same pixels as image 'a'") as caught:
+        evaluate_claim(spec.claims[0], spec, identity_probe)
+    assert caught.value.fix
+
+
+def test_a_compare_with_the_image_itself_is_an_error(identity_probe: Probe, tmp_path: Path) -> None:
+    """mean_in(a) / mean_in(a) is 1 whatever the network: at ratio_at_least 1 it always held."""
+    spec = load_spec(
+        spec_file(
+            tmp_path,
+            "  - {id: red, layer: '0', channels: [0],"
+            " compare: {image: a, other: a, region: tl, ratio_at_least: 1}}",
+        )
+    )
+    with pytest.raises(ProbecheckError, match="other 'a' has the same pixels as image 'a'"):
+        evaluate_claim(spec.claims[0], spec, identity_probe)

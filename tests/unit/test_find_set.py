@@ -195,6 +195,27 @@ def test_set_images_pair_by_file_name_and_name_what_is_missing(tmp_path):
         )
 
 
+def test_a_picture_under_two_names_or_two_files_of_one_name_are_errors(tmp_path):
+    # either would put one picture in the discovery and the confirmation split at once (or
+    # silently keep only one of two files): the held-out images must be other pictures
+    regions = {name: {"eyes": _box()} for name in ("a.png", "b.png", "c.png")}
+    read = read_regions_dict(regions, tmp_path)
+    (tmp_path / "a.png").write_bytes(b"picture a")
+    (tmp_path / "b.png").write_bytes(b"picture a")  # a copy under another name
+    (tmp_path / "c.png").symlink_to(tmp_path / "a.png")  # a link under another name
+    for twin in ("b.png", "c.png"):
+        with pytest.raises(
+            ProbecheckError, match=rf"images a\.png and {twin[0]}\.png .* one picture"
+        ):
+            set_images([tmp_path / "a.png", tmp_path / twin], read, "eyes")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.png").write_bytes(b"picture d")
+    with pytest.raises(ProbecheckError, match=r"two images of the set are named a\.png"):
+        set_images([tmp_path / "a.png", tmp_path / "other" / "a.png"], read, "eyes")
+    listed_twice = set_images([tmp_path / "a.png", tmp_path / "a.png"], read, "eyes")
+    assert [i.name for i in listed_twice] == ["a.png"]  # one path given twice: one image
+
+
 def _box() -> dict:
     return {"boxes": [[1, 2, 30, 40]]}
 

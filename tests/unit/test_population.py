@@ -80,11 +80,12 @@ def test_yes_or_no_verdicts_need_every_image_unless_min_fraction() -> None:
     assert most.passed
 
 
-def test_non_finite_image_numbers_are_left_out_and_said() -> None:
+def test_non_finite_image_numbers_are_left_out_of_the_interval_and_fail_the_set() -> None:
     cases = _cases([0.9, 0.92, math.nan, 0.95])
     got = summarise("drop", "faces", cases, {"at_least": 0.5}, confidence=0.95, min_fraction=None)
     assert got.metrics["drop"].n == 3
-    assert any("no finite number" in r for r in got.reasons)
+    assert any("1 of 4 images gave no finite drop" in r for r in got.reasons)
+    assert not got.passed
 
 
 @pytest.mark.parametrize("drops", [[0.99], [0.99, math.nan, math.nan]])
@@ -280,3 +281,36 @@ def test_a_channel_silent_on_random_weights_shows_no_effect_there_and_says_so() 
         "drop", [1], [1], "all", effects, random, rank_at_most=None, random_effect_at_most=0.3
     )
     assert other.random_effect == {"1": pytest.approx(0.5)} and not other.holds
+
+
+def test_images_with_no_finite_number_fail_the_set_instead_of_shrinking_it() -> None:
+    """Two measurable images of ten must not pass a claim over the ten: the interval of the
+    finite numbers speaks for two images, the headline for ten."""
+    ratios = [5.0, 6.0] + [math.nan] * 8  # e.g. a region covering the whole map: no outside
+    cases = [
+        CaseResult({"image": f"{i}.png"}, [], {"ratio": r}, passed=r >= 2)
+        for i, r in enumerate(ratios)
+    ]
+    got = summarise(
+        "selective", "s", cases, {"ratio_at_least": 2.0}, confidence=0.95, min_fraction=None
+    )
+    assert not got.passed
+    assert got.metrics["ratio"].n == 2 and got.metrics["ratio"].holds  # the interval itself holds
+    assert any("8 of 10 images gave no finite ratio" in r for r in got.reasons)
+
+
+def test_require_any_holds_the_null_on_the_channel_that_carries_the_effect() -> None:
+    """With ``any``, a second claimed channel silent everywhere (effect 0 on random weights)
+    must not pass the null for a first channel whose effect random weights show as well."""
+    effects = [np.array([0.9, np.nan, 0.1]), np.array([0.8, np.nan, 0.2])]  # channel 1 silent
+    random = [np.array([0.8, np.nan, 0.0]), np.array([0.7, np.nan, 0.0])]
+    got = null_result(
+        "drop", [0, 1], [0, 1], "any", effects, random, rank_at_most=1, random_effect_at_most=0.3
+    )
+    assert got.random_effect == {"0": pytest.approx(0.75), "1": 0.0}
+    assert not got.holds  # channel 0 carries the effect, and random weights show 0.75 of it
+    population = summarise(
+        "drop", "f", _cases([0.9, 0.85]), {"at_least": 0.5}, confidence=0.95, min_fraction=None
+    )
+    assert not with_null(population, got).passed
+    assert "random weights" in population.reasons[-1] and "0.75" in population.reasons[-1]

@@ -202,6 +202,23 @@ def test_tiny_cache_still_gives_right_answers(real_probe: Probe) -> None:
     np.testing.assert_allclose(out[0][PRE], reference["features.8.squeeze"], rtol=1e-5, atol=1e-4)
 
 
+def test_cache_drops_count_what_the_cache_no_longer_holds(real_probe: Probe) -> None:
+    # a claim skips its own prefetch while nothing was dropped since its file's: this must move
+    # whenever an activation computed before may be gone
+    built = Built(
+        real_probe.model, real_probe.preprocessing, real_probe.identity, real_probe.categories
+    )
+    roomy, tiny = Probe(built), Probe(built, cache_bytes=1)
+    roomy.activations_many([noise(23), noise(24)], ["conv1", PRE])
+    assert roomy.cache_drops == 0
+    roomy.activations(noise(23), PRE)  # a hit drops nothing
+    assert roomy.cache_drops == 0
+    roomy.clear_cache()
+    assert roomy.cache_drops == 4
+    tiny.activations_many([noise(23), noise(24)], ["conv1", PRE])
+    assert tiny.cache_drops == 3  # one array left: the last put
+
+
 # --- hooks never outlive a forward ----------------------------------------------------------------
 
 

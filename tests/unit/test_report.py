@@ -10,6 +10,7 @@ import pytest
 
 from probecheck import __version__
 from probecheck.report import read_results, render_summary, write_results
+from probecheck.report.results_json import document_text
 from probecheck.results import CaseResult, ChannelResult, CheckResult, ClaimResult
 
 
@@ -57,6 +58,19 @@ def test_results_document_is_strict_json(results: list[ClaimResult], tmp_path: P
     assert (document["passed"], document["failed"]) == (1, 2)
     assert len(document["claims"]) == 3 and "created" in document
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left behind
+
+
+def test_results_text_holds_one_claim_a_line(results: list[ClaimResult], tmp_path: Path) -> None:
+    # a claim that changed is one changed line in a diff; the text is the document exactly
+    path = write_results(results, tmp_path / "r.json", forward_passes=6)
+    text = path.read_text()
+    document = json.loads(text)
+    lines = text.splitlines()
+    for claim in document["claims"]:
+        line = next(line for line in lines if f'"claim_id": "{claim["claim_id"]}"' in line)
+        assert json.loads(line.strip().rstrip(",")) == claim
+    assert document_text(document) == text
+    assert json.loads(document_text({**document, "claims": []}))["claims"] == []
 
 
 def test_read_results_rejects_other_json(tmp_path: Path) -> None:

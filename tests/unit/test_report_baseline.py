@@ -346,3 +346,43 @@ def test_a_check_over_a_set_is_compared_as_a_population(tmp_path: Path) -> None:
     assert found.regressions == [] and found.unrecorded == [] and found.stale == []
     (line,) = compare(set_claim(1.46, 2.5), document, path, TOL).regressions
     assert "population over set faces, lower of: ratio regressed from 4.65 to 2.5" in line
+
+
+def test_a_control_that_rose_is_compared_as_no_drop(tmp_path: Path) -> None:
+    """A control drop below 0 is the control rising: no better for "the control does not drop"
+    than 0. From -0.3 to 0.03 the control still does not drop (blocking that blocked a harmless
+    model); from -0.3 to 0.1 it now drops by a tenth, beyond the tolerance."""
+    spec, path = tmp_path / "face.yaml", tmp_path / "base.json"
+    update_baseline(path, [result(spec, {15: 0.9}, -0.3)])
+    document = load_baseline(path)
+    assert compare(result(spec, {15: 0.9}, 0.03), document, path, TOL).regressions == []
+    assert compare(result(spec, {15: 0.9}, -0.9), document, path, TOL).regressions == []
+    (line,) = compare(result(spec, {15: 0.9}, 0.1), document, path, TOL).regressions
+    assert "control_drop regressed from 0 to 0.1 (+0.1, tolerance abs 0.05)" in line
+
+
+def test_the_html_report_marks_regressed_what_the_gate_fails_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """The page's baseline table decides as the gate does: a saturated ratio that fell from
+    29,550 to 21,900 and a control that rose are held, not shown as regressed."""
+    from probecheck.report.html import render_html
+
+    path = tmp_path / "base.json"
+    spec = tmp_path / "face.yaml"
+
+    def ratio_claim(value: float) -> ClaimResult:
+        channel = ChannelResult(66, 66, True, {"ratio": value, "mean_in": 556.0})
+        case = CaseResult({"image": "red", "other": "blue"}, [channel], {"ratio": value}, True)
+        check = CheckResult("compare", "all", {"ratio_at_least": 5.0}, [case], True)
+        return ClaimResult(str(spec), "red", "relu_conv1", "features.1", [66], "all", [check], True)
+
+    update_baseline(path, [ratio_claim(29_550.0), result(spec, {15: 0.9}, -0.3)])
+    document = load_baseline(path)
+    now = [ratio_claim(21_900.0), result(spec, {15: 0.9}, 0.03)]
+    assert all(compare(r, document, path, TOL).regressions == [] for r in now)
+    page = render_html(
+        {"claims": [r.to_dict() for r in now]}, baseline=document, baseline_path=path
+    )
+    assert "<td>held</td>" in page
+    assert '<tr class="worse">' not in page and "<td>regressed</td>" not in page

@@ -269,3 +269,30 @@ def test_schema_describes_sets_and_set_cases() -> None:
         "landmarks",
     ):
         assert f'"{word}"' in schema
+
+
+def test_min_fraction_zero_is_refused_it_would_let_no_image_hold(tmp_path: Path) -> None:
+    """A yes-or-no check over a set holds on min_fraction of its images: 0 passes with none."""
+    _faces(tmp_path)
+    body = CLAIM.replace(
+        "drop: {set: faces, mask_with: inpaint, region: eyes, control: cheeks,\n"
+        "           at_least: 0.5, control_at_most: 0.2, min_fraction: 0.8}",
+        "strongest: {set: faces, in: [15], min_fraction: 0}",
+    )
+    assert "min_fraction: 0}" in body
+    error = _error(_spec(tmp_path, body))
+    assert "min_fraction" in str(error) and "greater than 0" in str(error)
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_one_file_under_two_names_in_a_set_is_an_error(tmp_path: Path, link: str) -> None:
+    """A link would count one photo twice: a larger n, a narrower interval, nothing measured."""
+    folder = _faces(tmp_path, names=("a.png", "b.png"))
+    twin = folder / "c.png"
+    getattr(twin, "symlink_to" if link == "symlink" else "hardlink_to")(folder / "a.png")
+    regions = json.loads((folder / "regions.json").read_text())
+    regions["c.png"] = regions["a.png"]
+    (folder / "regions.json").write_text(json.dumps(regions))
+    error = _error(_spec(tmp_path, CLAIM))
+    assert "'a.png' and 'c.png' of set 'faces' are one file" in str(error)
+    assert "fix:" in str(error)

@@ -78,7 +78,7 @@ class _Check(_Model):
         "bound must clear the threshold (default 0.95).",
         examples=[0.95],
     )
-    min_fraction: Annotated[float, Field(strict=False, ge=0, le=1)] | None = Field(
+    min_fraction: Annotated[float, Field(strict=False, gt=0, le=1)] | None = Field(
         None,
         description="Over a set: the least share of images on which the check holds alone.",
         examples=[0.8],

@@ -593,6 +593,7 @@ def forward_numbers(
     bit). Layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
     supports: dict[tuple[int, tuple[int, int]], Support] = {}
     boxes: dict[int, MaskBox] = {}
+    on_grid: dict[tuple[int, int], tuple[Support, Support | None]] = {}  # region, control
     scratch = Scratch()
 
     def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
@@ -628,16 +629,25 @@ def forward_numbers(
             if output.dim() != 4:
                 return tuple(output.shape[1:])
             grid = (int(output.shape[2]), int(output.shape[3]))
-            r = support(region, grid)
-            c = support(control, grid) if control is not None else None
+            if grid not in on_grid:
+                on_grid[grid] = (
+                    support(region, grid),
+                    support(control, grid) if control is not None else None,
+                )
+            r, c = on_grid[grid]
             source = current.get(inputs_from.get(path) or "")
             if source is not None and source.grid != grid:
                 source = None
             parts: list[Any] = []
             for i in range(output.shape[0]):
-                flat = _flat(output[i])
                 role = first + i  # 0: the image, 1: region removed, 2: control removed
                 before = None if source is None else source.parts[i]
+                if role != 0 and before is not None:
+                    values = _after_relu(before)
+                    if values is not None:  # nothing to read from this map
+                        parts.append(values)
+                        continue
+                flat = _flat(output[i])
                 if role == 0:
                     sums = ImageSums.of(
                         flat,
@@ -652,10 +662,7 @@ def forward_numbers(
                         source.parts[i] = replace(before, positive_all=sums.positive_all)
                     parts.append(sums)
                 else:
-                    values = None if before is None else _after_relu(before)
-                    parts.append(
-                        values if values is not None else _values(flat, r if role == 1 else c)  # type: ignore[arg-type]
-                    )
+                    parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
             current[path] = _Reduced(grid, parts)
             return current[path]
 

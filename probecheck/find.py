@@ -9,11 +9,12 @@ gets plain dataclasses and a YAML string.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from probecheck import metrics
 from probecheck.errors import ProbecheckError
 from probecheck.masking import MASK_METHODS, mask_image
 from probecheck.probe import Probe
-from probecheck.regions import area_fractions, load_mask_png, rasterise
+from probecheck.regions import MaskBox, load_mask_png, rasterise
 from probecheck.spec.writing import checked_spec_text
 from probecheck.zoo.images import ImageLike, load_image, require_same_size
 
@@ -92,6 +93,8 @@ class ChannelScore:
 SCORE_FORMULA = "min(drop, 1) − |control drop|, ties by selectivity"
 #: mean_in below this fraction of the channel's peak: too faint in the region to rank.
 FAINT_FRACTION = 0.05
+#: The smallest normal float32: below it, a ReLU's output is read, not derived.
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 #: A full-map float32 sum is exact to ~1e-7 of itself: a remainder below this share of it is 0.
 FLOAT32_SUM_TOLERANCE = 1e-5
 
@@ -114,15 +117,20 @@ class Support:
     weights: NDArray[np.float64]  # the area fractions at those cells
     inside: float  # Σ w
     outside: float  # Σ (1 − w): 0 where the region covers the whole grid
-    index: torch.Tensor  # ``cells`` as a tensor, for index_select
 
     @classmethod
-    def of(cls, mask: BoolMask, grid: tuple[int, int]) -> Support:
-        w = area_fractions(mask, grid).ravel()
+    def of(cls, mask: BoolMask | MaskBox, grid: tuple[int, int]) -> Support:
+        """``mask`` read once (``MaskBox``) serves every grid a forward pass meets."""
+        box = mask if isinstance(mask, MaskBox) else MaskBox.of(mask)
+        w = box.fractions(grid).ravel()
         cells = np.flatnonzero(w)
         weights = w[cells]
-        index = torch.from_numpy(cells.astype(np.int64))
-        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()), index)
+        return cls(cells, weights, float(weights.sum()), float((1.0 - w).sum()))
+
+    @property
+    def index(self) -> torch.Tensor:
+        """``cells`` as a tensor, for index_select on an accelerator."""
+        return torch.from_numpy(self.cells.astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,28 @@ def _float64(values: torch.Tensor) -> NDArray[np.float64]:
     return values.cpu().numpy().astype(np.float64)
 
 
+class Scratch:
+    """One float buffer reused for every layer's max(A, 0) in a forward pass: a fresh
+    multi-megabyte tensor per layer costs more in page faults than the clamping itself."""
+
+    def __init__(self) -> None:
+        self._buffer: torch.Tensor | None = None
+
+    def like(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A contiguous tensor of ``tensor``'s shape, dtype and device, of undefined values."""
+        buffer = self._buffer
+        if (
+            buffer is None
+            or buffer.numel() < tensor.numel()
+            or buffer.dtype != tensor.dtype
+            or buffer.device != tensor.device
+        ):
+            buffer = self._buffer = torch.empty(
+                tensor.numel(), dtype=tensor.dtype, device=tensor.device
+            )
+        return buffer[: tensor.numel()].view(tensor.shape)
+
+
 @dataclass(frozen=True)
 class ImageSums:
     """What one layer's maps of the (unaltered) image contribute: each channel's peak, its
@@ -211,17 +241,42 @@ class ImageSums:
         control: Support | None,
         selectivity: bool,
         non_negative: bool = False,
+        scratch: Scratch | None = None,
+        *,
+        after: ImageSums | None = None,
     ) -> ImageSums:
+        """``after``: the numbers of the map this one is the ReLU of; what follows from them
+        is not read again (``_after_relu``)."""
         positive_all = None
         if selectivity:
-            positive = flat if non_negative else flat.clamp_min(0.0)
+            if non_negative:
+                positive = flat
+            elif scratch is not None and flat.is_contiguous():
+                positive = torch.clamp_min(flat, 0.0, out=scratch.like(flat))
+            else:
+                positive = flat.clamp_min(0.0)
             positive_all = _float64(positive.sum(dim=1))
-        return cls(
-            _float64(flat.amax(dim=1)),
-            _values(flat, region),
-            None if control is None else _values(flat, control),
-            positive_all,
-        )
+        peak = region_values = control_values = None
+        if after is not None:
+            peak = _after_relu(after.peak)
+            region_values = _after_relu(after.region)
+            control_values = None if after.control is None else _after_relu(after.control)
+        if peak is None:
+            peak = _float64(flat.amax(dim=1))
+        if region_values is None:
+            region_values = _values(flat, region)
+        if control_values is None and control is not None:
+            control_values = _values(flat, control)
+        return cls(peak, region_values, control_values, positive_all)
+
+
+def _after_relu(values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """max(v, 0) of numbers taken from a map, as they are in the map's ReLU: v above 0 stays,
+    v below 0 becomes +0; None where one is 0, nan or subnormal (whose sign, or whether it
+    is 0, can depend on the CPU's modes), which is then read from the ReLU's output instead."""
+    if not np.abs(values).min(initial=np.inf) >= FLOAT32_TINY:  # nan compares False
+        return None
+    return np.maximum(values, 0.0)  # +0 for every v < 0
 
 
 def region_sums(
@@ -537,43 +592,99 @@ def forward_numbers(
     (as ``Probe.activations_many`` runs them, so the numbers are the checks' to the last
     bit). Layers that are not (C, h, w) are skipped, or refused where ``explicit``."""
     supports: dict[tuple[int, tuple[int, int]], Support] = {}
+    boxes: dict[int, MaskBox] = {}
+    on_grid: dict[tuple[int, int], tuple[Support, Support | None]] = {}  # region, control
+    scratch = Scratch()
 
     def support(mask: BoolMask, grid: tuple[int, int]) -> Support:
         """Area fractions once per region and grid: many layers share a grid."""
         key = (id(mask), grid)
         if key not in supports:
-            supports[key] = Support.of(mask, grid)
+            if id(mask) not in boxes:
+                boxes[id(mask)] = MaskBox.of(mask)
+            supports[key] = Support.of(boxes[id(mask)], grid)
         return supports[key]
 
-    def reducer(first: int) -> Callable[[str, torch.Tensor], Any]:
+    paths = {name: probe.resolve(name) for name in names}
+    hooked = sorted(set(paths.values()))
+    every = dict(probe.model.named_modules())  # in the order they are listed
+    modules = {path: every[path] for path in hooked}
+    non_negative = {
+        path: isinstance(module, NON_NEGATIVE_TYPES) for path, module in modules.items()
+    }
+    # A plain ReLU fed a hooked layer's output, unchanged, gives numbers that follow from that
+    # layer's (``_after_relu``); and a layer whose output goes straight into one need not clamp
+    # its own map: the ReLU's plain sum is its positive sum (``deferred``, checked after).
+    relus = [path for path, module in modules.items() if _plain_relu(module)]
+    feeds_relu = {  # listed right before a scored plain ReLU: most likely its input
+        path
+        for path, after in itertools.pairwise(every)
+        if path in modules and after in relus and not non_negative[path]
+    }
+
+    def reducer(first: int, deferred: set[str]) -> Callable[[str, torch.Tensor], Any]:
+        current: dict[str, _Reduced] = {}
+
         def reduce(path: str, output: torch.Tensor) -> _Reduced | tuple[int, ...]:
             if output.dim() != 4:
                 return tuple(output.shape[1:])
             grid = (int(output.shape[2]), int(output.shape[3]))
-            r = support(region, grid)
-            c = support(control, grid) if control is not None else None
+            if grid not in on_grid:
+                on_grid[grid] = (
+                    support(region, grid),
+                    support(control, grid) if control is not None else None,
+                )
+            r, c = on_grid[grid]
+            source = current.get(inputs_from.get(path) or "")
+            if source is not None and source.grid != grid:
+                source = None
             parts: list[Any] = []
             for i in range(output.shape[0]):
-                flat = _flat(output[i])
                 role = first + i  # 0: the image, 1: region removed, 2: control removed
+                before = None if source is None else source.parts[i]
+                if role != 0 and before is not None:
+                    values = _after_relu(before)
+                    if values is not None:  # nothing to read from this map
+                        parts.append(values)
+                        continue
+                flat = _flat(output[i])
                 if role == 0:
-                    parts.append(ImageSums.of(flat, r, c, selectivity, non_negative[path]))
+                    sums = ImageSums.of(
+                        flat,
+                        r,
+                        c,
+                        selectivity and path not in deferred,
+                        non_negative[path],
+                        scratch,
+                        after=before,
+                    )
+                    if before is not None and selectivity and before.positive_all is None:
+                        source.parts[i] = replace(before, positive_all=sums.positive_all)
+                    parts.append(sums)
                 else:
                     parts.append(_values(flat, r if role == 1 else c))  # type: ignore[arg-type]
-            return _Reduced(grid, parts)
+            current[path] = _Reduced(grid, parts)
+            return current[path]
 
         return reduce
 
-    paths = {name: probe.resolve(name) for name in names}
-    hooked = sorted(set(paths.values()))
-    non_negative = {
-        path: isinstance(probe.model.get_submodule(path), NON_NEGATIVE_TYPES) for path in hooked
-    }
+    inputs_from: dict[str, str | None] = dict.fromkeys(relus)
     reduced: dict[str, Any] = {}
     prepared = probe.prepare(images)  # resized together: the same pixels as one by one
+    deferred = feeds_relu if selectivity else set()
     for start in range(0, len(images), probe.max_batch):
         batch = prepared[start : start + probe.max_batch]
-        for path, part in probe.reduced_forward(batch, hooked, reducer(start)).items():
+        kept = probe.reduced_forward(
+            batch, hooked, reducer(start, deferred), inputs_from=inputs_from
+        )
+        if start == 0 and deferred and _unsummed(kept):
+            # the network did not run its modules in the order they are listed: every
+            # layer sums its own map
+            deferred = set()
+            kept = probe.reduced_forward(
+                batch, hooked, reducer(start, deferred), inputs_from=inputs_from
+            )
+        for path, part in kept.items():
             if isinstance(part, _Reduced) and path in reduced:
                 part = _Reduced(part.grid, reduced[path].parts + part.parts)
             reduced[path] = part
@@ -601,6 +712,27 @@ def forward_numbers(
         if on_layer is not None:
             on_layer(done, len(names), name)
     return scored, finish_numbers(layers)
+
+
+def _plain_relu(module: nn.Module) -> bool:
+    """An ``nn.ReLU`` itself (no subclass) with no hooks that could change what it gives."""
+    global_hooks = getattr(torch.nn.modules.module, "_global_forward_hooks", {})
+    return (
+        type(module) is nn.ReLU
+        and not module._forward_hooks
+        and not module._forward_pre_hooks
+        and not global_hooks
+    )
+
+
+def _unsummed(kept: dict[str, Any]) -> bool:
+    """Whether a layer's positive sum was left to a ReLU that did not take its output."""
+    return any(
+        isinstance(part, _Reduced)
+        and isinstance(part.parts[0], ImageSums)
+        and part.parts[0].positive_all is None
+        for part in kept.values()
+    )
 
 
 # ---------------------------------------------------------------------------------- regions

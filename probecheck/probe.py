@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -354,18 +355,24 @@ class Probe:
 
         prep, device = self.preprocessing, self.device
         images = list(rgbs)
-        batch = torch.empty((len(images), 3, *prep.size), device=device)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for index, rgb in enumerate(images):
             by_shape.setdefault(rgb.shape, []).append(index)
+        one_size = len(by_shape) == 1  # the resized group is the batch: no copy into one
+        batch = torch.empty((len(images), 3, *prep.size), device=device)
         for indices in by_shape.values():
             pixels = torch.from_numpy(np.stack([images[i] for i in indices])).to(device)
-            x = pixels.permute(0, 3, 1, 2).float()
+            # channels first in memory before resizing: the same numbers as resizing the
+            # (N, H, W, 3) view, in about half the time
+            x = pixels.permute(0, 3, 1, 2).contiguous().float()
             if tuple(x.shape[-2:]) != tuple(prep.size):
                 x = F.interpolate(
                     x, size=prep.size, mode="bilinear", align_corners=False, antialias=True
                 )
-            batch[indices] = x
+            if one_size:
+                batch = x
+            else:
+                batch[indices] = x
         if prep.channel_order == "bgr":
             batch = batch.flip(1)
         mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1)
@@ -403,6 +410,7 @@ class Probe:
         keep: Callable[[str, torch.Tensor], Any],
         *,
         truncate: bool = True,
+        inputs_from: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """One forward of a prepared batch; each module of ``paths`` hands its (batch) output
         to ``keep(path, output)`` as it is made, and only what that returns is kept:
@@ -412,31 +420,26 @@ class Probe:
         copied out, and each is read before the next layer can overwrite it in place (a ReLU
         after a convolution), so ``keep`` must not hold on to the output itself. Counted as
         ``len(batch)`` forward passes.
+
+        ``inputs_from``: for each of its keys (paths), set before that module's ``keep`` is
+        called: the path whose output the module received as its input, unchanged (the same
+        tensor, with no in-place change since: ``tensor._version``), else None.
         """
         from probecheck.zoo.forward import hooked_forward
 
         self._fix_threads()
         modules = {path: self._modules[path] for path in paths}
-        running: list[str] = [""]
-
-        def marker(path: str) -> Callable[[nn.Module, object, object], None]:
-            def hook(_module: nn.Module, _inputs: object, _output: object) -> None:
-                running[0] = path  # runs just before hooked_forward's own hook on the module
-
-            return hook
-
-        handles = [module.register_forward_hook(marker(path)) for path, module in modules.items()]
-        try:
+        if inputs_from is None:
             kept = hooked_forward(
                 self.model,
                 batch,
                 modules,
-                keep=lambda out: keep(running[0], out.detach()),
+                keep=lambda path, output, _inputs: keep(path, output),
                 truncate=truncate,
+                named=True,
             )
-        finally:
-            for handle in handles:
-                handle.remove()
+        else:
+            kept = _traced_forward(self.model, batch, modules, keep, truncate, inputs_from)
         self.forward_passes += len(batch)
         self.batches += 1
         return kept
@@ -623,6 +626,42 @@ def shared_probe(
                 stored.put_record(where, probe.description().to_record())
             _LOADED[key] = probe
     return _LOADED[key]
+
+
+def _traced_forward(
+    model: nn.Module,
+    batch: torch.Tensor,
+    modules: dict[str, nn.Module],
+    keep: Callable[[str, torch.Tensor], Any],
+    truncate: bool,
+    inputs_from: dict[str, str | None],
+) -> dict[str, Any]:
+    """``reduced_forward`` that also fills ``inputs_from`` (see there)."""
+    from probecheck.zoo.forward import hooked_forward
+
+    # (path, a weak reference to its output, the output's version) of the latest module kept:
+    # weak, so no output lives longer than the network itself keeps it
+    last: list[Any] = [None]
+
+    def tracked(path: str, output: torch.Tensor, inputs: tuple[Any, ...]) -> Any:
+        if path in inputs_from:
+            seen, source = last[0], None
+            given = None if seen is None else seen[1]()
+            if given is not None and inputs and inputs[0] is given:
+                # unchanged since it was kept, but for this module's own in-place change
+                own = 1 if output is given else 0
+                source = seen[0] if given._version == seen[2] + own else None
+            inputs_from[path] = source
+        kept = keep(path, output)
+        last[0] = (path, weakref.ref(output), output._version)
+        return kept
+
+    try:
+        return hooked_forward(
+            model, batch, modules, keep=tracked, truncate=truncate, named=True, versioned=True
+        )
+    finally:
+        last[0] = None
 
 
 def require_channels(array: np.ndarray, layer: str) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from os import PathLike
 
 import numpy as np
@@ -17,7 +18,7 @@ from skimage.segmentation import find_boundaries
 
 from probecheck.zoo.images import read_image_file
 
-__all__ = ["area_fractions", "load_mask_png", "outline", "rasterise"]
+__all__ = ["MaskBox", "area_fractions", "load_mask_png", "outline", "rasterise"]
 
 BoolMask = NDArray[np.bool_]
 
@@ -133,29 +134,51 @@ def area_fractions(mask: NDArray, grid: tuple[int, int]) -> NDArray[np.float64]:
     the overlaps are integers (see ``_overlap_matrix``), so ``Ry @ mask @ Rx.T`` is an exact
     integer sum whenever it is below 2**53, and one division by the cell area follows.
     """
-    region = np.asarray(mask)
-    if region.ndim != 2:
-        raise ValueError(f"mask must be 2-D (H, W), got shape {region.shape}")
-    cells_y, cells_x = _check_shape(grid)
-    height, width = region.shape
-    inside = region != 0
-    out = np.zeros((cells_y, cells_x))
-    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    if rows.size == 0:
+    return MaskBox.of(mask).fractions(grid)
+
+
+@dataclass(frozen=True)
+class MaskBox:
+    """A region's bounding box and the pixels in it, read once for its area fractions on
+    several grids (``fractions``: ``area_fractions`` without reading the whole mask again)."""
+
+    shape: tuple[int, int]
+    rows: slice | None  # None: the region is empty
+    cols: slice | None
+    box: NDArray[np.float64] | None  # the mask inside the box, as 0.0 / 1.0
+
+    @classmethod
+    def of(cls, mask: NDArray) -> MaskBox:
+        region = np.asarray(mask)
+        if region.ndim != 2:
+            raise ValueError(f"mask must be 2-D (H, W), got shape {region.shape}")
+        inside = region != 0
+        shape = (int(region.shape[0]), int(region.shape[1]))
+        rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        if rows.size == 0:
+            return cls(shape, None, None, None)
+        ys, xs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+        return cls(shape, ys, xs, inside[ys, xs].astype(np.float64))
+
+    def fractions(self, grid: tuple[int, int]) -> NDArray[np.float64]:
+        """``area_fractions`` of the mask on ``grid``."""
+        cells_y, cells_x = _check_shape(grid)
+        height, width = self.shape
+        out = np.zeros((cells_y, cells_x))
+        if self.box is None:
+            return out
+        # Only the region's bounding box, and the cells it touches, add to the sums (the rest
+        # is zeros): the same exact integers at a fraction of the cost, and in numpy's own
+        # loops (einsum), not BLAS, whose threads stall for milliseconds on cores torch has
+        # just used.
+        ry = _overlap_matrix(cells_y, height, self.rows)
+        rx = _overlap_matrix(cells_x, width, self.cols)
+        cy, cx = np.flatnonzero(ry.any(axis=1)), np.flatnonzero(rx.any(axis=1))
+        cys, cxs = slice(cy[0], cy[-1] + 1), slice(cx[0], cx[-1] + 1)
+        partial = np.einsum("ip,pq->iq", ry[cys], self.box)
+        # A cell spans `height` units of 1/cells_y row and `width` units of 1/cells_x column.
+        out[cys, cxs] = np.einsum("iq,jq->ij", partial, rx[cxs]) / float(height * width)
         return out
-    # Only the region's bounding box, and the cells it touches, add to the sums (the rest
-    # is zeros): the same exact integers at a fraction of the cost, and in numpy's own loops
-    # (einsum), not BLAS, whose threads stall for milliseconds on cores torch has just used.
-    ys, xs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-    ry = _overlap_matrix(cells_y, height, ys)
-    rx = _overlap_matrix(cells_x, width, xs)
-    cy, cx = np.flatnonzero(ry.any(axis=1)), np.flatnonzero(rx.any(axis=1))
-    cys, cxs = slice(cy[0], cy[-1] + 1), slice(cx[0], cx[-1] + 1)
-    box = inside[ys, xs].astype(np.float64)
-    partial = np.einsum("ip,pq->iq", ry[cys], box)
-    # A cell spans `height` units of 1/cells_y row and `width` units of 1/cells_x column.
-    out[cys, cxs] = np.einsum("iq,jq->ij", partial, rx[cxs]) / float(height * width)
-    return out
 
 
 def outline(mask: NDArray, *, mode: str = "inner") -> BoolMask:

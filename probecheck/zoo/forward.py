@@ -38,6 +38,8 @@ def hooked_forward(
     keep: Callable[[torch.Tensor], T] = _same,  # type: ignore[assignment]
     truncate: bool = True,
     strict: bool = True,
+    named: bool = False,
+    versioned: bool = False,
 ) -> dict[str, T]:
     """Run ``model(batch)`` under ``torch.inference_mode`` with a hook on each of ``modules``
     (path → module); ``{path: keep(output)}`` of each module's first call.
@@ -45,13 +47,16 @@ def hooked_forward(
     ``truncate``: stop the forward once every module has run. ``strict``: a module whose output
     is not a tensor, or that never runs, is a ProbecheckError naming it; otherwise it is left out.
     ``keep`` turns the output into what is kept (a CPU copy: torchvision's ReLUs run in place, and
-    a kept reference would report post-ReLU numbers for a pre-ReLU layer).
+    a kept reference would report post-ReLU numbers for a pre-ReLU layer); with ``named`` it is
+    called as ``keep(path, output, inputs)`` (the module's positional inputs). ``versioned``
+    runs under ``torch.no_grad`` instead, where tensors count their in-place changes
+    (``tensor._version``), at the same speed and with the same numbers.
     """
     captured: dict[str, T] = {}
     pending = set(modules)
 
     def hook_for(path: str) -> Callable[[nn.Module, object, object], None]:
-        def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+        def hook(_module: nn.Module, inputs: object, output: object) -> None:
             if path in captured:  # called again in the same forward: keep the first
                 return
             if not isinstance(output, torch.Tensor):
@@ -61,7 +66,7 @@ def hooked_forward(
                         fix="probe one of its submodules instead",
                     )
                 return
-            captured[path] = keep(output)
+            captured[path] = keep(path, output, inputs) if named else keep(output)  # type: ignore[call-arg]
             pending.discard(path)
             if truncate and not pending:
                 raise _StopForward
@@ -70,7 +75,8 @@ def hooked_forward(
 
     handles = [module.register_forward_hook(hook_for(path)) for path, module in modules.items()]
     try:
-        with torch.inference_mode(), contextlib.suppress(_StopForward):
+        mode = torch.no_grad() if versioned else torch.inference_mode()
+        with mode, contextlib.suppress(_StopForward):
             model(batch)
     finally:
         for handle in handles:

@@ -376,3 +376,146 @@ def test_reduced_forward_hands_each_layer_its_own_output_before_relu_overwrites_
     for name, path in zip(names, paths, strict=True):
         assert seen[path][:2] == (path, maps[name].shape)
     assert seen[paths[0]][2] < 0 <= seen[paths[1]][2]  # conv1 seen pre-ReLU, its ReLU after
+
+
+# --- numbers taken in the forward equal numbers taken from whole maps -------------------------
+
+
+def _assert_same_numbers(got: LayerNumbers, expected: LayerNumbers) -> None:
+    for field in ("mean_in", "peak", "drop", "silent", "control_drop", "selectivity"):
+        a, b = getattr(got, field), getattr(expected, field)
+        np.testing.assert_array_equal(a, b, err_msg=field)
+        if a.dtype.kind == "f":  # the sign of a zero too
+            np.testing.assert_array_equal(np.signbit(a), np.signbit(b), err_msg=field)
+
+
+def _numbers_from_maps(probe, names, images, region, control):
+    """Each layer's numbers from its whole maps (``Probe.hooked_forward`` copies), by
+    ``layer_numbers``: no ReLU's numbers follow from another layer's, every map is summed."""
+    from probecheck.find import Support
+
+    paths = [probe.resolve(name) for name in names]
+    maps = [probe.hooked_forward(probe.prepare([image]), paths)[0] for image in images]
+    found = []
+    for path in paths:
+        grid = maps[0][path].shape[1:]
+        found.append(
+            layer_numbers(
+                maps[0][path],
+                maps[1][path],
+                Support.of(region, grid),
+                maps[2][path],
+                Support.of(control, grid),
+            )
+        )
+    return found
+
+
+def test_every_layers_numbers_from_the_forward_are_those_of_its_whole_maps(probe):
+    """A ReLU's numbers that follow from its convolution's, and a convolution's positive sum
+    taken from its ReLU's map, are the numbers each map gives itself, to the last bit."""
+    from probecheck.find import forward_numbers
+    from probecheck.zoo.images import load_image
+
+    face = load_image(FACE)
+    region = EYES.rasterise(face.shape[:2])
+    control = CHEEKS.rasterise(face.shape[:2])
+    images = [face, load_image(NO_EYES), load_image(NO_CHEEKS)]
+    names = default_layers(probe)
+    scored, got = forward_numbers(probe, names, images, region, control, explicit=True)
+    assert scored == names
+    expected = _numbers_from_maps(probe, names, images, region, control)
+    for a, b in zip(got, expected, strict=True):
+        _assert_same_numbers(a, b)
+
+
+class _Tricky:
+    """Toy networks whose ReLUs do not get their convolution's output as it left it."""
+
+    @staticmethod
+    def changed_in_place():
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv = nn.Conv2d(3, 6, 5, stride=4)
+                self.relu = nn.ReLU(inplace=True)
+                self.conv2 = nn.Conv2d(6, 4, 3)
+                self.relu2 = nn.ReLU()
+
+            def forward(self, x):
+                x = self.conv(x)
+                x.mul_(-1.0)  # the ReLU sees the map negated: nothing follows from conv's
+                x = self.relu(x)
+                y = self.conv2(x)
+                return self.relu2(torch.tanh(y))  # listed after conv2, fed something else
+
+        return Net()
+
+    @staticmethod
+    def listed_out_of_order():
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv = nn.Conv2d(3, 6, 5, stride=4)
+                self.relu = nn.ReLU()  # listed after conv, but runs after conv2
+                self.conv2 = nn.Conv2d(6, 6, 3, padding=1)
+
+            def forward(self, x):
+                return self.relu(self.conv2(self.conv(x)))
+
+        return Net()
+
+    @staticmethod
+    def exact_zeros():
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            """Exact zeros in the map (whose sign a ReLU keeps): its output is read, not
+            derived."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 5, stride=4, bias=False)
+                with torch.no_grad():
+                    self.conv.weight[:2] = -self.conv.weight[:2].abs()  # silent channels
+                self.relu = nn.ReLU(inplace=True)
+
+            def forward(self, x):
+                x = x.clone()
+                x[:, :, :, : x.shape[-1] // 2] = 0.0  # the left half: exact zeros in
+                return self.relu(self.conv(x))
+
+        return Net()
+
+
+@pytest.mark.parametrize(
+    "build", [_Tricky.changed_in_place, _Tricky.listed_out_of_order, _Tricky.exact_zeros]
+)
+def test_a_relu_fed_anything_but_its_layers_output_is_read_from_its_own_map(real_probe, build):
+    import torch
+
+    from probecheck.find import forward_numbers
+    from probecheck.probe import Probe
+    from probecheck.zoo.builders import Built
+    from probecheck.zoo.images import load_image
+
+    torch.manual_seed(0)
+    model = build().eval()
+    probe = Probe(Built(model, real_probe.preprocessing, real_probe.identity))
+    face = load_image(FACE)
+    region = EYES.rasterise(face.shape[:2])
+    control = CHEEKS.rasterise(face.shape[:2])
+    images = [face, load_image(NO_EYES), load_image(NO_CHEEKS)]
+    names = [path for path, module in model.named_modules() if path]
+    before = probe.forward_passes
+    _, got = forward_numbers(probe, names, images, region, control, explicit=True)
+    assert probe.forward_passes - before >= len(images)
+    expected = _numbers_from_maps(probe, names, images, region, control)
+    for a, b in zip(got, expected, strict=True):
+        _assert_same_numbers(a, b)

@@ -379,3 +379,31 @@ def test_images_of_several_sizes_prepare_into_one_batch(probe: Probe) -> None:
     torch = pytest.importorskip("torch")
     assert torch.equal(batch[0], batch[2])
     assert torch.equal(batch[1], probe.prepare([large])[0])
+
+
+@pytest.mark.parametrize("shape", [(120, 160), (227, 227), (300, 211), (64, 90)])
+def test_prepare_gives_the_numbers_of_resizing_the_pixels_as_laid_out(
+    probe: Probe, shape: tuple[int, int]
+) -> None:
+    """Resizing channels-first memory is a speed-up only: the same bits as resizing the
+    (N, H, W, 3) array's permuted view, one size or several in a batch."""
+    F = pytest.importorskip("torch.nn.functional")
+    prep = probe.preprocessing
+    images = [noise(40 + i, shape) for i in range(3)]
+
+    def reference(rgb: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(rgb[np.newaxis]).permute(0, 3, 1, 2).float()
+        if tuple(x.shape[-2:]) != tuple(prep.size):
+            x = F.interpolate(
+                x, size=prep.size, mode="bilinear", align_corners=False, antialias=True
+            )
+        mean = torch.tensor(prep.mean).view(1, 3, 1, 1)
+        std = torch.tensor(prep.std).view(1, 3, 1, 1)
+        return ((x * (prep.pixel_scale / 255.0) - mean) / std)[0]
+
+    together = probe.prepare(images)
+    mixed = probe.prepare([images[0], noise(50, (99, 77)), images[1]])
+    for i, rgb in enumerate(images):
+        assert torch.equal(together[i], reference(rgb))
+    assert torch.equal(mixed[0], reference(images[0]))
+    assert torch.equal(mixed[2], reference(images[1]))

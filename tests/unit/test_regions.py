@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from skimage import draw
 
-from probecheck.regions import area_fractions, load_mask_png, outline, rasterise
+from probecheck.regions import MaskBox, area_fractions, load_mask_png, outline, rasterise
 
 
 def _cells(mask: np.ndarray) -> set[tuple[int, int]]:
@@ -243,3 +243,19 @@ def test_outline_is_the_inner_ring() -> None:
     assert ring.sum() == 16
     assert not (ring & ~mask).any()
     assert not ring[4, 4]
+
+
+def test_one_mask_box_gives_the_fractions_of_every_grid() -> None:
+    """Reading the mask once (find meets several grids per forward pass) changes no bit."""
+    rng = np.random.default_rng(3)
+    mask = np.zeros((97, 130), bool)
+    mask[rng.integers(0, 97, 40), rng.integers(0, 130, 40)] = True
+    mask[20:45, 70:101] = True
+    box = MaskBox.of(mask)
+    for grid in [(1, 1), (13, 13), (27, 27), (55, 55), (111, 111), (97, 130), (200, 9)]:
+        np.testing.assert_array_equal(box.fractions(grid), area_fractions(mask, grid))
+        assert np.isclose(box.fractions(grid).sum(), mask.sum() / mask.size * grid[0] * grid[1])
+    empty = MaskBox.of(np.zeros((5, 6), bool))
+    np.testing.assert_array_equal(empty.fractions((3, 2)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        MaskBox.of(np.zeros((2, 2, 2), bool))

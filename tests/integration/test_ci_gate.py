@@ -653,6 +653,29 @@ def test_xdist_equals_serial_and_keeps_a_spec_on_one_worker(
     )
 
 
+@pytest.mark.parametrize(
+    "how",
+    [
+        # serially, a collection error stops the run before any claim (exit 2: tested above);
+        # these two go on to check the other specs' claims, and must still exit 2
+        pytest.param(["--continue-on-collection-errors"], id="serial-continue"),
+        pytest.param(["-n", "2"], id="xdist", marks=pytest.mark.slow),
+    ],
+)
+def test_a_spec_that_does_not_load_exits_2_when_other_claims_run(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path], how: list[str]
+) -> None:
+    if "-n" in how:
+        pytest.importorskip("xdist")
+    write_face_spec(gate / "bad.yaml", strongest_claim().replace("in:", "inn:"))
+    write_face_spec(gate / "fail.yaml", strongest_claim("fails").replace("in: [22]", "in: [21]"))
+    result = run(pytester, "--probe-specs", "specs", "--probe-report", "r", *how)
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*bad.yaml*unknown key 'inn'*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # 2, as docs/plugin.md says
+    assert [c["claim_id"] for c in results_of(pytester.path / "r")["claims"]] == ["fails"]
+
+
 def _config(dist: str, args: list[str], *, distload: bool = False) -> SimpleNamespace:
     return SimpleNamespace(
         option=SimpleNamespace(dist=dist, distload=distload),

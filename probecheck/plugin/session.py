@@ -39,6 +39,8 @@ class Session:
         self.deselected_claims = 0
         self.skipped_claims = 0  # a skip marker or pytest.skip: no result, so not checked
         self.spec_errors = 0
+        #: spec files that did not load (collection errors), by node id
+        self.broken_specs: set[str] = set()
         self.spec_files: list[Any] = []  # the spec files with selected claims, in run order
 
     def read_gate(self) -> BaselineGate | None:
@@ -116,6 +118,14 @@ class Session:
                 if tile:
                     self.tiles[(result.spec, result.claim_id)] = tile
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A spec file that does not load. Serially its collection error stops the run (exit 2)
+        before any claim; under xdist (whose workers report it here) or with
+        ``--continue-on-collection-errors`` the other specs' claims run, and the run must still
+        exit 2, not 1 (or 0) from their verdicts."""
+        if report.failed and self.is_spec(self.config.rootpath / report.nodeid.split("::")[0]):
+            self.broken_specs.add(report.nodeid)
+
     def forward_passes(self) -> int:
         return sum(result.forward_passes for result in self.results)
 
@@ -148,7 +158,8 @@ class Session:
             baseline_path=self.gate.path if compared else None,  # type: ignore[union-attr]
             tolerance=self.gate.tolerance if self.gate is not None else None,
         )
-        if self.spec_errors and session.exitstatus in (pytest.ExitCode.OK, 1):
+        broken = self.spec_errors or self.broken_specs
+        if broken and session.exitstatus in (pytest.ExitCode.OK, 1):
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a spec that cannot load
 
     def _check_some_claim_ran(self, session: pytest.Session) -> None:

@@ -602,6 +602,20 @@ def test_exit_codes_are_pytests(
 # --- xdist ----------------------------------------------------------------------------------------
 
 
+def verdicts_and_numbers(report: Path) -> tuple[dict[str, bool], dict[str, float]]:
+    """A report's verdict per claim, and every measured number by claim, check, case, channel."""
+    verdicts, numbers = {}, {}
+    for claim in results_of(report)["claims"]:
+        verdicts[claim["claim_id"]] = claim["passed"]
+        for check in claim["checks"]:
+            for i, case in enumerate(check["cases"]):
+                for ch in case["channels"]:
+                    for metric, value in ch["values"].items():
+                        key = f"{claim['claim_id']}/{check['kind']}/{i}/{ch['label']}/{metric}"
+                        numbers[key] = value
+    return verdicts, numbers
+
+
 def test_xdist_equals_serial_and_keeps_a_spec_on_one_worker(
     pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
 ) -> None:
@@ -626,19 +640,9 @@ def test_xdist_equals_serial_and_keeps_a_spec_on_one_worker(
     parallel.stdout.fnmatch_lines(["*5 claims: * passed, * failed*"])
     assert len(re.findall(r"=+ probecheck =+", parallel.stdout.str())) == 1
 
-    def verdicts_and_numbers(name: str) -> tuple[dict[str, bool], dict[str, float]]:
-        verdicts, numbers = {}, {}
-        for claim in results_of(pytester.path / name)["claims"]:
-            verdicts[claim["claim_id"]] = claim["passed"]
-            for check in claim["checks"]:
-                for i, case in enumerate(check["cases"]):
-                    for ch in case["channels"]:
-                        for metric, value in ch["values"].items():
-                            key = f"{claim['claim_id']}/{check['kind']}/{i}/{ch['label']}/{metric}"
-                            numbers[key] = value
-        return verdicts, numbers
-
-    (verdicts, numbers), (verdicts_n, numbers_n) = map(verdicts_and_numbers, ("serial", "parallel"))
+    (verdicts, numbers), (verdicts_n, numbers_n) = (
+        verdicts_and_numbers(pytester.path / name) for name in ("serial", "parallel")
+    )
     assert verdicts == verdicts_n and len(verdicts) == 5
     assert numbers.keys() == numbers_n.keys()
     # same batches of the same images on one CPU: equal up to float32 summation order at most
@@ -651,6 +655,76 @@ def test_xdist_equals_serial_and_keeps_a_spec_on_one_worker(
     assert sorted(p.name for p in (pytester.path / "parallel").glob("*.png")) == sorted(
         p.name for p in (pytester.path / "serial").glob("*.png")
     )
+
+
+@pytest.mark.slow  # three sessions on two xdist workers
+def test_xdist_records_and_holds_the_baseline_as_a_serial_run_does(
+    pytester: pytest.Pytester, gate: Path, write_face_spec: Callable[..., Path]
+) -> None:
+    """Under -n 2 the controller alone records the baseline: the same file, byte for byte, as
+    the serial run's, each passing claim once; with --probe-diagnostics all, index.html links
+    every claim's tile. Held to it (a regression, a claim with no entry, a stale entry, under
+    --probe-baseline-strict), the verdicts, results, summary line and exit status are the
+    serial run's; and a -k that deselects every claim is exit 4 there too."""
+    pytest.importorskip("xdist")
+    write_face_spec(gate / "face.yaml", eye_claim() + strongest_claim())
+    write_face_spec(gate / "more.yaml", strongest_claim("again") + eye_claim("fails", 25))
+    base = ["--probe-specs", "specs", "--probe-baseline", "b.json"]
+    record = [*base, "--probe-baseline-update", "--probe-diagnostics", "all"]
+    run(pytester, *record, "--probe-report", "serial").assert_outcomes(passed=3, failed=1)
+    serial_file = (pytester.path / "b.json").read_text()
+    (pytester.path / "b.json").unlink()
+    recorded = run(pytester, *record, "-n", "2", "--probe-report", "parallel")
+    recorded.assert_outcomes(passed=3, failed=1)
+    recorded.stdout.fnmatch_lines(
+        ["baseline: recorded 3 passing claim(s) in b.json (3 in the file)*"]
+    )
+    assert (pytester.path / "b.json").read_text() == serial_file
+    results = results_of(pytester.path / "parallel")["claims"]
+    page = (pytester.path / "parallel" / "index.html").read_text()
+    for claim in results:
+        tile = f"{Path(claim['spec']).parent.name}.{Path(claim['spec']).stem}__{claim['claim_id']}"
+        assert (pytester.path / "parallel" / f"{tile}.png").is_file()
+        assert f"{tile}.png" in page, tile
+
+    # the eye claim's ratio recorded far higher (a regression), "again" gone (a stale entry),
+    # "new" added (no entry), and "fails" never recorded
+    document = json.loads(serial_file)
+    selective = document["claims"]["specs/face.yaml::eye"]["checks"]["selective"]
+    selective["cases"][0]["channels"]["15"]["ratio"] *= 100
+    (pytester.path / "b.json").write_text(json.dumps(document))
+    write_face_spec(gate / "more.yaml", eye_claim("fails", 25) + strongest_claim("new"))
+    held = [*base, "--probe-baseline-strict"]
+    serial = run(pytester, *held, "--probe-report", "serial")
+    parallel = run(pytester, *held, "-n", "2", "--probe-report", "parallel")
+    serial.assert_outcomes(passed=1, failed=3)
+    assert parallel.ret == serial.ret == pytest.ExitCode.TESTS_FAILED
+    assert parallel.parseoutcomes() == serial.parseoutcomes()
+
+    def summary(result: pytest.RunResult) -> str:  # the counts, not the forward passes
+        found = re.search(r"(\d+ claims: .*?) · \d+ forward passes", result.stdout.str())
+        assert found is not None
+        return found.group(1)
+
+    assert "1 entry matching nothing" in summary(serial)
+    assert summary(parallel) == summary(serial)
+    parallel.stdout.fnmatch_lines(["*entry specs/more.yaml::again*fails the run*"])
+
+    def claims(report: str) -> list[dict]:  # numbers apart; in the document's order
+        listed = results_of(pytester.path / report)["claims"]
+        for claim in listed:
+            del claim["forward_passes"], claim["checks"]
+        return listed
+
+    assert claims("parallel") == claims("serial")
+    (verdicts, numbers), (verdicts_n, numbers_n) = (
+        verdicts_and_numbers(pytester.path / name) for name in ("serial", "parallel")
+    )
+    assert verdicts_n == verdicts and numbers_n == pytest.approx(numbers, rel=1e-6, abs=1e-9)
+
+    nothing = run(pytester, *base, "-n", "2", "-k", "nothing")
+    assert nothing.ret == pytest.ExitCode.USAGE_ERROR
+    nothing.stdout.fnmatch_lines(["*no claim checked:*", "*fix: *"])
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,11 @@ class Session:
         return sorted(self.results, key=lambda r: (r.spec, r.line, r.claim_id))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not (self.roots or self.results) or hasattr(session.config, "workerinput"):
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: what it collected goes to the controller
+            workeroutput[_CLAIMS_COUNTED] = [self.collected_claims, self.deselected_claims]
+            return
+        if not (self.roots or self.results):
             return
         self._check_some_claim_ran(session)
         from probecheck.report.html import write_html_report
@@ -205,6 +209,15 @@ class Session:
         self.no_claims += f"\n  fix: {fix}"
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """An xdist worker's claims collected and deselected: every worker collects them all,
+        so the controller, which collects none, says what a serial run says when none is left."""
+        counted = getattr(node, "workeroutput", {}).get(_CLAIMS_COUNTED)
+        if counted:
+            self.collected_claims = max(self.collected_claims, counted[0])
+            self.deselected_claims = max(self.deselected_claims, counted[1])
+
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         from probecheck.plugin.collect import ClaimItem
 
@@ -243,6 +256,7 @@ class Session:
 
 
 KEY = pytest.StashKey[Session]()
+_CLAIMS_COUNTED = "probecheck_claims_counted"  # in an xdist worker's output: collected, deselected
 
 
 def shown(path: Path) -> str:

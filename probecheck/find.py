@@ -677,9 +677,9 @@ def forward_numbers(
         kept = probe.reduced_forward(
             batch, hooked, reducer(start, deferred), inputs_from=inputs_from
         )
-        if start == 0 and deferred and _unsummed(kept):
-            # the network did not run its modules in the order they are listed: every
-            # layer sums its own map
+        if deferred and _unsummed(kept):
+            # the network did not run its modules in the order they are listed (in this
+            # batch at least): every layer sums its own map, here and in the batches after
             deferred = set()
             kept = probe.reduced_forward(
                 batch, hooked, reducer(start, deferred), inputs_from=inputs_from

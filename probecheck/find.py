@@ -675,14 +675,14 @@ def forward_numbers(
     for start in range(0, len(images), probe.max_batch):
         batch = prepared[start : start + probe.max_batch]
         kept = probe.reduced_forward(
-            batch, hooked, reducer(start, deferred), inputs_from=inputs_from
+            batch, hooked, reducer(start, deferred), inputs_from=inputs_from, strict=explicit
         )
-        if start == 0 and deferred and _unsummed(kept):
-            # the network did not run its modules in the order they are listed: every
-            # layer sums its own map
+        if deferred and _unsummed(kept):
+            # the network did not run its modules in the order they are listed (in this
+            # batch at least): every layer sums its own map, here and in the batches after
             deferred = set()
             kept = probe.reduced_forward(
-                batch, hooked, reducer(start, deferred), inputs_from=inputs_from
+                batch, hooked, reducer(start, deferred), inputs_from=inputs_from, strict=explicit
             )
         for path, part in kept.items():
             if isinstance(part, _Reduced) and path in reduced:
@@ -691,7 +691,7 @@ def forward_numbers(
     scored: list[str] = []
     layers: list[dict[str, NDArray[np.float64]]] = []
     for done, name in enumerate(names, start=1):
-        found = reduced[paths[name]]
+        found = reduced.get(paths[name])  # absent: a default layer that never ran (aux heads)
         if isinstance(found, _Reduced):
             sums, altered, *control_altered = found.parts
             layers.append(
@@ -704,7 +704,7 @@ def forward_numbers(
                 )
             )
             scored.append(name)
-        elif explicit:
+        elif explicit and found is not None:
             raise ProbecheckError(
                 f"layer {name} gives activations of shape {found}, not (channels, h, w)",
                 fix="choose a convolutional layer (`probecheck layers` lists them)",

@@ -411,10 +411,12 @@ class Probe:
         *,
         truncate: bool = True,
         inputs_from: dict[str, str | None] | None = None,
+        strict: bool = True,
     ) -> dict[str, Any]:
         """One forward of a prepared batch; each module of ``paths`` hands its (batch) output
         to ``keep(path, output)`` as it is made, and only what that returns is kept:
-        ``{path: kept}``.
+        ``{path: kept}``. Without ``strict``, a module that does not run (an auxiliary head
+        that runs only in training) is left out instead of being an error.
 
         For numbers that need a few values of each map (region means, peaks): no map is
         copied out, and each is read before the next layer can overwrite it in place (a ReLU
@@ -436,10 +438,13 @@ class Probe:
                 modules,
                 keep=lambda path, output, _inputs: keep(path, output),
                 truncate=truncate,
+                strict=strict,
                 named=True,
             )
         else:
-            kept = _traced_forward(self.model, batch, modules, keep, truncate, inputs_from)
+            kept = _traced_forward(
+                self.model, batch, modules, keep, truncate, inputs_from, strict=strict
+            )
         self.forward_passes += len(batch)
         self.batches += 1
         return kept
@@ -635,6 +640,8 @@ def _traced_forward(
     keep: Callable[[str, torch.Tensor], Any],
     truncate: bool,
     inputs_from: dict[str, str | None],
+    *,
+    strict: bool = True,
 ) -> dict[str, Any]:
     """``reduced_forward`` that also fills ``inputs_from`` (see there)."""
     from probecheck.zoo.forward import hooked_forward
@@ -658,7 +665,14 @@ def _traced_forward(
 
     try:
         return hooked_forward(
-            model, batch, modules, keep=tracked, truncate=truncate, named=True, versioned=True
+            model,
+            batch,
+            modules,
+            keep=tracked,
+            truncate=truncate,
+            strict=strict,
+            named=True,
+            versioned=True,
         )
     finally:
         last[0] = None

@@ -519,3 +519,38 @@ def test_a_relu_fed_anything_but_its_layers_output_is_read_from_its_own_map(real
     expected = _numbers_from_maps(probe, names, images, region, control)
     for a, b in zip(got, expected, strict=True):
         _assert_same_numbers(a, b)
+
+
+def test_default_layers_that_never_run_are_left_out_and_named_ones_refused(real_probe):
+    # an auxiliary head (GoogLeNet's, Inception's) runs only in training: find over every
+    # layer scores the others; asked for by name, the head is an error that says why
+    import torch
+    from torch import nn
+
+    from probecheck.find import default_layers, rank_channels
+    from probecheck.probe import Probe
+    from probecheck.zoo.builders import Built
+    from probecheck.zoo.images import load_image
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, 5, stride=4)
+            self.relu = nn.ReLU()
+            self.aux = nn.Conv2d(6, 2, 3)
+
+        def forward(self, x):
+            x = self.relu(self.conv(x))
+            if self.training:
+                return x, self.aux(x)
+            return x
+
+    torch.manual_seed(0)
+    probe = Probe(Built(Net().eval(), real_probe.preprocessing, real_probe.identity))
+    face = load_image(FACE)
+    region = EYES.rasterise(face.shape[:2])
+    assert default_layers(probe) == ["conv", "relu", "aux"]
+    ranking = rank_channels(probe, face, region, altered=load_image(NO_EYES))
+    assert ranking.layers == ("conv", "relu")
+    with pytest.raises(ProbecheckError, match="aux never ran"):
+        rank_channels(probe, face, region, altered=load_image(NO_EYES), layers=["aux"])

@@ -26,6 +26,8 @@ class Session:
         self.config = config
         self.roots = roots
         self.results: list[ClaimResult] = []
+        #: each result's plain form as its report carried it (by ``id``): results.json reuses it
+        self.written: dict[int, dict[str, Any]] = {}
         self.tiles: dict[tuple[str, str], str] = {}  # (spec, claim id) → its tile, for index.html
         option = config.option
         self.report_dir = Path(config.invocation_params.dir, option.probe_report)
@@ -104,6 +106,7 @@ class Session:
 
             data = json.loads(payload) if isinstance(payload, str) else payload
             self.results.append(ClaimResult.from_dict(data))
+            self.written[id(self.results[-1])] = data
             self.spec_errors += bool(getattr(report, collect.SPEC_ERROR_ATTR, False))
             tile = getattr(report, collect.TILE_ATTR, None)
             if tile:
@@ -144,19 +147,25 @@ class Session:
         if not (self.roots or self.results):
             return
         self._check_some_claim_ran(session)
+        from probecheck.atomic import write_atomic
         from probecheck.report.html import write_html_report
-        from probecheck.report.results_json import write_results
+        from probecheck.report.results_json import document_text, results_document
 
-        written = write_results(  # even with no results: an old file must not pass for this run's
-            self.sorted_results(),
-            self.report_dir / "results.json",
+        results = self.sorted_results()
+        document = results_document(
+            results,
             forward_passes=self.forward_passes(),
             occluded_passes=self.occluded_passes(),
             models=_models_of(self.results),
+            written=[self.written.get(id(result)) for result in results],
         )
+        # even with no results: an old file must not pass for this run's
+        write_atomic(self.report_dir / "results.json", document_text(document))
         compared = self.gate is not None and self.gate.compares
-        write_html_report(  # index.html beside it, read from it
-            written,
+        write_html_report(  # index.html beside it: the same document
+            self.report_dir / "index.html",
+            document,
+            results=results,
             tiles=self.tiles,
             baseline=self.gate.document if compared else None,  # type: ignore[union-attr]
             baseline_path=self.gate.path if compared else None,  # type: ignore[union-attr]

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,39 +86,50 @@ _SCRIPT = """
 
 
 def write_html_report(
-    results_json: str | Path,
+    path: str | Path,
+    document: Mapping[str, Any],
     *,
+    results: Sequence[ClaimResult] | None = None,
     tiles: Mapping[tuple[str, str], str | Path] | None = None,
     baseline: Mapping[str, Any] | None = None,
     baseline_path: str | Path | None = None,
     tolerance: Any = None,
-    path: str | Path | None = None,
 ) -> Path:
-    """Write the page for ``results_json`` (default: ``index.html`` beside it), atomically.
+    """Write the page of ``document`` (a results document, as results.json holds it) to
+    ``path``, atomically; ``results``, see :func:`render_html`.
 
     ``tiles`` maps (spec, claim id) to a tile PNG; ``baseline`` is the baseline document the
     claims were compared with (read from ``baseline_path``), ``tolerance`` the
     :class:`~probecheck.report.baseline.Tolerance` they were held to.
     """
-    source = Path(results_json)
-    document = json.loads(source.read_text(encoding="utf-8"))
-    target = Path(path) if path is not None else source.with_name("index.html")
     page = render_html(
-        document, tiles=tiles, baseline=baseline, baseline_path=baseline_path, tolerance=tolerance
+        document,
+        results=results,
+        tiles=tiles,
+        baseline=baseline,
+        baseline_path=baseline_path,
+        tolerance=tolerance,
     )
-    return write_atomic(target, page)
+    return write_atomic(Path(path), page)
 
 
 def render_html(
     document: Mapping[str, Any],
     *,
+    results: Sequence[ClaimResult] | None = None,
     tiles: Mapping[tuple[str, str], str | Path] | None = None,
     baseline: Mapping[str, Any] | None = None,
     baseline_path: str | Path | None = None,
     tolerance: Any = None,
 ) -> str:
-    """The page of a results document (as :func:`results_document` makes and results.json holds)."""
-    claims = [ClaimResult.from_dict(claim) for claim in document.get("claims", [])]
+    """The page of a results document (as :func:`results_document` makes and results.json
+    holds). ``results``: the document's claims as the results they were written from, where
+    the caller has them (not read from the document again)."""
+    claims = (
+        list(results)
+        if results is not None
+        else [ClaimResult.from_dict(claim) for claim in document.get("claims", [])]
+    )
     compared = (
         _Compared(baseline, baseline_path, tolerance)
         if baseline is not None and baseline_path is not None

@@ -8,6 +8,7 @@ that JSON cannot hold (nan, ±inf) are encoded by :meth:`ClaimResult.to_dict` an
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,13 @@ def results_document(
     models: list[dict] | None = None,
     forward_passes: int = 0,
     occluded_passes: int = 0,
+    written: Sequence[dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready document: version, time, forward passes, every claim and the tallies.
 
     ``models`` are the identities (arch, weights, sha256, preprocessing) the claims ran on.
+    ``written``: for each result, its :meth:`ClaimResult.to_dict` where the caller has it
+    already (a call report carries it), or None; it is not made again.
     """
     document: dict[str, Any] = {
         "probecheck": __version__,
@@ -41,7 +45,11 @@ def results_document(
         document["model"] = model
     if models is not None:
         document["models"] = models
-    document["claims"] = [result.to_dict() for result in results]
+    given = written if written is not None else [None] * len(results)
+    document["claims"] = [
+        plain if plain is not None else result.to_dict()
+        for result, plain in zip(results, given, strict=True)
+    ]
     document["passed"] = sum(1 for r in results if r.passed)
     document["failed"] = sum(1 for r in results if not r.passed)
     document["errors"] = sum(1 for r in results if r.error)  # counted among "failed" too

@@ -13,8 +13,9 @@ n = 5 and 94.5 % at n = 10 (tests/unit/test_stats.py measures it). Resampling is
 claim's verdict does not change from run to run.
 
 The resampling is SciPy's, done here: the same generator draws the same resamples, and the
-interval comes out equal to ``scipy.stats.bootstrap``'s to the last bit (tested), at about a
-third of its cost per claim, because the draws depend on the sample size alone and are kept.
+interval comes out equal to ``scipy.stats.bootstrap``'s to 1e-15 of it (tested) at a tenth of
+its cost per claim: the draws depend on the sample size alone and are kept, and each resample's
+mean is a matrix product with its counts.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ BATCH = 1000
 """Resamples drawn at once (bounds memory for many rows)."""
 METHOD = "expanded percentile bootstrap"
 """The interval's name, as reports print it."""
-KEPT_DRAWS = 1 << 20
-"""Resample indices kept between calls, at most, per sample size (1 Mi, 4 MiB: 9,999 resamples
-of up to 104 numbers; eight sizes are kept); a larger sample draws them afresh each time."""
+KEPT_COUNTS = 1 << 20
+"""Resample counts kept between calls, at most, per sample size (1 Mi numbers, 8 MiB: 9,999
+resamples of up to 104 numbers; four sizes are kept); a larger sample draws them each time."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,9 @@ def mean_intervals(
     if n >= 2 and np.any(spread):
         varied = rows[spread]
         means = np.concatenate(
-            [varied[:, draws].mean(axis=-1) for draws in _resamples(n, seed, n_resamples)],
-            axis=-1,
+            [varied @ counts.T for counts in _resample_counts(n, seed, n_resamples)], axis=-1
         )
+        means /= n
         tail = (1 - expanded_confidence(confidence, n)) / 2
         lo, hi = _linear_quantiles(means, np.array([tail, 1 - tail]))
         # the bootstrap means lie between the sample's extremes; rounding may not
@@ -129,27 +130,33 @@ def mean_intervals(
     return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
 
 
-def _resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int32], ...]:
-    """The resample indices ``scipy.stats.bootstrap(..., batch=BATCH, rng=default_rng(seed))``
-    draws for a sample of ``n``, batch by batch: the same generator calls, so the same resamples
-    and, with :func:`_linear_quantiles`, the same interval to the last bit (tested). They depend
-    on ``n`` alone, not on the numbers, so claims over sets of one size draw them once."""
-    if n * n_resamples <= KEPT_DRAWS:
-        return _kept_resamples(n, seed, n_resamples)
-    return _draw_resamples(n, seed, n_resamples)
+def _resample_counts(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.float64], ...]:
+    """How often each of ``n`` numbers is drawn in each resample, batch by batch (shape
+    ``(batch, n)``), for the resamples ``scipy.stats.bootstrap(..., batch=BATCH,
+    rng=default_rng(seed))`` draws: the same generator calls, so the same resamples. A
+    resample's mean is then a matrix product, not a gather and a mean over a short axis (tens
+    of times faster); it equals SciPy's to the last bit or two, and the interval, with
+    :func:`_linear_quantiles`, SciPy's to 1e-15 of it (tested). The counts depend on ``n``
+    alone, not on the numbers, so claims over sets of one size draw them once."""
+    if n * n_resamples <= KEPT_COUNTS:
+        return _kept_counts(n, seed, n_resamples)
+    return _draw_counts(n, seed, n_resamples)
 
 
-def _draw_resamples(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.int32], ...]:
+def _draw_counts(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.float64], ...]:
     rng = np.random.default_rng(seed)
-    sizes = [min(BATCH, n_resamples - start) for start in range(0, n_resamples, BATCH)]
-    # drawn as int64, as SciPy draws them (the same stream), kept as int32 (the same indices)
-    batches = tuple(rng.integers(0, n, (size, n)).astype(np.int32) for size in sizes)
-    for batch in batches:
-        batch.flags.writeable = False  # shared between calls
-    return batches
+    batches = []
+    for start in range(0, n_resamples, BATCH):
+        size = min(BATCH, n_resamples - start)
+        drawn = rng.integers(0, n, (size, n))  # SciPy's draw: the indices of one batch
+        cells = (np.arange(size)[:, None] * n + drawn).ravel()
+        counts = np.bincount(cells, minlength=size * n).reshape(size, n).astype(np.float64)
+        counts.flags.writeable = False  # shared between calls
+        batches.append(counts)
+    return tuple(batches)
 
 
-_kept_resamples = lru_cache(maxsize=8)(_draw_resamples)
+_kept_counts = lru_cache(maxsize=4)(_draw_counts)
 
 
 def _linear_quantiles(values: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:

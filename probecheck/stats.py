@@ -13,7 +13,7 @@ n = 5 and 94.5 % at n = 10 (tests/unit/test_stats.py measures it). Resampling is
 claim's verdict does not change from run to run.
 
 The resampling is SciPy's, done here: the same generator draws the same resamples, and the
-interval comes out equal to ``scipy.stats.bootstrap``'s to 1e-15 of it (tested) at a tenth of
+interval comes out equal to ``scipy.stats.bootstrap``'s to 1e-13 of it (tested) at a tenth of
 its cost per claim: the draws depend on the sample size alone and are kept, and each resample's
 mean is a matrix product with its counts.
 """
@@ -136,7 +136,7 @@ def _resample_counts(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.fl
     rng=default_rng(seed))`` draws: the same generator calls, so the same resamples. A
     resample's mean is then a matrix product, not a gather and a mean over a short axis (tens
     of times faster); it equals SciPy's to the last bit or two, and the interval, with
-    :func:`_linear_quantiles`, SciPy's to 1e-15 of it (tested). The counts depend on ``n``
+    :func:`_linear_quantiles`, SciPy's to 1e-13 of it (tested). The counts depend on ``n``
     alone, not on the numbers, so claims over sets of one size draw them once."""
     if n * n_resamples <= KEPT_COUNTS:
         return _kept_counts(n, seed, n_resamples)

@@ -177,7 +177,7 @@ claims:
     layer: fire2-relu_squeeze1x1
     channels: [3]
     drop: {{image: face, mask_with: gray, region: eyes, at_least: 0.01}}
-    selective: {{image: face, region: eyes, ratio_at_least: 0.01}}
+    selective: {{image: face, region: eyes, ratio_at_least: 1.01}}
 """
         )
 

@@ -170,14 +170,14 @@ def test_a_broken_image_or_mask_in_a_spec_is_named_with_the_readers_message(
         "regions: {box: {boxes: [[0, 0, 8, 8]]}}\n"
         "claims:\n"
         "  - {id: cut, layer: conv1, channels: [0],"
-        " selective: {image: cut, region: box, ratio_at_least: 1}}\n"
+        " selective: {image: cut, region: box, ratio_at_least: 1.5}}\n"
     )
     (project / "specs" / "mask.yaml").write_text(
         "images: {face: ../fixtures/astronaut_face.png}\n"
         "regions: {eyes: {mask: ../fixtures/notes.png}}\n"
         "claims:\n"
         "  - {id: mask, layer: conv1, channels: [0],"
-        " selective: {image: face, region: eyes, ratio_at_least: 1}}\n"
+        " selective: {image: face, region: eyes, ratio_at_least: 1.5}}\n"
     )
     result = run_fresh(
         pytester, monkeypatch, "-p", "no:cacheprovider", "--continue-on-collection-errors"

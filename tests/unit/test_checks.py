@@ -322,7 +322,7 @@ def test_a_compare_with_the_image_itself_is_an_error(identity_probe: Probe, tmp_
         spec_file(
             tmp_path,
             "  - {id: red, layer: '0', channels: [0],"
-            " compare: {image: a, other: a, region: tl, ratio_at_least: 1}}",
+            " compare: {image: a, other: a, region: tl, ratio_at_least: 1.5}}",
         )
     )
     with pytest.raises(ProbecheckError, match="other 'a' has the same pixels as image 'a'"):

@@ -124,3 +124,48 @@ def test_only_checks_that_name_their_own_channels_spare_the_claims() -> None:
                 "selective": {"image": "face", "region": "eyes", "ratio_at_least": 2},
             }
         )
+
+
+# thresholds a check cannot fail, or cannot pass, are refused at their line --------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "key", "bound"),
+    [
+        # a ratio of 1 or less holds for a channel as strong outside (or on other) as inside
+        ("selective", {"region": "eyes", "ratio_at_least": 1}, "ratio_at_least", {"gt": 1}),
+        ("selective", {"region": "eyes", "ratio_at_least": 0.5}, "ratio_at_least", {"gt": 1}),
+        (
+            "compare",
+            {"other": "b", "region": "eyes", "ratio_at_least": 1},
+            "ratio_at_least",
+            {"gt": 1},
+        ),
+        (
+            "compare",
+            {"other": "b", "region": "eyes", "ratio_at_least": 0.2},
+            "ratio_at_least",
+            {"gt": 1},
+        ),
+    ],
+)
+def test_a_threshold_that_decides_nothing_is_refused_at_its_key(
+    kind: str, fields: dict[str, Any], key: str, bound: dict[str, float]
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        CHECK_MODELS[kind].model_validate({"image": "a", **fields})
+    (error,) = raised.value.errors()
+    assert error["loc"] == (key,) and error["ctx"] == bound, error
+    # the user reads why at the key's line: the field's description says it
+    assert "1" in (CHECK_MODELS[kind].model_fields[key].description or "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("selective", {"region": "eyes", "ratio_at_least": 1.01}),
+        ("compare", {"other": "b", "region": "eyes", "ratio_at_least": 1.5}),
+    ],
+)
+def test_thresholds_just_inside_their_range_are_read(kind: str, fields: dict[str, Any]) -> None:
+    CHECK_MODELS[kind].model_validate({"image": "a", **fields})

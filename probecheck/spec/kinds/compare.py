@@ -76,8 +76,9 @@ class CompareCheck(_Check):
     _case_type: ClassVar[type[_Model]] = CompareCase
 
     ratio_at_least: Number = Field(
-        gt=0,
-        description="Smallest mean_in(image) / mean_in(other) of max(A, 0) in the region.",
+        gt=1,
+        description="Smallest mean_in(image) / mean_in(other) of max(A, 0) in the region, above "
+        "1: a ratio of 1 holds for a channel as strong on 'other'.",
         examples=[1.5],
     )
     cases: list[CompareCase] = Field(

@@ -33,7 +33,11 @@ class SelectiveCheck(_Check):
     _case_type: ClassVar[type[_Model]] = SelectiveCase
 
     ratio_at_least: Number | None = Field(
-        None, gt=0, description="Smallest mean_in / mean_out of max(A, 0).", examples=[2.0]
+        None,
+        gt=1,
+        description="Smallest mean_in / mean_out of max(A, 0), above 1: a ratio of 1 holds for "
+        "a channel as strong outside the region as inside.",
+        examples=[2.0],
     )
     iou_at_least: Number | None = Field(
         None,

@@ -54,6 +54,7 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         ("positive_means", plan.image, case.region),
         lambda: metrics.region_means(np.maximum(A, 0), w),
     )
+    flat = np.zeros(A.shape[0], dtype=bool)
     if check.ratio_at_least is not None:
         name, threshold = "ratio", check.ratio_at_least
         score = context.measured(
@@ -65,13 +66,29 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
             ("iou", plan.image, case.region, check.quantile),
             lambda: metrics.iou_all(A, region, check.quantile),
         )
+        flat = _flat(A)  # thresholding keeps every tie: its "top" would be the whole image
+        score = np.where(flat, 0.0, score)
     ok = score >= threshold
     columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
     combined, passed = combine(claim, ok, {name: (score, True, threshold)})
     reasons: dict[int, list[str]] = {}
-    because(reasons, ~ok, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
+    because(
+        reasons,
+        flat,
+        lambda c: (
+            f"its map is flat ({fmt(float(A[c].flat[0]))} everywhere): no part of it "
+            "stands out, so it has no IoU with the region"
+        ),
+    )
+    because(reasons, ~ok & ~flat, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
     evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
     return measured_case(case, claim, ok, columns, reasons, combined, passed, evidence, score)
+
+
+def _flat(A: Any) -> Any:
+    """Channels whose map is one value everywhere (a channel that never fires, after a ReLU)."""
+    stack = A.reshape(A.shape[0], -1)
+    return stack.max(axis=1) == stack.min(axis=1)
 
 
 def tile_row(check: CheckResult, case: CaseResult, ev: CaseEvidence, index_base: int) -> Row:

@@ -327,3 +327,18 @@ def test_a_compare_with_the_image_itself_is_an_error(identity_probe: Probe, tmp_
     )
     with pytest.raises(ProbecheckError, match="other 'a' has the same pixels as image 'a'"):
         evaluate_claim(spec.claims[0], spec, identity_probe)
+
+
+def test_a_flat_channel_has_no_iou_with_a_region(identity_probe: Probe, tmp_path: Path) -> None:
+    # green is 0 everywhere: no part of its map stands out, yet thresholding keeps every tie,
+    # so its "hot" area was the whole image and its IoU the region's share (tl: 0.25)
+    result = run_claim(
+        identity_probe,
+        tmp_path,
+        "  - {id: flat, layer: '0', channels: [1],"
+        " selective: {image: a, region: tl, iou_at_least: 0.2, quantile: 0.5}}",
+    )
+    assert not result.passed
+    channel = result.checks[0].cases[0].channels[0]
+    assert channel.values["iou"] == 0.0
+    assert "flat" in channel.reason

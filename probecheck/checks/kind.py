@@ -234,3 +234,29 @@ def quiet_reason(mean_in: Floats) -> Callable[[int], str]:
         return "silent in the region (mean_in ≤ 1e-6 of its peak)"
 
     return reason
+
+
+def region_decides_nothing(
+    region: NDArray[np.bool_], iou_at_least: float | None, quantile: float
+) -> str | None:
+    """Why a region makes a selectivity or occlusion check hold on any network, or None.
+
+    A region covering the whole image holds every peak and leaves no outside. And a map's top
+    ``1 - quantile`` share of the image overlaps a region of share ``f`` by at least
+    ``f - quantile`` of the image, its union at most the image: every map reaches IoU
+    ``f - quantile``, so a threshold at or below it cannot fail (ties aside).
+    """
+    share = float(np.mean(region))
+    if share >= 1:
+        return (
+            "the region covers the whole image: every peak lies in it and nothing is outside, "
+            "so any network would pass; draw a region that leaves part of the image out"
+        )
+    if iou_at_least is not None and iou_at_least <= share - quantile:
+        return (
+            f"the region covers {fmt(100 * share)} % of the image: with quantile "
+            f"{fmt(quantile)} every map's top overlaps it at IoU {fmt(share - quantile)} or more, "
+            f"so iou_at_least {fmt(iou_at_least)} holds on any network; raise the quantile or "
+            "the threshold, or draw a smaller region"
+        )
+    return None

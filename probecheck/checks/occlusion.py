@@ -23,6 +23,7 @@ from probecheck.checks.kind import (
     combine,
     measured_case,
     quiet_reason,
+    region_decides_nothing,
 )
 from probecheck.checks.tile import (
     ChannelMap,
@@ -92,12 +93,18 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     ok = ~quiet
     reasons: dict[int, list[str]] = {}
     because(reasons, quiet, quiet_reason(sweep.base))
+    vacuous = region_decides_nothing(region, check.iou_at_least, check.quantile)
+    if vacuous is not None:  # numbers any network reaches are no numbers: nan fails every mode
+        peak_in, iou = np.full_like(peak_in, np.nan), np.full_like(iou, np.nan)
+        ok = np.zeros_like(ok)
+        because(reasons, ~quiet, lambda c: vacuous)
     if check.peak_in_region:
         peak_in = np.where(quiet, 0.0, peak_in)
         values["peak_in"] = (peak_in, True, 1.0)
         columns["peak_in"] = peak_in
         ok &= peak_in >= 1
-        because(reasons, ~quiet & (peak_in < 1), lambda c: "the map peaks outside the region")
+        outside = ~quiet & (peak_in < 1)
+        because(reasons, outside, lambda c: "the map peaks outside the region")
     if check.iou_at_least is not None:
         iou = np.where(quiet, 0.0, iou)
         values["iou"] = (iou, True, float(check.iou_at_least))

@@ -16,6 +16,7 @@ from probecheck.checks.kind import (
     because,
     combine,
     measured_case,
+    region_decides_nothing,
 )
 from probecheck.checks.tile import (
     ChannelMap,
@@ -68,6 +69,9 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         )
         flat = _flat(A)  # thresholding keeps every tie: its "top" would be the whole image
         score = np.where(flat, 0.0, score)
+    vacuous = region_decides_nothing(region, check.iou_at_least, check.quantile)
+    if vacuous is not None:  # a number any network reaches is no number: nan fails every mode
+        score = np.full(A.shape[0], np.nan)
     ok = score >= threshold
     columns = {name: score, "mean_in": mean_in, "mean_out": mean_out}
     combined, passed = combine(claim, ok, {name: (score, True, threshold)})
@@ -80,7 +84,13 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
             "stands out, so it has no IoU with the region"
         ),
     )
-    because(reasons, ~ok & ~flat, lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}")
+    if vacuous is not None:
+        because(reasons, np.ones_like(ok), lambda c: vacuous)
+    because(
+        reasons,
+        ~ok & ~flat & (vacuous is None),
+        lambda c: f"{name} {fmt(score[c])} < {fmt(threshold)}",
+    )
     evidence = CaseEvidence(image=rgb, maps=A, region=region, effect=np.asarray(score, float))
     return measured_case(case, claim, ok, columns, reasons, combined, passed, evidence, score)
 

@@ -342,3 +342,24 @@ def test_a_flat_channel_has_no_iou_with_a_region(identity_probe: Probe, tmp_path
     channel = result.checks[0].cases[0].channels[0]
     assert channel.values["iou"] == 0.0
     assert "flat" in channel.reason
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "occlusion: {image: a, region: all, patch: 2, stride: 1, peak_in_region: true}",
+        "selective: {image: a, region: all, iou_at_least: 0.4, quantile: 0.5}",
+    ],
+)
+def test_a_region_covering_the_whole_image_decides_nothing(
+    identity_probe: Probe, tmp_path: Path, check: str
+) -> None:
+    # every peak lies in it, and every map's top half overlaps it at IoU 0.5: any network passes
+    path = spec_file(tmp_path, f"  - {{id: all, layer: '0', channels: [0], {check}}}")
+    path.write_text(
+        path.read_text().replace("regions:\n", "regions:\n  all: {boxes: [[0, 0, 4, 4]]}\n")
+    )
+    spec = load_spec(path)
+    result = evaluate_claim(spec.claims[0], spec, identity_probe)
+    assert not result.passed
+    assert "whole image" in result.checks[0].cases[0].channels[0].reason

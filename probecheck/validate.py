@@ -101,7 +101,8 @@ def _weights_problem(arch: str, weights: str) -> tuple[str, str] | None:
 def _channel_problems(
     claim: Claim, i: int, layer: str, channels: int, found: _Found, base: int
 ) -> None:
-    """Channel numbers beyond the layer's width, in ``channels`` and ``strongest``."""
+    """Channel numbers beyond the layer's width, in ``channels`` and ``strongest``; a
+    ``top_k``, ``in`` or ``rank_at_most`` that takes in every channel (it could not fail)."""
     last = channels - 1 + base
     has = f"{layer} has channels {base}..{last} (index_base {base})"
     fix = f"choose channels from {base} to {last}; `probecheck layers` shows every layer's width"
@@ -132,6 +133,15 @@ def _channel_problems(
             f"in names all {channels} channels of {layer}: the claim could not fail",
             "name only the channels the strongest one must be among",
         )
+    for kind, check in claim.checks.items():
+        rank = getattr(check, "rank_at_most", None)
+        if rank is not None and rank >= channels:  # every channel ranks within it
+            found.add(
+                ("claims", i, kind, "rank_at_most"),
+                f"rank_at_most {rank} takes in all {channels} channels of {layer}: the null "
+                "could not fail",
+                f"choose rank_at_most from 1 to {channels - 1}",
+            )
 
 
 def _claim_problems(claim: Claim, i: int, table: LayerTable, found: _Found, base: int) -> None:

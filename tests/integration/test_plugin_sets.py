@@ -44,7 +44,7 @@ claims:
     layer: fire6-relu_squeeze1x1
     channels: [15]
     drop: {{set: faces, mask_with: inpaint, region: eyes, control: cheeks,
-           at_least: 0.5, control_at_most: 0.9, min_fraction: 0.5, rank_at_most: 48}}
+           at_least: 0.5, control_at_most: 0.9, min_fraction: 0.5, rank_at_most: 47}}
   - id: selective-over-faces
     layer: fire7-relu_squeeze1x1
     channels: [0]

@@ -436,3 +436,27 @@ def test_collection_error_lists_them_without_traceback(
     )
     assert "Traceback" not in result.stdout.str()
     assert "probecheck/" not in result.stdout.str()  # no frames of the package's code
+
+
+def test_a_rank_at_most_that_takes_in_every_channel_is_refused(spec_dir: Path) -> None:
+    # the null's rank of the effect among the layer's channels is within the layer's width
+    # whatever the network: rank_at_most of that width could not fail
+    text = (
+        "sets:\n"
+        "  faces: {images: ../fixtures/faces/*.png, regions: ../fixtures/faces/regions.json}\n"
+        "claims:\n"
+        "  - id: eyes\n"
+        "    layer: fire6-relu_squeeze1x1\n"
+        "    channels: [15]\n"
+        "    drop: {set: faces, mask_with: gray, region: eyes, at_least: 0.5,\n"
+        "           rank_at_most: 48}\n"
+    )
+    path = spec_dir / "ranks.yaml"
+    path.write_text(text, encoding="utf-8")
+    error = collection_error(path)
+    words = "rank_at_most 48 takes in all 48 channels of fire6-relu_squeeze1x1"
+    problem = next(p for p in error.problems if words in str(p))
+    assert problem.line == 8 and "choose rank_at_most from 1 to 47" in str(problem)
+    path.write_text(text.replace("rank_at_most: 48", "rank_at_most: 47"), encoding="utf-8")
+    spec = load_spec(path)
+    check_against_network(spec, spec.model.arch, spec.model.weights)  # 47 can fail: read

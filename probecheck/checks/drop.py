@@ -39,6 +39,7 @@ from probecheck.checks.tile import (
     image_group,
     named,
 )
+from probecheck.errors import ProbecheckError
 from probecheck.results import CaseEvidence, CaseResult, CheckResult, fmt
 
 #: a channel whose mean in the control region (original image) is at least this fraction of its
@@ -87,11 +88,40 @@ def thresholds(check: Any) -> dict[str, Any]:
     return {"at_least": check.at_least, "control_at_most": check.control_at_most}
 
 
+def _require_thresholds_that_decide(
+    claim: Any, check: Any, A: Floats, altered: Floats, control_altered: Floats | None
+) -> None:
+    """A drop is at most 1 where the maps never go below 0 (a ReLU's): there an ``at_least``
+    above 1 could never hold, and a ``control_at_most`` of 1 or more could never fail (the
+    control would pass on no evidence). Looked at only for such thresholds: a pre-ReLU layer's
+    drop can exceed 1, so the spec alone cannot tell."""
+    never_holds = check.at_least > 1
+    never_fails = control_altered is not None and check.control_at_most >= 1
+    if not (never_holds or never_fails):
+        return
+    maps = [A, altered] if never_holds else [A]
+    maps += [control_altered] if never_fails else []
+    if min(float(m.min()) for m in maps) < 0:
+        return
+    where = f"{claim.layer}: its maps never go below 0, so a drop is at most 1"
+    if never_holds:
+        raise ProbecheckError(
+            f"claim {claim.id}: drop at_least {fmt(check.at_least)} could never hold on {where}",
+            fix="give at_least at most 1 (a drop of 1 silences the channel in the region)",
+        )
+    raise ProbecheckError(
+        f"claim {claim.id}: control_at_most {fmt(check.control_at_most)} could not fail on {where}",
+        fix="give control_at_most below 1 (the largest drop the control may show)",
+    )
+
+
 def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measured:
     """The relative drop of every channel's mean in the region, and in the control region."""
     claim, inputs = context.claim, context.inputs
     assert plan.altered is not None
     A, Aa = context.maps[plan.image], context.maps[plan.altered]
+    twin = context.maps[plan.control_altered] if plan.control_altered is not None else None
+    _require_thresholds_that_decide(claim, check, A, Aa, twin)
     rgb = context.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
     w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])

@@ -104,6 +104,24 @@ def test_control_over_its_limit_fails_with_the_reason(
     assert "control region too" in result.checks[0].cases[0].channels[0].reason
 
 
+def test_drop_thresholds_that_decide_nothing_on_non_negative_maps_are_errors(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    # the identity network's maps are pixels (never below 0): a drop is at most 1 there, so a
+    # control_at_most of 1 would hold whatever the channel did on the control region
+    claim = (
+        "  - {id: red, layer: '0', channels: [0], drop: {image: a, altered: b, region: tl,"
+        " at_least: 0.7, control: br, control_altered: c, control_at_most: LIMIT}}"
+    )
+    with pytest.raises(ProbecheckError, match="control_at_most 1 could not fail on 0"):
+        run_claim(identity_probe, tmp_path, claim.replace("LIMIT", "1"))
+    assert run_claim(identity_probe, tmp_path, claim.replace("LIMIT", "0.99")).passed
+    # and an at_least above 1 could never hold there
+    above = claim.replace("LIMIT", "0.3").replace("at_least: 0.7", "at_least: 1.2")
+    with pytest.raises(ProbecheckError, match=r"drop at_least 1\.2 could never hold on 0"):
+        run_claim(identity_probe, tmp_path, above)
+
+
 def test_silent_channel_fails_with_that_reason(identity_probe: Probe, tmp_path: Path) -> None:
     # green is 0 everywhere: silent in the region, even against the smallest threshold
     result = run_claim(

@@ -111,7 +111,7 @@ def _discover(probe, tmp_path: Path, discovery: list[str]) -> tuple[str, int]:
     from probecheck.stats import mean_intervals
 
     # thresholds that only let the spec load: the numbers are read from the evidence below
-    claims = [_drop_claim(f"l{i}", layer, 0, 0.01, 1.0) for i, layer in enumerate(SEARCHED)]
+    claims = [_drop_claim(f"l{i}", layer, 0, 0.01, 0.99) for i, layer in enumerate(SEARCHED)]
     spec = _drop_spec(tmp_path / "discovery.yaml", discovery, claims)
     best: tuple[float, float, str, int] = (-np.inf, -np.inf, "", -1)
     for result in _evaluate(spec, probe):

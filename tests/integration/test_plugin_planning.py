@@ -55,7 +55,7 @@ CLAIMS = """\
   - id: fire9-eyes
     layer: fire9-relu_squeeze1x1
     channels: [63]
-    selective: {image: face, region: eyes, ratio_at_least: 1.0}
+    selective: {image: face, region: eyes, ratio_at_least: 1.01}
   - id: conv1-strongest
     layer: conv1
     strongest: {image: face, in: [0]}

@@ -136,14 +136,9 @@ def _attach_nulls(
     try:
         twin = random_twin(probe)
         before = twin.forward_passes
-        measured = _evaluate(claim, spec, twin, inputs, null=False, population=False)
+        random_effects = _random_effects(claim, spec, twin, inputs)
         passes = twin.forward_passes - before
         model = f"{twin.identity.arch}, random weights (seed {NULL_SEED})"
-        for result in measured.checks:
-            if claim.checks[result.kind].set_name is not None:
-                random_effects[result.kind] = [
-                    c.evidence.effect for c in result.cases if c.evidence is not None
-                ]
     except ProbecheckError as error:
         note = f"not measured: {error.message}"
     for result in checks:
@@ -166,6 +161,38 @@ def _attach_nulls(
         found.random_passes = passes
         result.population = with_null(result.population, found)
         result.passed = result.population.passed
+
+
+def _random_effects(
+    claim: Claim, spec: Spec, twin: Probe, inputs: SpecInputs
+) -> dict[str, list[Floats]]:
+    """Each set check's per-image effect on random weights, every channel of the layer.
+
+    Measured once for the claims of a spec that differ only in the channels they name (the
+    claim's checks, their settings and images alike): each kind's effect is measured for every
+    channel, so the numbers are the same (a kind that measures only the claimed channels, an
+    occlusion sweep, keys them by the channels too). A claim that cannot be measured on random
+    weights raises, and is not remembered: its message names the claim.
+    """
+
+    def measure() -> dict[str, list[Floats]]:
+        measured = _evaluate(claim, spec, twin, inputs, null=False, population=False)
+        return {
+            result.kind: [c.evidence.effect for c in result.cases if c.evidence is not None]
+            for result in measured.checks
+            if claim.checks[result.kind].set_name is not None
+        }
+
+    every_channel = all(registered_kind(name).effect_of_every_channel for name in claim.checks)
+    key = (
+        "random effects",
+        twin.identity,
+        twin.device_name,
+        twin.resolve(claim.layer),
+        tuple((name, check.model_dump_json()) for name, check in claim.checks.items()),
+        None if every_channel else tuple(claim.channels or ()),
+    )
+    return inputs.measured(key, measure)
 
 
 def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:

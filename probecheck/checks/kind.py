@@ -93,6 +93,10 @@ class CheckKind:
     #: IoU quantile), not what it is held to: they join every case's inputs, so a baseline never
     #: compares numbers measured another way
     settings: Callable[[Any], dict[str, Any]] | None = None
+    #: whether a case's effect is measured for every channel of the layer, whichever the claim
+    #: names (then claims about other channels share the effects random weights give); False
+    #: for a kind that measures only the claimed channels (an occlusion sweep)
+    effect_of_every_channel: bool = True
 
     @property
     def metrics(self) -> dict[str, Metric]:

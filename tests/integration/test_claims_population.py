@@ -230,3 +230,40 @@ def test_every_shipped_claim_over_the_faces_was_confirmed_on_faces_it_was_not_fo
         assert same, f"{name}: find did not confirm {claim['layer']} {claim['channels']}"
         assert drop["at_least"] <= same[0]["at_least"], name
         assert drop["control_at_most"] >= same[0]["control_at_most"], name
+
+
+def test_claims_about_other_channels_share_the_random_weights_measurement(
+    real_probe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The null's effects on random weights are measured once for claims that differ only in
+    their channels, and each claim's null is the one it gets when checked alone; another
+    threshold is another measurement (it may refuse what the first accepts)."""
+    from probecheck.checks import evaluate as evaluate_module
+
+    calls: list[str] = []
+    measure = evaluate_module._evaluate
+
+    def counting(claim, spec, probe, *args, **kwargs):
+        if probe is not real_probe:
+            calls.append(claim.id)
+        return measure(claim, spec, probe, *args, **kwargs)
+
+    claims = [
+        _drop_claim("fifteen", "fire6-relu_squeeze1x1", 15, 0.5, 0.25),
+        _drop_claim("twenty-two", "fire6-relu_squeeze1x1", 22, 0.5, 0.25),
+        {**_drop_claim("both", "fire6-relu_squeeze1x1", 15, 0.5, 0.25), "channels": [15, 22]},
+        _drop_claim("other-threshold", "fire6-relu_squeeze1x1", 15, 0.6, 0.25),
+    ]
+    monkeypatch.setattr(evaluate_module, "_evaluate", counting)
+    together = _evaluate(_drop_spec(tmp_path / "together.yaml", _faces(), claims), real_probe)
+    assert calls == ["fifteen", "other-threshold"]
+    monkeypatch.setattr(evaluate_module, "_evaluate", measure)
+    for claim, shared in zip(claims, together, strict=True):
+        alone_spec = _drop_spec(tmp_path / f"{claim['id']}.yaml", _faces(), [claim])
+        (alone,) = _evaluate(alone_spec, real_probe)
+        null, alone_null = shared.checks[0].population.null, alone.checks[0].population.null
+        assert null.random_effect is not None and null.random_effect == alone_null.random_effect
+        assert (null.random_model, null.random_note) == (
+            alone_null.random_model,
+            alone_null.random_note,
+        )

@@ -194,3 +194,25 @@ def test_the_claim_fails_over_the_control_region(
 
 def test_every_kind_has_a_false_claim() -> None:
     assert {c.kind for c in CLAIMS} == set(CHECK_NAMES)
+
+
+@pytest.mark.parametrize("case", CLAIMS, ids=str)
+def test_an_effect_measured_for_every_channel_does_not_depend_on_the_claimed_one(
+    real_probe, tmp_path: Path, case: KindClaim
+) -> None:
+    """Claims about other channels share the effects random weights give (the null over a set)
+    where the kind says its effect is measured for every channel: it must then be the same
+    whichever channel the claim names."""
+    from probecheck.checks.registry import kind as registered_kind
+
+    if not registered_kind(case.kind).effect_of_every_channel:
+        pytest.skip(f"{case.kind} measures only the claimed channels: its nulls are not shared")
+    claim = claim_of(case)
+    own = claimed_channels(claim)
+    other = [own[0] - 1 if own[0] else own[0] + 1]
+    effects = [
+        [c.evidence.effect for c in evaluate(tmp_path, changed, real_probe).checks[0].cases]
+        for changed in (claim, with_channels(claim, other))
+    ]
+    for mine, theirs in zip(*effects, strict=True):
+        np.testing.assert_array_equal(mine, theirs)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from probecheck import metrics
-from probecheck.checks.inputs import CaseInputs, image_key, masked_key
+from probecheck.checks.inputs import CaseInputs, InputKey, image_key, masked_key
 from probecheck.checks.kind import (
     CheckKind,
     Context,
@@ -89,19 +89,24 @@ def thresholds(check: Any) -> dict[str, Any]:
 
 
 def _require_thresholds_that_decide(
-    claim: Any, check: Any, A: Floats, altered: Floats, control_altered: Floats | None
+    context: Context, check: Any, image: InputKey, altered: InputKey, control: InputKey | None
 ) -> None:
     """A drop is at most 1 where the maps never go below 0 (a ReLU's): there an ``at_least``
     above 1 could never hold, and a ``control_at_most`` of 1 or more could never fail (the
     control would pass on no evidence). Looked at only for such thresholds: a pre-ReLU layer's
     drop can exceed 1, so the spec alone cannot tell."""
+    claim = context.claim
     never_holds = check.at_least > 1
-    never_fails = control_altered is not None and check.control_at_most >= 1
+    never_fails = control is not None and check.control_at_most >= 1
     if not (never_holds or never_fails):
         return
-    maps = [A, altered] if never_holds else [A]
-    maps += [control_altered] if never_fails else []
-    if min(float(m.min()) for m in maps) < 0:
+    keys = [image, altered] if never_holds else [image]
+    keys += [control] if never_fails and control is not None else []
+    lowest = [
+        context.measured(("lowest", key), lambda key=key: float(context.maps[key].min()))
+        for key in keys
+    ]
+    if min(lowest) < 0:
         return
     where = f"{claim.layer}: its maps never go below 0, so a drop is at most 1"
     if never_holds:
@@ -120,8 +125,7 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     claim, inputs = context.claim, context.inputs
     assert plan.altered is not None
     A, Aa = context.maps[plan.image], context.maps[plan.altered]
-    twin = context.maps[plan.control_altered] if plan.control_altered is not None else None
-    _require_thresholds_that_decide(claim, check, A, Aa, twin)
+    _require_thresholds_that_decide(context, check, plan.image, plan.altered, plan.control_altered)
     rgb = context.rgb[plan.image]
     region = inputs.region(case.region, rgb.shape[:2])
     w = inputs.fractions(case.region, rgb.shape[:2], A.shape[1:])

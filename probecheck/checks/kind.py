@@ -240,17 +240,15 @@ def quiet_reason(mean_in: Floats) -> Callable[[int], str]:
     return reason
 
 
-def region_decides_nothing(
-    region: NDArray[np.bool_], iou_at_least: float | None, quantile: float
-) -> str | None:
-    """Why a region makes a selectivity or occlusion check hold on any network, or None.
+def region_decides_nothing(share: float, iou_at_least: float | None, quantile: float) -> str | None:
+    """Why a region covering ``share`` of its image (:meth:`SpecInputs.share`) makes a
+    selectivity or occlusion check hold on any network, or None.
 
     A region covering the whole image holds every peak and leaves no outside. And a map's top
     ``1 - quantile`` share of the image overlaps a region of share ``f`` by at least
     ``f - quantile`` of the image, its union at most the image: every map reaches IoU
     ``f - quantile``, so a threshold at or below it cannot fail (ties aside).
     """
-    share = float(np.mean(region))
     if share >= 1:
         return (
             "the region covers the whole image: every peak lies in it and nothing is outside, "

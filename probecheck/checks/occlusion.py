@@ -93,7 +93,9 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
     ok = ~quiet
     reasons: dict[int, list[str]] = {}
     because(reasons, quiet, quiet_reason(sweep.base))
-    vacuous = region_decides_nothing(region, check.iou_at_least, check.quantile)
+    vacuous = region_decides_nothing(
+        inputs.share(case.region, rgb.shape[:2]), check.iou_at_least, check.quantile
+    )
     if vacuous is not None:  # numbers any network reaches are no numbers: nan fails every mode
         peak_in, iou = np.full_like(peak_in, np.nan), np.full_like(iou, np.nan)
         ok = np.zeros_like(ok)

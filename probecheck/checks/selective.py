@@ -69,7 +69,9 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         )
         flat = _flat(A)  # thresholding keeps every tie: its "top" would be the whole image
         score = np.where(flat, 0.0, score)
-    vacuous = region_decides_nothing(region, check.iou_at_least, check.quantile)
+    vacuous = region_decides_nothing(
+        inputs.share(case.region, rgb.shape[:2]), check.iou_at_least, check.quantile
+    )
     if vacuous is not None:  # a number any network reaches is no number: nan fails every mode
         score = np.full(A.shape[0], np.nan)
     ok = score >= threshold

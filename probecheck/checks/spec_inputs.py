@@ -71,6 +71,10 @@ class SpecInputs:
             self._masks[key] = raster
         return self._masks[key]
 
+    def share(self, name: str, shape: tuple[int, int]) -> float:
+        """The share of an image's pixels the named region covers (made once per shape)."""
+        return self.measured(("share", name, shape), lambda: float(self.region(name, shape).mean()))
+
     def fractions(self, name: str, shape: tuple[int, int], grid: tuple[int, int]) -> Floats:
         """The named region resized by area to an activation grid, made once per grid."""
         key = (name, shape, grid)

@@ -44,6 +44,8 @@ class Session:
         #: spec files that did not load (collection errors), by node id
         self.broken_specs: set[str] = set()
         self.spec_files: list[Any] = []  # the spec files with selected claims, in run order
+        #: each spec's model request, by ``id`` (the spec kept with it): asked for every claim
+        self._models: dict[int, tuple[Spec, ModelRequest]] = {}
 
     def read_gate(self) -> BaselineGate | None:
         """The baseline gate, read now where no spec root read it at the start (claims from
@@ -80,7 +82,11 @@ class Session:
 
     def model_for(self, spec: Spec) -> ModelRequest:
         """The network ``spec`` is checked on and how its images are prepared: its own model
-        under the session's options (:func:`probecheck.zoo.request.resolve_model`)."""
+        under the session's options (:func:`probecheck.zoo.request.resolve_model`), resolved
+        once per spec."""
+        known = self._models.get(id(spec))
+        if known is not None and known[0] is spec:
+            return known[1]
         from probecheck.zoo.request import Overrides, resolve_model
 
         option = self.config.option
@@ -91,7 +97,9 @@ class Session:
             preprocess=option.probe_preprocess,
             device=option.probe_device,
         )
-        return resolve_model(spec.model, overrides, base_dir=spec.base_dir, spec_path=spec.path)
+        request = resolve_model(spec.model, overrides, base_dir=spec.base_dir, spec_path=spec.path)
+        self._models[id(spec)] = (spec, request)
+        return request
 
     # hooks of this session (registered as a plugin in pytest_configure) ----------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

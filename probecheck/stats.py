@@ -118,10 +118,7 @@ def mean_intervals(
     spread = np.ptp(rows, axis=-1) > 0
     if n >= 2 and np.any(spread):
         varied = rows[spread]
-        means = np.concatenate(
-            [varied @ counts.T for counts in _resample_counts(n, seed, n_resamples)], axis=-1
-        )
-        means /= n
+        means = _resample_sums(varied, seed, n_resamples) / n
         tail = (1 - expanded_confidence(confidence, n)) / 2
         lo, hi = _linear_quantiles(means, np.array([tail, 1 - tail]))
         # the bootstrap means lie between the sample's extremes; rounding may not
@@ -130,20 +127,23 @@ def mean_intervals(
     return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
 
 
-def _resample_counts(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.float64], ...]:
-    """How often each of ``n`` numbers is drawn in each resample, batch by batch (shape
-    ``(batch, n)``), for the resamples ``scipy.stats.bootstrap(..., batch=BATCH,
-    rng=default_rng(seed))`` draws: the same generator calls, so the same resamples. A
-    resample's mean is then a matrix product, not a gather and a mean over a short axis (tens
-    of times faster); it equals SciPy's to the last bit or two, and the interval, with
-    :func:`_linear_quantiles`, SciPy's to 1e-13 of it (tested). The counts depend on ``n``
-    alone, not on the numbers, so claims over sets of one size draw them once."""
+def _resample_sums(rows: NDArray[np.float64], seed: int, n_resamples: int) -> NDArray[np.float64]:
+    """Each row's sum in every resample (shape ``(rows, n_resamples)``), for the resamples
+    ``scipy.stats.bootstrap(..., batch=BATCH, rng=default_rng(seed))`` draws: the same
+    generator calls, so the same resamples. How often each of the ``n`` numbers is drawn in a
+    resample is a column of counts, and the sums a matrix product, not a gather and a sum over a
+    short axis (tens of times faster); the means equal SciPy's to the last bit or two, and the
+    interval, with :func:`_linear_quantiles`, SciPy's to 1e-13 of it (tested). The counts depend
+    on ``n`` alone, not on the numbers, so claims over sets of one size draw them once."""
+    n = rows.shape[-1]
     if n * n_resamples <= KEPT_COUNTS:
-        return _kept_counts(n, seed, n_resamples)
-    return _draw_counts(n, seed, n_resamples)
+        return rows @ _kept_columns(n, seed, n_resamples)
+    batches = _draw_counts(n, seed, n_resamples)  # too many to keep: drawn batch by batch
+    return np.concatenate([rows @ counts.T for counts in batches], axis=-1)
 
 
 def _draw_counts(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.float64], ...]:
+    """Each resample's counts, in SciPy's batches (shape ``(batch, n)``)."""
     rng = np.random.default_rng(seed)
     batches = []
     for start in range(0, n_resamples, BATCH):
@@ -151,12 +151,36 @@ def _draw_counts(n: int, seed: int, n_resamples: int) -> tuple[NDArray[np.float6
         drawn = rng.integers(0, n, (size, n))  # SciPy's draw: the indices of one batch
         cells = (np.arange(size)[:, None] * n + drawn).ravel()
         counts = np.bincount(cells, minlength=size * n).reshape(size, n).astype(np.float64)
-        counts.flags.writeable = False  # shared between calls
         batches.append(counts)
     return tuple(batches)
 
 
-_kept_counts = lru_cache(maxsize=4)(_draw_counts)
+@lru_cache(maxsize=4)
+def _kept_columns(n: int, seed: int, n_resamples: int) -> NDArray[np.float64]:
+    """The counts of every resample as one matrix, a resample per column (shape
+    ``(n, n_resamples)``), kept for the next claim with a set of ``n`` images."""
+    columns = np.ascontiguousarray(np.concatenate(_draw_counts(n, seed, n_resamples)).T)
+    columns.flags.writeable = False  # shared between calls
+    return columns
+
+
+@lru_cache(maxsize=64)
+def _quantile_positions(
+    m: int, p: tuple[float, ...]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """For :func:`_linear_quantiles`: each quantile's two order statistics, its weight on the
+    upper one, and the order statistics to partition at (the same for every claim)."""
+    q = np.array(p, dtype=np.float64)
+    position = q * float(m) + (1 - q)
+    upper = position // 1
+    lower = upper - 1
+    weight = np.where(lower < 0, 0.0, position % 1)
+    lower = np.clip(lower, 0.0, m - 1).astype(np.int64)
+    upper = np.clip(upper, 0.0, m - 1).astype(np.int64)
+    kth = np.unique(np.concatenate([lower, upper]))
+    for array in (lower, upper, weight, kth):
+        array.flags.writeable = False
+    return lower, upper, weight, kth
 
 
 def _linear_quantiles(values: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -164,14 +188,7 @@ def _linear_quantiles(values: NDArray[np.float64], p: NDArray[np.float64]) -> ND
     computes them with its default ``method='linear'`` (Hyndman and Fan's type 7: position
     ``p·m + 1 − p``, linear between its two order statistics), the same arithmetic in the same
     order, from a partition instead of a full sort. Returns shape ``(len(p), rows)``."""
-    m = values.shape[-1]
-    position = p * float(m) + (1 - p)
-    upper = position // 1
-    lower = upper - 1
-    weight = np.where(lower < 0, 0.0, position % 1)
-    lower = np.clip(lower, 0.0, m - 1).astype(np.int64)
-    upper = np.clip(upper, 0.0, m - 1).astype(np.int64)
-    kth = np.unique(np.concatenate([lower, upper]))
+    lower, upper, weight, kth = _quantile_positions(values.shape[-1], tuple(p.tolist()))
     ordered = np.partition(values, kth, axis=-1)
     below, above = ordered[:, lower].T, ordered[:, upper].T
     return (1 - weight[:, None]) * below + weight[:, None] * above

@@ -311,6 +311,9 @@ def expand_sets(spec: Spec, source: SourceMap) -> list[SpecError]:
         if name is not None
     }
     sets = {name: _read_set(spec, name, source, problems) for name in sorted(used)}
+    #: the cases of a set case written alike in several checks (other channels, other
+    #: thresholds), made once: they are read, never changed, once made
+    made: dict[tuple[type, str], list[Any]] = {}
     for loc, check in checks:
         case = next((c for c in check.cases if getattr(c, "set", None) is not None), None)
         if case is None:
@@ -318,5 +321,13 @@ def expand_sets(spec: Spec, source: SourceMap) -> list[SpecError]:
         if not sets[case.set].paths:
             continue  # no image found: said already
         check._set_case = case
-        check.cases = _expand_case(spec, sets, case, (*loc, *check.case_loc(0)), source, problems)
+        written = (type(case), case.model_dump_json())
+        if written in made:
+            check.cases = list(made[written])
+            continue
+        before = len(problems)
+        where = (*loc, *check.case_loc(0))
+        check.cases = _expand_case(spec, sets, case, where, source, problems)
+        if len(problems) == before:  # a problem is told at its own check's line: not shared
+            made[written] = check.cases
     return problems

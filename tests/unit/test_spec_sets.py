@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from probecheck.errors import SpecError
@@ -256,6 +257,38 @@ def test_altered_set_pairs_by_file_name(tmp_path: Path) -> None:
     cases = spec.claims[0].drop.cases
     assert spec.image_path(cases[1].altered) == other / "b.png"
     assert cases[1]._shown["altered_set"] == "masked"
+
+
+def test_checks_with_a_set_case_written_alike_get_the_same_cases(tmp_path: Path) -> None:
+    _faces(tmp_path)
+    other = {**yaml.safe_load(CLAIM)["claims"][0], "id": "other", "channels": [16]}
+    other["drop"] = {**other["drop"], "at_least": 0.6}  # thresholds are not the case
+    body = yaml.safe_load(CLAIM)
+    body["claims"].append(other)
+    spec = load_spec(_spec(tmp_path, yaml.safe_dump(body)))
+    first, second = (claim.drop.cases for claim in spec.claims)
+    assert [c._shown for c in first] == [c._shown for c in second]
+    assert [c.model_dump() for c in first] == [c.model_dump() for c in second]
+    assert first is not second  # each check owns its list
+
+
+def test_a_problem_of_a_set_case_written_alike_is_told_at_each_claim(tmp_path: Path) -> None:
+    _faces(tmp_path)
+    (tmp_path / "masked").mkdir()
+    Image.new("RGB", (64, 48)).save(tmp_path / "masked" / "a.png")
+    body = """
+    sets:
+      faces: {images: faces/*.png, regions: faces/regions.json}
+      masked: {images: masked/*.png}
+    claims:
+      - {id: s, layer: conv1, channels: [0],
+         drop: {set: faces, altered_set: masked, region: eyes, at_least: 0.5}}
+      - {id: t, layer: conv1, channels: [1],
+         drop: {set: faces, altered_set: masked, region: eyes, at_least: 0.5}}
+    """
+    error = _error(_spec(tmp_path, body))
+    lines = [p.line for p in error.problems if "has no image of that name" in p.message]
+    assert len(lines) == 2 and lines[0] != lines[1], str(error)
 
 
 def test_schema_describes_sets_and_set_cases() -> None:

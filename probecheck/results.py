@@ -250,27 +250,38 @@ class ClaimResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClaimResult:
-        """Inverse of :meth:`to_dict` (evidence is not kept)."""
-        data = _unjson(data)
+        """Inverse of :meth:`to_dict` (evidence is not kept); shares no list or dict with
+        ``data``. Cases, the bulk of a claim over a set, are read field by field."""
         checks = []
         for check in data.get("checks", []):
-            cases = [
-                CaseResult(
-                    inputs=case["inputs"],
-                    channels=[ChannelResult(**ch) for ch in case["channels"]],
-                    combined=case["combined"],
-                    passed=case["passed"],
-                )
-                for case in check["cases"]
-            ]
+            rest = _unjson({k: v for k, v in check.items() if k not in ("cases", "population")})
             population = check.get("population")
             if population is not None:
                 from probecheck.population import Population
 
-                population = Population.from_dict(population)
-            checks.append(CheckResult(**{**check, "cases": cases, "population": population}))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known and k != "checks"}, checks=checks)
+                population = Population.from_dict(_unjson(population))
+            cases = [_case_from_json(case) for case in check["cases"]]
+            checks.append(CheckResult(**rest, cases=cases, population=population))
+        known = {f.name for f in fields(cls)} - {"checks"}
+        top = _unjson({k: v for k, v in data.items() if k in known})
+        return cls(**top, checks=checks)
+
+
+def _case_from_json(case: dict[str, Any]) -> CaseResult:
+    """A case of :meth:`ClaimResult.to_dict` read back: its numbers made floats again."""
+    return CaseResult(
+        inputs=dict(case["inputs"]),
+        channels=[
+            ChannelResult(**{**channel, "values": _numbers_from_json(channel["values"])})
+            for channel in case["channels"]
+        ],
+        combined=_numbers_from_json(case["combined"]),
+        passed=case["passed"],
+    )
+
+
+def _numbers_from_json(values: dict[str, Any]) -> dict[str, float]:
+    return {name: number_from_json(value) for name, value in values.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -278,6 +289,8 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:  # most leaves: as they are
         return value
+    if kind is float:  # the other most: finite, or written as to_jsonable writes it
+        return value if -math.inf < value < math.inf else to_jsonable(value)
     names = _field_names(kind)
     if names is not None:
         return {name: _plain(getattr(value, name)) for name in names}

@@ -200,6 +200,27 @@ def test_results_round_trip_through_json_with_the_population() -> None:
     assert "over set faces: n 3" in back.failure_message()
 
 
+def test_a_result_read_back_writes_the_same_json_and_shares_nothing_with_it() -> None:
+    import math
+
+    from probecheck.results import ChannelResult
+
+    result = _claim(_cases([0.8, 0.85, 0.9], [0.0, 0.1, 0.05]))
+    numbers = {"drop": math.nan, "mean_in": math.inf, "mean_in_altered": -math.inf, "x": 0.25}
+    result.checks[0].cases[0].channels = [ChannelResult(15, 15, False, numbers, "silent")]
+    result.notes = ["a note"]
+    written = result.to_dict()
+    back = ClaimResult.from_dict(written)
+    assert back.to_dict() == written
+    values = back.checks[0].cases[0].channels[0].values
+    assert math.isnan(values["drop"]) and values["mean_in"] == math.inf
+    assert values["mean_in_altered"] == -math.inf and values["x"] == 0.25
+    back.notes.append("another")
+    back.checks[0].cases[0].inputs["image"] = "changed"
+    back.checks[0].population.reasons.append("changed")
+    assert written == result.to_dict()  # the plain form, kept for results.json, is untouched
+
+
 def test_junit_properties_carry_the_population() -> None:
     props = dict(junit_properties(_claim(_cases([0.8, 0.85, 0.9], [0.0, 0.1, 0.05]))))
     assert props["drop.population.n"] == "3"

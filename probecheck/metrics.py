@@ -12,6 +12,7 @@ Conventions for undefined values (a report shows them; a comparison with nan is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -113,10 +114,13 @@ class RegionDrop:
     drop: Floats  # nan where mean_in is 0
     silent: Bools
 
-    @property
+    @functools.cached_property
     def drop_or_zero(self) -> Floats:
-        """The drop, with 0 for silent channels: no activity in the region, nothing to drop."""
-        return np.where(self.silent, 0.0, self.drop)
+        """The drop, with 0 for silent channels: no activity in the region, nothing to drop.
+        Made once (claims about other channels read the same drops), and read-only."""
+        found = np.where(self.silent, 0.0, self.drop)
+        found.flags.writeable = False
+        return found
 
 
 def region_drop(A: ArrayLike, A_altered: ArrayLike, w: ArrayLike, peak: ArrayLike) -> RegionDrop:

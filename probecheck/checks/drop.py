@@ -156,6 +156,13 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
             lambda: metrics.region_drop(A, context.maps[control_altered], wc, peak),
         )
         c_drop = side.drop_or_zero
+        untouched = context.measured(
+            ("same pixels", plan.image, control_altered),
+            lambda: np.array_equal(rgb, context.rgb[control_altered]),
+        )
+        if untouched:  # nothing was removed: a control drop of 0 is no evidence, so no number
+            c_drop = np.full(c_drop.shape, np.nan)
+            because(reasons, np.ones(c_drop.shape, bool), lambda c: _untouched_reason(case))
         ok &= c_drop <= check.control_at_most
         columns |= {
             "control_drop": c_drop,
@@ -195,6 +202,15 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
         passed,
         evidence,
         np.where(quiet, -np.inf, drop),
+    )
+
+
+def _untouched_reason(case: Any) -> str:
+    """Why a control whose removal changed no pixel has no number."""
+    return (
+        f"removing the control region {case.control} by {case.mask_with} changed no pixel of "
+        "the image: a control that cannot drop holds on no evidence; choose another mask_with, "
+        "or a control region with detail to remove"
     )
 
 

@@ -7,6 +7,7 @@ each pixel is one activation cell.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,33 @@ def test_drop_thresholds_that_decide_nothing_on_non_negative_maps_are_errors(
     above = claim.replace("LIMIT", "0.3").replace("at_least: 0.7", "at_least: 1.2")
     with pytest.raises(ProbecheckError, match=r"drop at_least 1\.2 could never hold on 0"):
         run_claim(identity_probe, tmp_path, above)
+
+
+def test_a_control_whose_removal_changed_no_pixel_fails_with_the_reason(
+    identity_probe: Probe, tmp_path: Path
+) -> None:
+    # every pixel gray but the red of tl: masking br with gray changes nothing, so its drop of 0
+    # is no evidence that the channel ignores br; masking tl changes red 200 → 128 (drop 0.36)
+    red = [[200, 200, 128, 128], [200, 200, 128, 128], [128] * 4, [128] * 4]
+    png(tmp_path / "g.png", red, green=128, blue=128)
+    claim = (
+        "  - {id: red, layer: '0', channels: [0], drop: {image: g, mask_with: MASK, region: tl,"
+        " at_least: 0.3, control: br, control_at_most: 0.2}}"
+    )
+    path = spec_file(tmp_path, claim.replace("MASK", "gray"))
+    path.write_text(path.read_text().replace("c: c.png}", "c: c.png, g: g.png}"))
+    spec = load_spec(path)
+    result = evaluate_claim(spec.claims[0], spec, identity_probe)
+    (case,) = result.checks[0].cases
+    assert not result.passed and math.isnan(case.channels[0].values["control_drop"])
+    assert "changed no pixel" in case.channels[0].reason
+    assert case.channels[0].values["drop"] == pytest.approx((200 - 128) / 200)
+    # noise does change br: the same claim is then judged on its numbers
+    path.write_text(path.read_text().replace("gray", "noise"))
+    spec = load_spec(path)
+    (case,) = evaluate_claim(spec.claims[0], spec, identity_probe).checks[0].cases
+    assert not math.isnan(case.channels[0].values["control_drop"])
+    assert "changed no pixel" not in case.channels[0].reason
 
 
 def test_silent_channel_fails_with_that_reason(identity_probe: Probe, tmp_path: Path) -> None:

@@ -487,8 +487,32 @@ def _altered_images(
     mask_with: str | None,
     control: BoolMask | None,
     control_altered: ImageLike | None,
+    name: str = "the image",
 ) -> tuple[Image8, Image8 | None]:
-    """The image with the region removed, and with the control removed (None without control)."""
+    """The image with the region removed, and with the control removed (None without control);
+    either with the very pixels of the image is an error (``name`` says which image): it
+    measures nothing, and a control that cannot drop would score best."""
+    altered_rgb, control_rgb = _removed(rgb, region, altered, mask_with, control, control_altered)
+    for what, removed in (("region", altered_rgb), ("control region", control_rgb)):
+        if removed is not None and np.array_equal(removed, rgb):
+            how = f"masking it by {mask_with}" if mask_with else "its altered image"
+            raise ProbecheckError(
+                f"{name}: removing the {what} changed no pixel ({how}): there is nothing "
+                "to measure",
+                fix="choose another --mask-with, a region with detail to remove, or an altered "
+                "image that differs from the image",
+            )
+    return altered_rgb, control_rgb
+
+
+def _removed(
+    rgb: Image8,
+    region: BoolMask,
+    altered: ImageLike | None,
+    mask_with: str | None,
+    control: BoolMask | None,
+    control_altered: ImageLike | None,
+) -> tuple[Image8, Image8 | None]:
     if (altered is None) == (mask_with is None):
         raise ProbecheckError(
             "give either an altered image or a masking method (not both, not neither)",

@@ -373,7 +373,7 @@ def measure_set(
             else None
         )
         altered_rgb, control_rgb = _altered_images(
-            rgb, region, item.altered, mask_with, control, item.control_altered
+            rgb, region, item.altered, mask_with, control, item.control_altered, item.name
         )
         inputs = [rgb, altered_rgb] + ([control_rgb] if control_rgb is not None else [])
         scored, numbers = forward_numbers(

@@ -267,6 +267,27 @@ def test_a_region_mask_of_another_size_is_refused(random_probe):
         rank_channels(random_probe, FACE, np.ones((10, 10), bool), mask_with="gray")
 
 
+def test_a_removal_that_changed_no_pixel_is_refused(random_probe, tmp_path):
+    # a face whose cheeks are painted gray: masking them with gray changes nothing, so their
+    # control drop would be 0 for every channel, the best score a control can give
+    from PIL import Image
+
+    rgb = np.array(Image.open(FACE).convert("RGB"))
+    cheeks = CHEEKS.rasterise(rgb.shape[:2])
+    rgb[cheeks] = 128
+    flat = tmp_path / "flat_cheeks.png"
+    Image.fromarray(rgb).save(flat)
+    eyes = EYES.rasterise(rgb.shape[:2])
+    with pytest.raises(ProbecheckError, match="removing the control region changed no pixel"):
+        rank_channels(random_probe, flat, eyes, mask_with="gray", control_mask=cheeks)
+    with pytest.raises(ProbecheckError, match="removing the region changed no pixel"):
+        rank_channels(random_probe, flat, cheeks, mask_with="gray", layers=[LAYER])
+    with pytest.raises(ProbecheckError, match="removing the region changed no pixel"):
+        rank_channels(random_probe, FACE, eyes, altered=FACE, layers=[LAYER])
+    ranked = rank_channels(random_probe, flat, eyes, mask_with="noise", control_mask=cheeks)
+    assert ranked  # noise does change the cheeks
+
+
 # --- the real network ---------------------------------------------------------------------------
 
 

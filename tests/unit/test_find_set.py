@@ -345,13 +345,18 @@ def test_find_over_a_set_reports_its_split_and_prints_only_held_claims(
 
 
 def test_find_over_a_set_says_plainly_when_nothing_held(probe, capsys, tmp_path):
-    # the "altered" twins are the images themselves: nothing drops, nothing can hold (however
-    # many images: six, two pictures a side and more, keep the search cheap)
+    # the "altered" twins are the images with one corner pixel changed, far from the eyes and
+    # cheeks: nothing drops, nothing can hold (however many images: six, two pictures a side
+    # and more, keep the search cheap); the very same pixels would be refused
+    from PIL import Image
+
     images = make_face_set(tmp_path / "faces", shifts=(-6, 0, 6))
     same = tmp_path / "same"
     same.mkdir()
     for png in images.glob("*.png"):
-        (same / png.name).write_bytes(png.read_bytes())
+        rgb = np.array(Image.open(png).convert("RGB"))
+        rgb[0, 0] = 255 - rgb[0, 0]
+        Image.fromarray(rgb).save(same / png.name)
     code, stdout, err = run_find(
         capsys,
         *set_args(images, "--altered-set", f"{same}/*.png"),
@@ -361,6 +366,15 @@ def test_find_over_a_set_says_plainly_when_nothing_held(probe, capsys, tmp_path)
     assert code == 0, err
     assert "No channel held on the held-out images" in stdout
     assert "claims:" not in stdout
+    for png in images.glob("*.png"):  # twins with the very pixels of their images
+        (same / png.name).write_bytes(png.read_bytes())
+    code, stdout, err = run_find(
+        capsys,
+        *set_args(images, "--altered-set", f"{same}/*.png"),
+        "--control-altered-set",
+        f"{same}/*.png",
+    )
+    assert code == 2 and "removing the region changed no pixel" in err, err
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from probecheck.checks.kind import (
     Measured,
     because,
     combine,
+    inputs_of,
     measured_case,
     quiet_reason,
 )
@@ -207,8 +208,9 @@ def measure(context: Context, check: Any, case: Any, plan: CaseInputs) -> Measur
 
 def _untouched_reason(case: Any) -> str:
     """Why a control whose removal changed no pixel has no number."""
+    control = inputs_of(case).get("control")  # as written (a set's image names its own)
     return (
-        f"removing the control region {case.control} by {case.mask_with} changed no pixel of "
+        f"removing the control region {control} by {case.mask_with} changed no pixel of "
         "the image: a control that cannot drop holds on no evidence; choose another mask_with, "
         "or a control region with detail to remove"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from probecheck.results import ClaimResult
     from probecheck.spec import Spec
     from probecheck.zoo.request import ModelRequest
+
+
+MODELS_KEPT = 256
+"""Model requests remembered before those of specs no longer alive are dropped."""
 
 
 class Session:
@@ -44,8 +49,9 @@ class Session:
         #: spec files that did not load (collection errors), by node id
         self.broken_specs: set[str] = set()
         self.spec_files: list[Any] = []  # the spec files with selected claims, in run order
-        #: each spec's model request, by ``id`` (the spec kept with it): asked for every claim
-        self._models: dict[int, tuple[Spec, ModelRequest]] = {}
+        #: each spec's model request, by ``id`` (with a weak reference to the spec, so that the
+        #: specs ``probe.check`` makes call after call are not kept): asked for every claim
+        self._models: dict[int, tuple[weakref.ref[Spec], ModelRequest]] = {}
 
     def read_gate(self) -> BaselineGate | None:
         """The baseline gate, read now where no spec root read it at the start (claims from
@@ -85,7 +91,7 @@ class Session:
         under the session's options (:func:`probecheck.zoo.request.resolve_model`), resolved
         once per spec."""
         known = self._models.get(id(spec))
-        if known is not None and known[0] is spec:
+        if known is not None and known[0]() is spec:
             return known[1]
         from probecheck.zoo.request import Overrides, resolve_model
 
@@ -98,7 +104,9 @@ class Session:
             device=option.probe_device,
         )
         request = resolve_model(spec.model, overrides, base_dir=spec.base_dir, spec_path=spec.path)
-        self._models[id(spec)] = (spec, request)
+        if len(self._models) >= MODELS_KEPT:  # forget the specs that are gone
+            self._models = {k: v for k, v in self._models.items() if v[0]() is not None}
+        self._models[id(spec)] = (weakref.ref(spec), request)
         return request
 
     # hooks of this session (registered as a plugin in pytest_configure) ----------------------

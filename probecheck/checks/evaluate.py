@@ -189,10 +189,19 @@ def _random_effects(
         twin.identity,
         twin.device_name,
         twin.resolve(claim.layer),
-        tuple((name, check.model_dump_json()) for name, check in claim.checks.items()),
+        tuple((name, _written(check)) for name, check in claim.checks.items()),
         None if every_channel else tuple(claim.channels or ()),
     )
     return inputs.measured(key, measure)
+
+
+def _written(check: Any) -> str:
+    """A check as written: its settings and cases, or over a set its set case (which makes its
+    cases, in this spec) instead of a case per image."""
+    over = check.set_case
+    if over is None:
+        return check.model_dump_json()
+    return check.model_dump_json(exclude={"cases"}) + over.model_dump_json()
 
 
 def _check_channel_range(claim: Claim, spec: Spec, count: int) -> None:

@@ -170,9 +170,9 @@ def _random_effects(
 
     Measured once for the claims of a spec that differ only in the channels they name (the
     claim's checks, their settings and images alike): each kind's effect is measured for every
-    channel, so the numbers are the same (a kind that measures only the claimed channels, an
-    occlusion sweep, keys them by the channels too). A claim that cannot be measured on random
-    weights raises, and is not remembered: its message names the claim.
+    channel, so the numbers are the same (a kind that measures only the claimed channels keys
+    them by the channels too). A claim that cannot be measured on random weights raises, and is
+    not remembered: its message names the claim.
     """
 
     def measure() -> dict[str, list[Floats]]:

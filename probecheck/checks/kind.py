@@ -94,8 +94,8 @@ class CheckKind:
     #: compares numbers measured another way
     settings: Callable[[Any], dict[str, Any]] | None = None
     #: whether a case's effect is measured for every channel of the layer, whichever the claim
-    #: names (then claims about other channels share the effects random weights give); False
-    #: for a kind that measures only the claimed channels (an occlusion sweep)
+    #: names (then claims about other channels share the effects random weights give; every
+    #: kind's is, tested); False for a kind that measures only the claimed channels
     effect_of_every_channel: bool = True
 
     @property

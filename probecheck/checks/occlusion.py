@@ -204,5 +204,4 @@ KIND = CheckKind(
     scaling="each map: the drop of the region mean when a patch covers each pixel, "
     "scaled to its own largest drop",
     tile_row=tile_row,
-    effect_of_every_channel=False,
 )

@@ -492,27 +492,6 @@ def _altered_images(
     """The image with the region removed, and with the control removed (None without control);
     either with the very pixels of the image is an error (``name`` says which image): it
     measures nothing, and a control that cannot drop would score best."""
-    altered_rgb, control_rgb = _removed(rgb, region, altered, mask_with, control, control_altered)
-    for what, removed in (("region", altered_rgb), ("control region", control_rgb)):
-        if removed is not None and np.array_equal(removed, rgb):
-            how = f"masking it by {mask_with}" if mask_with else "its altered image"
-            raise ProbecheckError(
-                f"{name}: removing the {what} changed no pixel ({how}): there is nothing "
-                "to measure",
-                fix="choose another --mask-with, a region with detail to remove, or an altered "
-                "image that differs from the image",
-            )
-    return altered_rgb, control_rgb
-
-
-def _removed(
-    rgb: Image8,
-    region: BoolMask,
-    altered: ImageLike | None,
-    mask_with: str | None,
-    control: BoolMask | None,
-    control_altered: ImageLike | None,
-) -> tuple[Image8, Image8 | None]:
     if (altered is None) == (mask_with is None):
         raise ProbecheckError(
             "give either an altered image or a masking method (not both, not neither)",
@@ -532,13 +511,12 @@ def _removed(
         altered_rgb = require_same_size(rgb, load_image(altered), "the altered image")
     else:
         altered_rgb = mask_image(rgb, region, mask_with)  # type: ignore[arg-type]
-    if control is None:
-        return altered_rgb, None
-    if control_altered is not None:
-        return altered_rgb, require_same_size(
+    control_rgb = None
+    if control_altered is not None:  # the checks above: a control is given with it
+        control_rgb = require_same_size(
             rgb, load_image(control_altered), "the control-altered image"
         )
-    if mask_with is None:
+    elif control is not None and mask_with is None:
         # The spec language cannot say "paired image for the region, inpainting for the
         # control", and a claim printed here must be checkable as written: refuse.
         raise ProbecheckError(
@@ -546,7 +524,18 @@ def _removed(
             fix="add --control-altered IMG (the image with the control region removed), "
             "or use --mask-with inpaint instead of --altered to mask both regions the same way",
         )
-    return altered_rgb, mask_image(rgb, control, mask_with)
+    elif control is not None:
+        control_rgb = mask_image(rgb, control, mask_with)  # type: ignore[arg-type]
+    for what, removed in (("region", altered_rgb), ("control region", control_rgb)):
+        if removed is not None and np.array_equal(removed, rgb):
+            how = f"masking it by {mask_with}" if mask_with else "its altered image"
+            raise ProbecheckError(
+                f"{name}: removing the {what} changed no pixel ({how}): there is nothing "
+                "to measure",
+                fix="choose another --mask-with, a region with detail to remove, or an altered "
+                "image that differs from the image",
+            )
+    return altered_rgb, control_rgb
 
 
 def rank_channels(
